@@ -1,0 +1,228 @@
+/**
+ * The list of images an extraction runs over: from an ImageFolder directory (class folders sorted
+ * by name are labels 0..C-1, as torchvision's `ImageFolder`), a flat folder (labels -1), or a text
+ * list of `relative/path [label]` lines under a root.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { DataError } from "../errors.ts";
+
+/** One image: its path relative to the root (always `/`-separated) and its label (-1: none). */
+export interface ImageEntry {
+  path: string;
+  label: number;
+}
+
+/** An ordered image list. */
+export interface ImageList {
+  /** Directory the entry paths are relative to. */
+  root: string;
+  entries: ImageEntry[];
+  /** Class names in label order (ImageFolder only). */
+  classes?: string[];
+  /** `imagefolder`, `flat` or `list`. */
+  layout: "imagefolder" | "flat" | "list";
+  /** Files skipped because their extension is not an image extension (folders only). */
+  ignored: number;
+}
+
+/** torchvision's IMG_EXTENSIONS, matched case-insensitively. */
+export const IMAGE_EXTENSIONS = [
+  ".jpg",
+  ".jpeg",
+  ".png",
+  ".ppm",
+  ".bmp",
+  ".pgm",
+  ".tif",
+  ".tiff",
+  ".webp",
+] as const;
+
+/** Whether `name` has one of {@linkcode IMAGE_EXTENSIONS}. */
+export function isImageFile(name: string): boolean {
+  const lower = name.toLowerCase();
+  return IMAGE_EXTENSIONS.some((e) => lower.endsWith(e));
+}
+
+/** Python's `sorted()` order on str: by code point (JS `<` compares UTF-16 units). */
+export function compareCodePoints(a: string, b: string): number {
+  const ia = a[Symbol.iterator]();
+  const ib = b[Symbol.iterator]();
+  for (;;) {
+    const x = ia.next();
+    const y = ib.next();
+    if (x.done || y.done) return x.done && y.done ? 0 : x.done ? -1 : 1;
+    const d = x.value.codePointAt(0)! - y.value.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory; // stat follows symlinks, like followlinks=True
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Files below `dir` (recursive, symlinks followed) in torchvision's order:
+ * `for root, _, files in sorted(os.walk(dir)): for f in sorted(files)`, i.e. directories sorted
+ * by their whole path string (so `b-x` comes before `b/c`), files sorted within each.
+ */
+async function walkFiles(dir: string, rel: string): Promise<string[]> {
+  const groups: { rel: string; files: string[] }[] = [];
+  const seen = new Set<string>();
+  const visit = async (d: string, r: string) => {
+    const real = await Deno.realPath(d);
+    if (seen.has(real)) return; // a symlink loop
+    seen.add(real);
+    const files: string[] = [];
+    const subdirs: string[] = [];
+    for await (const e of Deno.readDir(d)) {
+      const full = `${d}/${e.name}`;
+      if (e.isDirectory || (e.isSymlink && await isDir(full))) subdirs.push(e.name);
+      else files.push(e.name);
+    }
+    groups.push({ rel: r, files: files.sort(compareCodePoints) });
+    for (const s of subdirs) await visit(`${d}/${s}`, `${r}/${s}`);
+  };
+  await visit(dir, rel);
+  groups.sort((a, b) => compareCodePoints(a.rel, b.rel));
+  return groups.flatMap((g) => g.files.map((f) => `${g.rel}/${f}`));
+}
+
+/**
+ * Lists an image directory. With sub-directories it is an ImageFolder: each sub-directory is a
+ * class (sorted by name: labels 0..C-1) and its image files, recursively, are that class's
+ * samples; image files directly in `root` are then an error (ambiguous layout). Without
+ * sub-directories it is a flat folder and every label is -1. Files without an image extension
+ * are counted in `ignored`, as torchvision ignores them.
+ */
+export async function listImageFolder(root: string): Promise<ImageList> {
+  if (!await isDir(root)) {
+    throw new DataError(`--images ${root} is not a directory; pass the dataset root folder`);
+  }
+  const top: string[] = [];
+  const classes: string[] = [];
+  for await (const e of Deno.readDir(root)) {
+    const full = `${root}/${e.name}`;
+    if (e.isDirectory || (e.isSymlink && await isDir(full))) classes.push(e.name);
+    else top.push(e.name);
+  }
+  classes.sort(compareCodePoints);
+  top.sort(compareCodePoints);
+  let ignored = 0;
+  const entries: ImageEntry[] = [];
+  if (classes.length === 0) {
+    for (const f of top) {
+      if (isImageFile(f)) entries.push({ path: f, label: -1 });
+      else ignored++;
+    }
+    if (entries.length === 0) throw new DataError(`--images ${root} holds no image files`);
+    return { root, entries, layout: "flat", ignored };
+  }
+  const stray = top.filter(isImageFile);
+  if (stray.length > 0) {
+    throw new DataError(
+      `--images ${root} has class folders and also images at its top level (e.g. ` +
+        `"${stray[0]}"); move them into a class folder or pass an explicit --list`,
+    );
+  }
+  ignored += top.length;
+  for (let label = 0; label < classes.length; label++) {
+    for (const f of await walkFiles(`${root}/${classes[label]}`, classes[label])) {
+      if (isImageFile(f)) entries.push({ path: f, label });
+      else ignored++;
+    }
+  }
+  if (entries.length === 0) throw new DataError(`--images ${root} holds no image files`);
+  return { root, entries, classes, layout: "imagefolder", ignored };
+}
+
+/** Normalises a relative path; null when it is absolute or leaves the root. */
+function normaliseRelative(p: string): string | null {
+  if (p.startsWith("/") || p.startsWith("\\") || /^[A-Za-z]:[\\/]/.test(p)) return null;
+  const parts: string[] = [];
+  for (const seg of p.replaceAll("\\", "/").split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (parts.length === 0) return null;
+      parts.pop();
+    } else parts.push(seg);
+  }
+  return parts.length === 0 ? null : parts.join("/");
+}
+
+/**
+ * Parses list text: one image per line, `relative/path` or `relative/path<TAB or spaces>label`
+ * (label an integer >= -1; a path may contain spaces when a tab separates the label, or when the
+ * last word is not an integer). Blank lines and lines starting with `#` are skipped. Absolute
+ * paths, paths leaving the root and duplicates are a `DataError` naming the line. `name` is the
+ * list file's name for messages.
+ */
+export function parseImageList(text: string, name: string): ImageEntry[] {
+  const entries: ImageEntry[] = [];
+  const firstLine = new Map<string, number>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const where = `${name} line ${i + 1}`;
+    let path = line;
+    let label = -1;
+    const tab = line.lastIndexOf("\t");
+    const m = tab >= 0 ? null : /^(.*\S)\s+(-?\d+)$/.exec(line);
+    const labelText = tab >= 0 ? line.slice(tab + 1).trim() : m ? m[2] : null;
+    if (tab >= 0) path = line.slice(0, tab).trim();
+    else if (m) path = m[1];
+    if (labelText !== null) {
+      if (!/^-?\d+$/.test(labelText)) {
+        throw new DataError(`${where}: label "${labelText}" is not an integer`);
+      }
+      label = Number(labelText);
+      if (!Number.isSafeInteger(label) || label < -1 || label > 2147483647) {
+        throw new DataError(`${where}: label ${labelText} must be an integer >= -1`);
+      }
+    }
+    const norm = normaliseRelative(path);
+    if (norm === null) {
+      throw new DataError(
+        `${where}: "${path}" is absolute or leaves --root; list paths relative to --root`,
+      );
+    }
+    const prev = firstLine.get(norm);
+    if (prev !== undefined) {
+      throw new DataError(`${where}: "${path}" duplicates line ${prev}; list each image once`);
+    }
+    firstLine.set(norm, i + 1);
+    entries.push({ path: norm, label });
+  }
+  if (entries.length === 0) throw new DataError(`${name} lists no images`);
+  return entries;
+}
+
+/** Reads an image list file; entries keep the file's order. */
+export async function readImageList(listPath: string, root: string): Promise<ImageList> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(listPath);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new DataError(`--list ${listPath} not found`);
+    throw err;
+  }
+  if (!await isDir(root)) throw new DataError(`--root ${root} is not a directory`);
+  return { root, entries: parseImageList(text, listPath), layout: "list", ignored: 0 };
+}
+
+/**
+ * SHA-256 (hex) of the list's content (`path\tlabel\n` per entry, in order): two runs with the
+ * same hash process the same images with the same labels in the same order.
+ */
+export function listHash(entries: readonly ImageEntry[]): string {
+  const h = createHash("sha256");
+  for (const e of entries) h.update(`${e.path}\t${e.label}\n`);
+  return h.digest("hex");
+}

@@ -1,0 +1,312 @@
+/**
+ * Feature sets: a directory of `features.npy` (N x D f32 or f16), `labels.npy` (N int32, -1 for
+ * OOD / unlabeled), optional `logits.npy` (N x K f32) and `paths.txt` (N lines), and `meta.json`,
+ * which is written last and carries `"complete": true`; a set without it is never read.
+ *
+ * @module
+ */
+import { DataError } from "../errors.ts";
+import type { Matrix } from "../matrix.ts";
+import { writeJsonAtomic, writeTextAtomic } from "./atomic.ts";
+import { float32ToFloat16Bits, type NpyArray, readNpy, toFloat32, writeNpy } from "./npy.ts";
+
+/** Contents of `meta.json`. Extra keys (shard, source, timings, ...) are kept as they are. */
+export interface FeatureMeta {
+  dataset: string;
+  backbone: string;
+  /** Feature dimension D. */
+  dim: number;
+  /** Number of samples N. */
+  count: number;
+  /** Storage type of `features.npy`. */
+  dtype: "float32" | "float16";
+  /** How images were preprocessed (free-form: a description string or a settings object). */
+  preprocess?: unknown;
+  complete: true;
+  [key: string]: unknown;
+}
+
+/** A feature set in memory: features are always float32. */
+export interface FeatureSet {
+  dir: string;
+  meta: FeatureMeta;
+  features: Matrix;
+  labels: Int32Array;
+  logits?: Matrix;
+  paths?: string[];
+}
+
+/** What {@linkcode writeFeatureSet} needs: `dim`, `count`, `dtype`, `complete` are filled in. */
+export interface FeatureSetInit {
+  meta: { dataset: string; backbone: string; preprocess?: unknown; [key: string]: unknown };
+  features: Matrix;
+  labels: Int32Array;
+  logits?: Matrix;
+  paths?: string[];
+}
+
+/** Options for {@linkcode readFeatureSet}. */
+export interface ReadFeatureSetOptions {
+  /** When given, every label must be in [-1, numClasses). */
+  numClasses?: number;
+  /** Reject NaN / Inf in features and logits (default true). */
+  checkFinite?: boolean;
+}
+
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}
+
+/** Reads and validates `dir/meta.json`; throws a `DataError` if the set is missing or incomplete. */
+export async function readFeatureMeta(dir: string): Promise<FeatureMeta> {
+  const info = await statOrNull(dir);
+  if (!info || !info.isDirectory) {
+    throw new DataError(
+      `Feature set not found: ${dir}; create it with \`deno task extract ...\` or run ` +
+        "`deno task demo`",
+    );
+  }
+  const path = `${dir}/meta.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    throw new DataError(
+      `${path} is missing, so the feature set is incomplete; rerun the extraction that writes it`,
+    );
+  }
+  let meta: Record<string, unknown>;
+  try {
+    meta = JSON.parse(text);
+  } catch {
+    throw new DataError(`${path} is not valid JSON; rerun the extraction that writes it`);
+  }
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
+    throw new DataError(`${path} must hold a JSON object; rerun the extraction that writes it`);
+  }
+  if (meta.complete !== true) {
+    throw new DataError(
+      `${path} is incomplete (meta.json has no "complete": true); rerun the extraction that ` +
+        "writes it",
+    );
+  }
+  for (const key of ["count", "dim"]) {
+    const v = meta[key];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+      throw new DataError(
+        `${path}: "${key}" must be a non-negative integer, got ${JSON.stringify(v)}`,
+      );
+    }
+  }
+  for (const key of ["dataset", "backbone"]) {
+    if (typeof meta[key] !== "string") {
+      throw new DataError(`${path}: "${key}" must be a string, got ${JSON.stringify(meta[key])}`);
+    }
+  }
+  if (meta.dtype !== "float32" && meta.dtype !== "float16") {
+    throw new DataError(
+      `${path}: "dtype" must be "float32" or "float16", got ${JSON.stringify(meta.dtype)}`,
+    );
+  }
+  return meta as FeatureMeta;
+}
+
+/** Index of the first non-finite value, or -1. `x - x` is NaN exactly for NaN and +-Inf. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] - data[i] !== 0) return i;
+  }
+  return -1;
+}
+
+function matrixOf(arr: NpyArray, path: string, what: string): Matrix {
+  if (arr.shape.length !== 2) {
+    throw new DataError(
+      `${path} must be 2-D (${what}), got shape (${arr.shape.join(", ")}); reshape it to N x D`,
+    );
+  }
+  if (arr.dtype !== "<f4" && arr.dtype !== "<f2") {
+    throw new DataError(`${path} must be float32 or float16, got ${arr.dtype}`);
+  }
+  // f4: a view of the read buffer. f2: one conversion; the raw buffer is dropped with `arr`.
+  return { data: toFloat32(arr), rows: arr.shape[0], cols: arr.shape[1] };
+}
+
+function labelsOf(arr: NpyArray, path: string): Int32Array {
+  if (arr.shape.length !== 1) {
+    throw new DataError(`${path} must be 1-D (N labels), got shape (${arr.shape.join(", ")})`);
+  }
+  if (arr.data instanceof Int32Array) return arr.data;
+  if (arr.data instanceof BigInt64Array) {
+    const out = new Int32Array(arr.data.length);
+    for (let i = 0; i < out.length; i++) {
+      const v = arr.data[i];
+      if (v < -2147483648n || v > 2147483647n) {
+        throw new DataError(`${path}: label ${v} at index ${i} does not fit int32`);
+      }
+      out[i] = Number(v);
+    }
+    return out;
+  }
+  throw new DataError(
+    `${path} must hold integer labels ('<i4' or '<i8'), got ${arr.dtype}; save with ` +
+      "`np.save(path, labels.astype(np.int32))`",
+  );
+}
+
+/**
+ * Reads and validates a complete feature set. Features are float32 in memory: a float32 file is
+ * used in place (no second copy); a float16 file is converted once.
+ *
+ * @example
+ * ```ts
+ * const set = await readFeatureSet("results/features/val", { numClasses: 1000 });
+ * ```
+ */
+export async function readFeatureSet(
+  dir: string,
+  opts: ReadFeatureSetOptions = {},
+): Promise<FeatureSet> {
+  const meta = await readFeatureMeta(dir);
+  const checkFinite = opts.checkFinite ?? true;
+
+  const fPath = `${dir}/features.npy`;
+  const features = matrixOf(await readNpy(fPath), fPath, "N x D features");
+  const N = features.rows;
+  if (N !== meta.count) {
+    throw new DataError(`${fPath} has ${N} rows but ${dir}/meta.json says count ${meta.count}`);
+  }
+  if (features.cols !== meta.dim) {
+    throw new DataError(
+      `${fPath} has ${features.cols} columns but ${dir}/meta.json says dim ${meta.dim}`,
+    );
+  }
+  if (checkFinite) {
+    const bad = firstNonFinite(features.data);
+    if (bad >= 0) {
+      throw new DataError(
+        `${fPath} has a non-finite value (${features.data[bad]}) in row ${
+          Math.floor(bad / features.cols)
+        }; re-extract the features`,
+      );
+    }
+  }
+
+  const lPath = `${dir}/labels.npy`;
+  const labels = labelsOf(await readNpy(lPath), lPath);
+  if (labels.length !== N) {
+    throw new DataError(`${lPath} has ${labels.length} labels but ${fPath} has ${N} rows`);
+  }
+  const hi = opts.numClasses ?? Infinity;
+  for (let i = 0; i < N; i++) {
+    const y = labels[i];
+    if (y < -1 || y >= hi) {
+      const range = opts.numClasses === undefined ? "[-1, inf)" : `[-1, ${opts.numClasses})`;
+      throw new DataError(
+        `${lPath}: label ${y} at index ${i} is outside ${range}; labels are class indices, ` +
+          "-1 for OOD / unlabeled",
+      );
+    }
+  }
+
+  const set: FeatureSet = { dir, meta, features, labels };
+  const gPath = `${dir}/logits.npy`;
+  if (await statOrNull(gPath)) {
+    const logits = matrixOf(await readNpy(gPath), gPath, "N x K logits");
+    if (logits.rows !== N) {
+      throw new DataError(`${gPath} has ${logits.rows} rows but ${fPath} has ${N}`);
+    }
+    if (checkFinite) {
+      const bad = firstNonFinite(logits.data);
+      if (bad >= 0) {
+        throw new DataError(
+          `${gPath} has a non-finite value in row ${Math.floor(bad / logits.cols)}; ` +
+            "re-extract the features",
+        );
+      }
+    }
+    set.logits = logits;
+  }
+  const pPath = `${dir}/paths.txt`;
+  if (await statOrNull(pPath)) {
+    const text = await Deno.readTextFile(pPath);
+    const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
+    if (lines.length !== N) {
+      throw new DataError(`${pPath} has ${lines.length} lines but ${fPath} has ${N} rows`);
+    }
+    set.paths = lines;
+  }
+  return set;
+}
+
+/**
+ * Writes a feature set: every array atomically, then `meta.json` last with `"complete": true`.
+ * An existing `meta.json` is removed first, so an interrupted rewrite never looks complete.
+ * Returns the meta written. Inconsistent inputs are programming errors (RangeError).
+ */
+export async function writeFeatureSet(
+  dir: string,
+  set: FeatureSetInit,
+  opts: { dtype?: "f32" | "f16" } = {},
+): Promise<FeatureMeta> {
+  const { features, labels, logits, paths } = set;
+  const N = features.rows;
+  if (features.data.length !== N * features.cols) {
+    throw new RangeError(
+      `features data has ${features.data.length} values, not ${N} x ${features.cols}`,
+    );
+  }
+  if (labels.length !== N) throw new RangeError(`${labels.length} labels for ${N} feature rows`);
+  if (logits && logits.rows !== N) throw new RangeError(`${logits.rows} logit rows for ${N} rows`);
+  if (paths) {
+    if (paths.length !== N) throw new RangeError(`${paths.length} paths for ${N} feature rows`);
+    const bad = paths.findIndex((p) => p.includes("\n"));
+    if (bad >= 0) throw new RangeError(`path ${bad} contains a newline`);
+  }
+  const f16 = opts.dtype === "f16";
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.remove(`${dir}/meta.json`).catch((err) => {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  });
+  // Stale optional files from an earlier write would be read as part of the new set.
+  for (const [name, present] of [["logits.npy", !!logits], ["paths.txt", !!paths]] as const) {
+    if (!present) await Deno.remove(`${dir}/${name}`).catch(() => {});
+  }
+
+  const shape = [N, features.cols];
+  if (f16) {
+    await writeNpy(`${dir}/features.npy`, {
+      dtype: "<f2",
+      shape,
+      data: float32ToFloat16Bits(features.data),
+    });
+  } else {
+    await writeNpy(`${dir}/features.npy`, { dtype: "<f4", shape, data: features.data });
+  }
+  await writeNpy(`${dir}/labels.npy`, { dtype: "<i4", shape: [N], data: labels });
+  if (logits) {
+    await writeNpy(`${dir}/logits.npy`, {
+      dtype: "<f4",
+      shape: [logits.rows, logits.cols],
+      data: logits.data,
+    });
+  }
+  if (paths) {
+    await writeTextAtomic(`${dir}/paths.txt`, paths.map((p) => p + "\n").join(""));
+  }
+  const meta: FeatureMeta = {
+    ...set.meta,
+    dim: features.cols,
+    count: N,
+    dtype: f16 ? "float16" : "float32",
+    complete: true,
+  };
+  await writeJsonAtomic(`${dir}/meta.json`, meta);
+  return meta;
+}

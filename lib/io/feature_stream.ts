@@ -1,0 +1,59 @@
+/**
+ * Streaming access to a feature set's features, for sets too large to hold in memory (ImageNet
+ * train: 1.28M x 2048). Labels are small and read whole.
+ *
+ * @module
+ */
+import { DataError } from "../errors.ts";
+import { type FeatureMeta, readFeatureMeta } from "./feature_set.ts";
+import { type NpyReader, openNpy, readNpy } from "./npy.ts";
+
+/** An opened feature set: row-streamed features plus labels in memory. */
+export interface FeatureStream {
+  dir: string;
+  meta: FeatureMeta;
+  features: NpyReader;
+  labels: Int32Array;
+  close(): void;
+}
+
+/** Opens `dir` for streaming; validates completeness, shapes and (optionally) the label range. */
+export async function openFeatureStream(
+  dir: string,
+  opts: { numClasses?: number } = {},
+): Promise<FeatureStream> {
+  const meta = await readFeatureMeta(dir);
+  const features = await openNpy(`${dir}/features.npy`);
+  try {
+    if (features.shape.length !== 2) {
+      throw new DataError(
+        `${dir}/features.npy must be N x D, got shape (${features.shape.join(", ")})`,
+      );
+    }
+    const raw = await readNpy(`${dir}/labels.npy`);
+    if (raw.shape.length !== 1 || raw.shape[0] !== features.rows) {
+      throw new DataError(
+        `${dir}/labels.npy has shape (${raw.shape.join(", ")}) but features.npy has ` +
+          `${features.rows} rows; labels must be one int per feature row`,
+      );
+    }
+    let labels: Int32Array;
+    if (raw.data instanceof Int32Array) labels = raw.data;
+    else if (raw.data instanceof BigInt64Array) labels = Int32Array.from(raw.data, Number);
+    else throw new DataError(`${dir}/labels.npy must hold int32 or int64 labels, got ${raw.dtype}`);
+    if (opts.numClasses !== undefined) {
+      for (let i = 0; i < labels.length; i++) {
+        if (labels[i] < -1 || labels[i] >= opts.numClasses) {
+          throw new DataError(
+            `${dir}/labels.npy: label ${labels[i]} at row ${i} is outside [-1, ${opts.numClasses}); ` +
+              `labels must be class indices of the head's label space (-1 for OOD)`,
+          );
+        }
+      }
+    }
+    return { dir, meta, features, labels, close: () => features.close() };
+  } catch (e) {
+    features.close();
+    throw e;
+  }
+}

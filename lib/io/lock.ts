@@ -1,0 +1,150 @@
+/**
+ * Advisory directory locks, so two runs never write the same result directory at once. The lock
+ * is `<dir>/.lock` holding `{pid, host, started, purpose}`; a lock whose process is gone (same
+ * host) is stale and taken over.
+ *
+ * @module
+ */
+import { DataError } from "../errors.ts";
+
+/** A held lock; `release` is idempotent. */
+export interface Lock {
+  path: string;
+  release(): void;
+}
+
+/** Contents of `.lock`. */
+export interface LockInfo {
+  pid: number;
+  host: string;
+  /** ISO 8601 time the lock was taken. */
+  started: string;
+  purpose: string;
+}
+
+/** Whether process `pid` exists on this machine (zombies count as gone). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === Deno.pid) return true;
+  try {
+    // Linux: /proc/<pid>/stat is "pid (comm) S ..."; comm may contain ')' so split at the last.
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound && procAvailable()) return false;
+  }
+  // No /proc (macOS, BSD): `kill -0` tests existence without sending a signal.
+  const res = new Deno.Command("kill", { args: ["-0", String(pid)], stderr: "null" }).outputSync();
+  return res.success;
+}
+
+let procChecked: boolean | undefined;
+function procAvailable(): boolean {
+  if (procChecked === undefined) {
+    try {
+      Deno.statSync(`/proc/${Deno.pid}`);
+      procChecked = true;
+    } catch {
+      procChecked = false;
+    }
+  }
+  return procChecked;
+}
+
+function readInfo(path: string): LockInfo | null {
+  try {
+    const v = JSON.parse(Deno.readTextFileSync(path));
+    if (typeof v?.pid !== "number" || typeof v?.host !== "string") return null;
+    return v as LockInfo;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Creates `path` holding `text`, failing if it exists. Written to a temp file first and
+ * hard-linked into place, so the lock never exists empty (a reader could otherwise take a
+ * half-written lock for stale).
+ */
+function createExclusive(path: string, text: string): boolean {
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  Deno.writeTextFileSync(tmp, text, { createNew: true });
+  try {
+    Deno.linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return false;
+    // File systems without hard links: fall back to an exclusive create.
+    try {
+      Deno.writeTextFileSync(path, text, { createNew: true });
+      return true;
+    } catch (err2) {
+      if (err2 instanceof Deno.errors.AlreadyExists) return false;
+      throw err2;
+    }
+  } finally {
+    Deno.removeSync(tmp);
+  }
+}
+
+/**
+ * Takes `<dir>/.lock` for `purpose` (e.g. "score"). Throws a `DataError` if a live process on this
+ * host, or any process on another host, holds it; removes a stale lock left by a dead process.
+ *
+ * @example
+ * ```ts
+ * const lock = await acquireLock("results/table1", "table1");
+ * try {
+ *   // ... write results ...
+ * } finally {
+ *   lock.release();
+ * }
+ * ```
+ */
+export async function acquireLock(dir: string, purpose: string): Promise<Lock> {
+  await Deno.mkdir(dir, { recursive: true });
+  const path = `${dir}/.lock`;
+  const host = Deno.hostname();
+  const mine: LockInfo = { pid: Deno.pid, host, started: new Date().toISOString(), purpose };
+  const text = JSON.stringify(mine) + "\n";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (createExclusive(path, text)) {
+      let held = true;
+      return {
+        path,
+        release() {
+          if (!held) return;
+          held = false;
+          // Only remove the lock if it is still ours (never someone else's after a takeover).
+          if (readInfo(path)?.pid === Deno.pid) Deno.removeSync(path);
+        },
+      };
+    }
+    const info = readInfo(path);
+    if (info && (info.host !== host || processAlive(info.pid))) {
+      const where = info.host === host ? "" : ` on ${info.host}`;
+      throw new DataError(
+        `${dir} is in use by process ${info.pid}${where} (${info.purpose}) since ` +
+          `${info.started}; wait for it or remove ${path} if that process is gone`,
+      );
+    }
+    // Stale (dead pid) or unreadable. Move it aside, then make sure what we moved is what we
+    // judged stale: a racing process may have replaced it with a live lock meanwhile.
+    const aside = `${path}.stale-${Deno.pid}`;
+    try {
+      Deno.renameSync(path, aside);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) continue;
+      throw err;
+    }
+    const moved = readInfo(aside);
+    const replaced = moved && (!info || moved.pid !== info.pid || moved.started !== info.started);
+    if (moved && replaced && processAlive(moved.pid)) {
+      try {
+        Deno.linkSync(aside, path); // put the live lock back
+      } catch { /* someone else holds it now; the next attempt reports them */ }
+    }
+    Deno.removeSync(aside);
+  }
+  throw new DataError(`Could not take ${path} after 3 attempts; another process keeps taking it`);
+}

@@ -1,0 +1,105 @@
+/**
+ * Files written by scoring: `scores/<method>/<dataset>.npy` (float32, higher = more ID),
+ * `metrics.csv` (`method,dataset,auroc,fpr95,aupr_in,aupr_out`, percent) and `timings.csv`
+ * (`method,seconds`). Every file is written atomically; `manifest.json` goes last.
+ *
+ * @module
+ */
+import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
+import { DataError } from "../errors.ts";
+import { writeTextAtomic } from "./atomic.ts";
+import { writeNpy } from "./npy.ts";
+import type { MetricRow, ScoreResult } from "../scoring/score_sets.ts";
+
+/** Header of metrics.csv. */
+export const METRICS_COLUMNS = ["method", "dataset", "auroc", "fpr95", "aupr_in", "aupr_out"];
+
+/** Renders metric rows as metrics.csv text (values with 4 decimals). */
+export function metricsCsv(rows: readonly MetricRow[]): string {
+  return stringify(
+    rows.map((r) => [
+      r.method,
+      r.dataset,
+      r.auroc.toFixed(4),
+      r.fpr95.toFixed(4),
+      r.aupr_in.toFixed(4),
+      r.aupr_out.toFixed(4),
+    ]),
+    { header: true, columns: METRICS_COLUMNS },
+  );
+}
+
+/** Parses metrics.csv text; `source` names the file in errors. */
+export function parseMetricsCsv(text: string, source: string): MetricRow[] {
+  let records: Record<string, string>[];
+  try {
+    records = parse(text, { columns: true, skip_empty_lines: true, trim: true });
+  } catch (e) {
+    throw new DataError(`${source} is not valid CSV: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return records.map((r, i) => {
+    for (const c of METRICS_COLUMNS) {
+      if (!(c in r)) {
+        throw new DataError(
+          `${source} has no "${c}" column; expected header ${METRICS_COLUMNS.join(",")}`,
+        );
+      }
+    }
+    const num = (c: string): number => {
+      const v = Number(r[c]);
+      if (r[c] === "" || !Number.isFinite(v)) {
+        throw new DataError(`${source} row ${i + 2}: ${c} "${r[c]}" is not a number`);
+      }
+      return v;
+    };
+    return {
+      method: r.method,
+      dataset: r.dataset,
+      auroc: num("auroc"),
+      fpr95: num("fpr95"),
+      aupr_in: num("aupr_in"),
+      aupr_out: num("aupr_out"),
+    };
+  });
+}
+
+/** Renders `timings.csv`. */
+export function timingsCsv(seconds: Record<string, number>): string {
+  return stringify(
+    Object.entries(seconds).map(([m, s]) => [m, s.toFixed(3)]),
+    { header: true, columns: ["method", "seconds"] },
+  );
+}
+
+/** Parses `timings.csv` into method -> seconds. */
+export function parseTimingsCsv(text: string, source: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  let records: Record<string, string>[];
+  try {
+    records = parse(text, { columns: true, skip_empty_lines: true, trim: true });
+  } catch (e) {
+    throw new DataError(`${source} is not valid CSV: ${(e as Error).message.split("\n")[0]}`);
+  }
+  for (const r of records) {
+    const v = Number(r.seconds);
+    if (typeof r.method !== "string" || !Number.isFinite(v)) {
+      throw new DataError(`${source}: expected columns method,seconds`);
+    }
+    out[r.method] = v;
+  }
+  return out;
+}
+
+/** Writes every score array, metrics.csv and timings.csv under `outDir` (created). */
+export async function writeScoreOutputs(outDir: string, result: ScoreResult): Promise<void> {
+  for (const [method, per] of result.scores) {
+    const dir = `${outDir}/scores/${method}`;
+    await Deno.mkdir(dir, { recursive: true });
+    for (const [dataset, s] of per) {
+      await writeNpy(`${dir}/${dataset}.npy`, { dtype: "<f4", shape: [s.length], data: s });
+    }
+  }
+  await writeTextAtomic(`${outDir}/metrics.csv`, metricsCsv(result.metrics));
+  await writeTextAtomic(`${outDir}/timings.csv`, timingsCsv(result.seconds));
+}

@@ -1,0 +1,63 @@
+/**
+ * A process-wide cache of onnxruntime-node sessions keyed by graph signature. The scoring kernels
+ * keep their weights as graph inputs and use a symbolic batch dimension, so one session per
+ * (graph kind, fixed dims, threads) serves every chunk and every call: building and optimising a
+ * session costs tens of milliseconds, which would otherwise be paid per call.
+ *
+ * @module
+ */
+import { createSession, type ort } from "./session.ts";
+
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+/**
+ * Returns the session cached under `key`, building it from `build()` on first use. `key` must
+ * name everything that changes the graph (kind, fixed dims, attributes) and the thread count.
+ *
+ * @example
+ * ```ts
+ * const s = await cachedSession(`linear:${d}x${o}:t2`, () => buildLinearGraph(d, o), 2);
+ * ```
+ */
+export function cachedSession(
+  key: string,
+  build: () => Uint8Array,
+  threads: number,
+): Promise<ort.InferenceSession> {
+  const fullKey = `${key}|threads=${threads}`;
+  let s = sessions.get(fullKey);
+  if (s === undefined) {
+    s = createSession(build(), { threads });
+    // A failed build must not poison the cache for later calls.
+    s.catch(() => sessions.delete(fullKey));
+    sessions.set(fullKey, s);
+  }
+  return s;
+}
+
+/** Number of sessions currently cached (for tests and diagnostics). */
+export function cachedSessionCount(): number {
+  return sessions.size;
+}
+
+/** Releases every cached session; later calls rebuild what they need. */
+export async function releaseKernels(): Promise<void> {
+  const all = [...sessions.values()];
+  sessions.clear();
+  for (const p of all) {
+    try {
+      await (await p).release();
+    } catch {
+      // A session that failed to build has nothing to release.
+    }
+  }
+}
+
+/** Thread count used when a caller gives none: every core. */
+export function defaultThreads(threads?: number): number {
+  const t = threads ?? navigator.hardwareConcurrency ?? 1;
+  if (!Number.isInteger(t) || t < 1) {
+    throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  }
+  return t;
+}

@@ -1,0 +1,39 @@
+/**
+ * onnxruntime-node sessions with the toolkit's threading defaults.
+ *
+ * @module
+ */
+import ort from "onnxruntime-node";
+
+export { ort };
+
+/** Options for {@linkcode createSession}. */
+export interface SessionOptions {
+  /** Intra-op threads; default: every core (`navigator.hardwareConcurrency`). */
+  threads?: number;
+}
+
+/**
+ * Creates a CPU inference session from model bytes (or a path). Sequential execution, one intra-op
+ * pool: the toolkit's graphs are chains of large ops, so inter-op parallelism only adds contention.
+ */
+export function createSession(
+  model: Uint8Array | string,
+  options: SessionOptions = {},
+): Promise<ort.InferenceSession> {
+  const threads = options.threads ?? navigator.hardwareConcurrency ?? 1;
+  const opts: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  };
+  return typeof model === "string"
+    ? ort.InferenceSession.create(model, opts)
+    : ort.InferenceSession.create(model, opts);
+}
+
+/** Wraps a Float32Array as a float32 tensor without copying. */
+export function f32Tensor(data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor("float32", data, dims);
+}

@@ -1,0 +1,261 @@
+/**
+ * Head training on cached features: a flat softmax head or the paper's group-softmax head,
+ * zero-initialised, SGD momentum 0.9 under BiT-HyperRule, one onnxruntime graph per step.
+ *
+ * Every random choice is a pure function of the seed and the step (batch indices via
+ * `createBatchSampler`, mixup via `mixupDraw`), and the optimiser state is fully in the
+ * checkpoint, so a run resumed from a checkpoint at step s finishes with the same bytes as the
+ * uninterrupted run (same engine and thread count).
+ *
+ * @module
+ */
+import { DataError } from "../errors.ts";
+import { type GroupLayout, groupPredict } from "../groups.ts";
+import { type Matrix, matrix } from "../matrix.ts";
+import { forEachLogitsChunk, matrixSource } from "../ort/linear.ts";
+import { type Checkpoint, configHash, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import { type HyperRule, learningRate } from "./hyperrule.ts";
+import { mixupDraw, softTargets } from "./mixup.ts";
+import { createReferenceStep } from "./reference_step.ts";
+import { createBatchSampler } from "./sampler.ts";
+import { createOrtStep, type StepShape, type TrainStep } from "./step_graph.ts";
+
+/** Training features addressed by row index (in memory or a mapped file). */
+export interface FeatureSource {
+  rows: number;
+  cols: number;
+  /** Copies rows `indices[i]` into `out[i * cols ..]` (indices may repeat, in any order). */
+  gather(indices: Int32Array, out: Float32Array): void;
+}
+
+/** A {@linkcode FeatureSource} over an in-memory matrix. */
+export function gatherSource(m: Matrix): FeatureSource {
+  const { data, cols } = m;
+  return {
+    rows: m.rows,
+    cols,
+    gather(indices: Int32Array, out: Float32Array): void {
+      for (let i = 0; i < indices.length; i++) {
+        const r = indices[i] * cols;
+        out.set(data.subarray(r, r + cols), i * cols);
+      }
+    },
+  };
+}
+
+/** Options of {@linkcode trainHead}. */
+export interface TrainOptions {
+  source: FeatureSource;
+  /** Class of each training row, in [0, numClasses). */
+  labels: Int32Array;
+  numClasses: number;
+  /** Group layout for the group-softmax head; `null` trains a flat softmax head. */
+  layout: GroupLayout | null;
+  /** Schedule and hyperparameters (from `hyperRule`). */
+  rule: HyperRule;
+  seed: number;
+  /** Intra-op threads for onnxruntime (default: all cores). */
+  threads?: number;
+  /** Called after every step with the number of completed steps and that step's loss. */
+  onProgress?: (step: number, total: number, loss: number) => void;
+  /**
+   * Write `<dir>/checkpoint.bin` every `every` steps and at the end; resume from it when its
+   * config hash matches. `key` adds caller identity to the hash (e.g. the feature set's id).
+   */
+  checkpoint?: { dir: string; every: number; key?: string };
+  /** Aborting stops training after the current step (the promise rejects with the reason). */
+  signal?: AbortSignal;
+  /** `"ort"` (default) or `"reference"` (plain TypeScript, for tests and tiny heads). */
+  engine?: "ort" | "reference";
+}
+
+/** Result of {@linkcode trainHead}. */
+export interface TrainResult {
+  /** O x D head weight (O = C flat, C + K group). */
+  weight: Matrix;
+  bias: Float32Array;
+  /** Loss of the last step. */
+  finalLoss: number;
+  /** Steps of the whole run (including steps done before a resume). */
+  steps: number;
+  /** Loss of every step. */
+  lossHistory: Float32Array;
+  /** Step the run resumed from (0 for a fresh run). */
+  resumedFrom: number;
+}
+
+function labelsHash(labels: Int32Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < labels.length; i++) {
+    h = Math.imul(h ^ labels[i], 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h >>> 0;
+}
+
+function validate(opts: TrainOptions): void {
+  const { source, labels, numClasses, layout } = opts;
+  if (labels.length !== source.rows) {
+    throw new DataError(
+      `Training labels have ${labels.length} entries but the features have ${source.rows} rows; ` +
+        `use labels.npy and features.npy from the same feature set`,
+    );
+  }
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (!(y >= 0 && y < numClasses)) {
+      throw new DataError(
+        `Training label ${y} at row ${i} is outside [0, ${numClasses}); training needs every row ` +
+          `labelled with an in-distribution class`,
+      );
+    }
+  }
+  if (layout && layout.numClasses !== numClasses) {
+    throw new DataError(
+      `The grouping covers ${layout.numClasses} classes but the features have ${numClasses}; ` +
+        `use groups over the feature set's label space`,
+    );
+  }
+  const every = opts.checkpoint?.every;
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1)) {
+    throw new RangeError(`Checkpoint interval must be a positive integer, got ${every}`);
+  }
+}
+
+/**
+ * Trains a head; resolves to its weights. See the module doc for determinism and resume.
+ *
+ * @example
+ * ```ts
+ * const rule = hyperRule(labels.length);
+ * const head = await trainHead({
+ *   source: gatherSource(features), labels, numClasses: 1000, layout, rule, seed: 0,
+ *   checkpoint: { dir: "results/heads/mos/.ckpt", every: 500 },
+ * });
+ * ```
+ */
+export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
+  validate(opts);
+  const { source, labels, layout, rule, seed } = opts;
+  const B = rule.batch;
+  const D = source.cols;
+  const O = layout ? layout.numOutputs : opts.numClasses;
+  const total = rule.totalSteps;
+  const shape: StepShape = { batch: B, dim: D, numOutputs: O, layout, mixup: rule.mixupAlpha > 0 };
+  const hash = await configHash({
+    kind: layout ? "group" : "flat",
+    groups: layout?.groups ?? null,
+    numClasses: opts.numClasses,
+    rows: source.rows,
+    cols: D,
+    labels: labelsHash(labels),
+    rule,
+    seed,
+    key: opts.checkpoint?.key ?? "",
+  });
+  const losses = new Float32Array(total);
+  let start = 0;
+  let resumed: Checkpoint | null = null;
+  if (opts.checkpoint) {
+    resumed = await readCheckpoint(opts.checkpoint.dir, { configHash: hash, numOutputs: O, dim: D });
+    if (resumed && resumed.step <= total) {
+      start = resumed.step;
+      losses.set(resumed.losses.subarray(0, start));
+    } else {
+      resumed = null;
+    }
+  }
+  const step: TrainStep = opts.engine === "reference"
+    ? createReferenceStep(shape, resumed?.state)
+    : await createOrtStep(shape, { threads: opts.threads, initial: resumed?.state });
+  try {
+    const sampler = createBatchSampler(seed, source.rows, B);
+    const idx = new Int32Array(B);
+    const batchLabels = new Int32Array(B);
+    const save = (t: number) =>
+      writeCheckpoint(opts.checkpoint!.dir, {
+        step: t,
+        configHash: hash,
+        state: step.state(),
+        losses,
+      });
+    for (let t = start; t < total; t++) {
+      opts.signal?.throwIfAborted();
+      const lr = learningRate(rule, t)!;
+      sampler.indices(t, idx);
+      source.gather(idx, step.x);
+      for (let i = 0; i < B; i++) batchLabels[i] = labels[idx[i]];
+      const draw = mixupDraw(seed, t, B, rule.mixupAlpha);
+      softTargets(step.targets, batchLabels, O, layout, draw);
+      const loss = await step.run(draw, lr);
+      if (!Number.isFinite(loss)) {
+        throw new DataError(
+          `Head training diverged at step ${t} (loss ${loss}); lower the learning rate or check ` +
+            `the features for NaN / huge values`,
+        );
+      }
+      losses[t] = loss;
+      opts.onProgress?.(t + 1, total, loss);
+      if (opts.checkpoint && (t + 1) % opts.checkpoint.every === 0 && t + 1 < total) {
+        await save(t + 1);
+      }
+      opts.signal?.throwIfAborted();
+    }
+    if (opts.checkpoint && start < total) await save(total);
+    const s = step.state();
+    return {
+      weight: matrix(O, D, s.weight.slice()),
+      bias: s.bias.slice(),
+      finalLoss: total > 0 ? losses[total - 1] : NaN,
+      steps: total,
+      lossHistory: losses,
+      resumedFrom: start,
+    };
+  } finally {
+    await step.release();
+  }
+}
+
+/**
+ * Top-1 accuracy of a head on labelled features (rows labelled -1 are skipped): argmax of the
+ * logits for a flat head, the paper's group prediction (`groupPredict`) for a group head.
+ * Logits come from onnxruntime in chunks (lib/ort/linear.ts).
+ */
+export async function evaluateAccuracy(
+  weight: Matrix,
+  bias: Float32Array,
+  layout: GroupLayout | null,
+  features: Matrix,
+  labels: Int32Array,
+  threads?: number,
+): Promise<number> {
+  if (labels.length !== features.rows) {
+    throw new DataError(
+      `Evaluation labels have ${labels.length} entries but the features have ${features.rows} ` +
+        `rows; use labels.npy and features.npy from the same feature set`,
+    );
+  }
+  let correct = 0;
+  let counted = 0;
+  await forEachLogitsChunk(matrixSource(features), weight, bias, (start, logits) => {
+    const pred = layout ? groupPredict(layout, logits).classes : argmaxRows(logits);
+    for (let i = 0; i < logits.rows; i++) {
+      const y = labels[start + i];
+      if (y < 0) continue;
+      counted++;
+      if (pred[i] === y) correct++;
+    }
+  }, { threads });
+  return counted > 0 ? correct / counted : NaN;
+}
+
+function argmaxRows(m: Matrix): Int32Array {
+  const out = new Int32Array(m.rows);
+  for (let i = 0; i < m.rows; i++) {
+    const row = i * m.cols;
+    let best = 0;
+    for (let j = 1; j < m.cols; j++) if (m.data[row + j] > m.data[row + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}

@@ -1,0 +1,295 @@
+/**
+ * Stages shared by the single-step tasks (train-head, score) and the pipelines (demo, table1):
+ * each takes a lock on its output directory, skips work whose manifest matches its config and
+ * inputs, writes every file atomically and the manifest last.
+ *
+ * @module
+ */
+import { DataError } from "../../lib/errors.ts";
+import { groupLayout } from "../../lib/groups.ts";
+import { ensureWritableDir } from "../../lib/io/atomic.ts";
+import { readClassTable } from "../../lib/io/classes.ts";
+import { type FeatureSet, readFeatureSet } from "../../lib/io/feature_set.ts";
+import { openFeatureStream } from "../../lib/io/feature_stream.ts";
+import { type Head, readHead, writeHead } from "../../lib/io/head.ts";
+import { acquireLock } from "../../lib/io/lock.ts";
+import {
+  buildManifest,
+  hashInputs,
+  manifestMatches,
+  writeManifest,
+} from "../../lib/io/manifest.ts";
+import { writeScoreOutputs } from "../../lib/io/score_files.ts";
+import type { FprConvention } from "../../lib/metrics/fpr95.ts";
+import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.ts";
+import {
+  type KlVariant,
+  type NamedSet,
+  type ScoreResult,
+  scoreSets,
+} from "../../lib/scoring/score_sets.ts";
+import { resolveGroups } from "../../lib/train/groups_spec.ts";
+import { hyperRule, type HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
+import { evaluateAccuracy, gatherSource, trainHead } from "../../lib/train/trainer.ts";
+import { createProgress } from "./progress.ts";
+
+/** Number of classes of a training set: meta.num_classes when recorded, else max label + 1. */
+export function numClassesOf(set: FeatureSet): number {
+  const recorded = set.meta.num_classes;
+  if (typeof recorded === "number" && Number.isInteger(recorded) && recorded > 0) return recorded;
+  let max = -1;
+  for (const l of set.labels) if (l > max) max = l;
+  if (max < 0) {
+    throw new DataError(
+      `${set.dir} has no labelled rows (all labels -1); head training needs class labels`,
+    );
+  }
+  return max + 1;
+}
+
+/** Options of {@linkcode runTrainStage}. */
+export interface TrainStageOptions {
+  features: string;
+  out: string;
+  /** "flat", "taxonomy" or a path to a groups JSON file. */
+  groups: string;
+  overrides: HyperRuleOverrides;
+  seed: number;
+  val?: string;
+  threads?: number;
+  numClasses?: number;
+  force?: boolean;
+  /** Name printed in progress lines. */
+  label?: string;
+}
+
+/** Result of a train stage. */
+export interface TrainStageResult {
+  head: Head;
+  skipped: boolean;
+  valAccuracy: number | null;
+}
+
+/** Trains (or reuses) a head; see the module doc for the guarantees. */
+export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageResult> {
+  const label = o.label ?? "train-head";
+  const set = await readFeatureSet(o.features);
+  const C = o.numClasses ?? numClassesOf(set);
+  let fileText: string | undefined;
+  if (o.groups !== "flat" && o.groups !== "taxonomy") {
+    try {
+      fileText = await Deno.readTextFile(o.groups);
+    } catch {
+      throw new DataError(
+        `--groups ${o.groups}: file not found; use flat, taxonomy or a JSON file of class-id groups`,
+      );
+    }
+  }
+  const classTable = o.groups === "taxonomy" ? await readClassTable() : undefined;
+  const groups = resolveGroups(o.groups, C, { fileText, classTable });
+  const layout = groups ? groupLayout(groups, C) : null;
+  for (let i = 0; i < set.labels.length; i++) {
+    if (!(set.labels[i] >= 0 && set.labels[i] < C)) {
+      throw new DataError(
+        `${o.features}/labels.npy: label ${set.labels[i]} at row ${i} is outside [0, ${C}); ` +
+          `training features need class labels 0..${C - 1}`,
+      );
+    }
+  }
+  const val = o.val ? await readFeatureSet(o.val, { numClasses: C }) : undefined;
+  if (val && val.meta.dim !== set.meta.dim) {
+    throw new DataError(
+      `--val ${o.val} has D = ${val.meta.dim} but --features ${o.features} has D = ` +
+        `${set.meta.dim}; use features from the same backbone`,
+    );
+  }
+  const rule = hyperRule(set.features.rows, o.overrides);
+  const config = {
+    kind: groups ? "group" : "flat",
+    groups,
+    num_classes: C,
+    rule,
+    seed: o.seed,
+  };
+  const inputPaths: Record<string, string> = { features: o.features };
+  if (o.val) inputPaths.val = o.val;
+
+  await ensureWritableDir(o.out, "out");
+  const lock = await acquireLock(o.out, "train-head");
+  try {
+    const inputs = await hashInputs(inputPaths);
+    if (!o.force && await manifestMatches(o.out, { stage: "train_head", config, inputs })) {
+      const head = await readHead(o.out);
+      const acc = head.info.train?.val_accuracy;
+      return { head, skipped: true, valAccuracy: typeof acc === "number" ? acc : null };
+    }
+    await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
+    const t0 = performance.now();
+    const progress = createProgress({ label, total: rule.totalSteps, unit: "steps" });
+    let started = false;
+    const result = await trainHead({
+      source: gatherSource(set.features),
+      labels: set.labels,
+      numClasses: C,
+      layout,
+      rule,
+      seed: o.seed,
+      threads: o.threads,
+      checkpoint: {
+        dir: `${o.out}/.checkpoint`,
+        every: Math.max(50, Math.ceil(rule.totalSteps / 20)),
+      },
+      onProgress: (step, _total, loss) => {
+        if (!started) started = true;
+        progress.update(step, `loss ${loss.toFixed(4)}`);
+      },
+    });
+    progress.finish(
+      `final loss ${result.finalLoss.toFixed(4)}` +
+        (result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ""),
+    );
+    const valAccuracy = val
+      ? await evaluateAccuracy(
+        result.weight,
+        result.bias,
+        layout,
+        val.features,
+        val.labels,
+        o.threads,
+      )
+      : null;
+    const head: Head = {
+      info: {
+        kind: groups ? "group" : "flat",
+        num_classes: C,
+        groups: groups ?? [],
+        backbone: set.meta.backbone,
+        features: `${set.meta.dataset} (${set.meta.backbone}) ${inputs.features}`,
+        train: {
+          config: { ...rule, groups: o.groups },
+          seed: o.seed,
+          steps: result.steps,
+          final_loss: result.finalLoss,
+          val_accuracy: valAccuracy,
+        },
+      },
+      weight: result.weight,
+      bias: result.bias,
+    };
+    await writeHead(o.out, head);
+    await writeManifest(
+      o.out,
+      buildManifest({
+        stage: "train_head",
+        config,
+        seed: o.seed,
+        inputs,
+        wallSeconds: (performance.now() - t0) / 1000,
+      }),
+    );
+    await Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {});
+    head.dir = o.out;
+    return { head, skipped: false, valAccuracy };
+  } finally {
+    lock.release();
+  }
+}
+
+/** Options of {@linkcode runScoreStage}. */
+export interface ScoreStageOptions {
+  head: string;
+  id: { name: string; dir: string };
+  ood: { name: string; dir: string }[];
+  train?: string;
+  methods: MethodKey[];
+  klVariant: KlVariant;
+  fprConvention: FprConvention;
+  odinTemperature: number;
+  out: string;
+  threads?: number;
+  force?: boolean;
+  onStep?: (message: string) => void;
+}
+
+/** Result of a score stage: the computed result, or null when reused (read metrics.csv). */
+export interface ScoreStageResult {
+  result: ScoreResult | null;
+  skipped: boolean;
+}
+
+/** Scores (or reuses) one head against ID + OOD sets into `out`. */
+export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageResult> {
+  const head = await readHead(o.head);
+  checkMethodsForHead(o.methods, head.info.kind, o.head);
+  const config = {
+    methods: o.methods,
+    id: o.id.name,
+    ood: o.ood.map((s) => s.name),
+    kl_variant: o.klVariant,
+    fpr_convention: o.fprConvention,
+    odin_temperature: o.odinTemperature,
+  };
+  const usesTrain = o.methods.includes("mahalanobis") ||
+    (o.methods.includes("kl") && o.klVariant === "clean");
+  const inputPaths: Record<string, string> = { head: o.head, [`id:${o.id.name}`]: o.id.dir };
+  for (const s of o.ood) inputPaths[`ood:${s.name}`] = s.dir;
+  if (usesTrain && o.train) inputPaths.train = o.train;
+
+  const C = head.info.num_classes;
+  const read = async (n: { name: string; dir: string }): Promise<NamedSet> => {
+    const set = await readFeatureSet(n.dir, { numClasses: C });
+    const want = head.info.backbone;
+    if (typeof want === "string" && set.meta.backbone !== want) {
+      throw new DataError(
+        `Feature set ${n.dir} comes from backbone "${set.meta.backbone}" but head ${o.head} was ` +
+          `trained on "${want}" features; score features of the head's backbone`,
+      );
+    }
+    return { name: n.name, set };
+  };
+  const id = await read(o.id);
+  const ood: NamedSet[] = [];
+  for (const s of o.ood) ood.push(await read(s));
+
+  await ensureWritableDir(o.out, "out");
+  const lock = await acquireLock(o.out, "score");
+  try {
+    const inputs = await hashInputs(inputPaths);
+    if (!o.force && await manifestMatches(o.out, { stage: "score", config, inputs })) {
+      return { result: null, skipped: true };
+    }
+    await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
+    const t0 = performance.now();
+    const train = usesTrain && o.train
+      ? await openFeatureStream(o.train, { numClasses: C })
+      : undefined;
+    try {
+      const result = await scoreSets({
+        head,
+        id,
+        ood,
+        methods: o.methods,
+        train: train ? { dir: train.dir, source: train.features, labels: train.labels } : undefined,
+        klVariant: o.klVariant,
+        fprConvention: o.fprConvention,
+        odinTemperature: o.odinTemperature,
+        threads: o.threads,
+      }, o.onStep);
+      await writeScoreOutputs(o.out, result);
+      await writeManifest(
+        o.out,
+        buildManifest({
+          stage: "score",
+          config: { ...config },
+          inputs,
+          wallSeconds: (performance.now() - t0) / 1000,
+        }),
+      );
+      return { result, skipped: false };
+    } finally {
+      train?.close();
+    }
+  } finally {
+    lock.release();
+  }
+}
