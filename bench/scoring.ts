@@ -30,10 +30,7 @@ import { softmaxRows } from "../lib/softmax.ts";
 import { classStats, withinClassScatter } from "../lib/ort/gram.ts";
 import { klMatchingFast, klMatchingFromLogits } from "../lib/ort/kl_kernel.ts";
 import { linearLogits, matrixSource, type RowSource } from "../lib/ort/linear.ts";
-import {
-  invertCovariance,
-  mahalanobisFast,
-} from "../lib/ort/mahalanobis_kernel.ts";
+import { invertCovariance, mahalanobisFast } from "../lib/ort/mahalanobis_kernel.ts";
 
 const IMAGENET_TRAIN = 1_281_167;
 const OOD_SIZES = [10_000, 10_000, 10_000, 5_640];
@@ -225,7 +222,11 @@ const wallBeforeMaha = performance.now() - wallStart;
 
 // Fit (reported separately: it runs once per backbone, not per evaluation).
 const t0 = performance.now();
-const stats = await time("fit: class means (TS)", 0, () => classStats(trainSource, trainLabels, C, opts));
+const stats = await time(
+  "fit: class means (TS)",
+  0,
+  () => classStats(trainSource, trainLabels, C, opts),
+);
 const scatter = await time(
   "fit: within-class scatter",
   (2 * nTrain * D * D) / 1e9,
@@ -233,7 +234,11 @@ const scatter = await time(
   "GFLOP/s counts the full D x D product",
 );
 for (let i = 0; i < scatter.length; i++) scatter[i] /= nTrain;
-const inv = await time("fit: inverse (float64 Cholesky)", D ** 3 / 1e9, () => invertCovariance(scatter, D));
+const inv = await time(
+  "fit: inverse (float64 Cholesky)",
+  D ** 3 / 1e9,
+  () => invertCovariance(scatter, D),
+);
 const fitMs = performance.now() - t0;
 const model = {
   means: { data: Float32Array.from(stats.means), rows: C, cols: D },
@@ -325,7 +330,9 @@ if (args["no-peer"]) {
     if (r.success) {
       peer = JSON.parse(new TextDecoder().decode(r.stdout));
     } else {
-      peerNote = `numpy peer failed: ${new TextDecoder().decode(r.stderr).trim().split("\n").pop()}`;
+      peerNote = `numpy peer failed: ${
+        new TextDecoder().decode(r.stderr).trim().split("\n").pop()
+      }`;
     }
   }
 }
@@ -345,7 +352,11 @@ const peerKey: Record<string, string> = {
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (v: number, d = 0) => v.toFixed(d).padStart(9);
 console.log();
-console.log(`${pad("kernel", 36)}${"ms".padStart(9)}${"GFLOP/s".padStart(9)}${"numpy ms".padStart(10)}${"ratio".padStart(8)}`);
+console.log(
+  `${pad("kernel", 36)}${"ms".padStart(9)}${"GFLOP/s".padStart(9)}${"numpy ms".padStart(10)}${
+    "ratio".padStart(8)
+  }`,
+);
 for (const r of rows) {
   const key = peerKey[r.name];
   const p = peer && key ? peer[key] : undefined;
@@ -361,7 +372,9 @@ const extrap = (perRow("fit: class means (TS)") + perRow("fit: within-class scat
     IMAGENET_TRAIN + rows.find((r) => r.name === "fit: inverse (float64 Cholesky)")!.ms;
 console.log();
 console.log(`six scores + metrics (eval set, excluding the fit): ${(wallMs / 1000).toFixed(2)} s`);
-console.log(`mahalanobis fit on ${nTrain} rows: ${(fitMs / 1000).toFixed(2)} s (inverse: ${inv.method})`);
+console.log(
+  `mahalanobis fit on ${nTrain} rows: ${(fitMs / 1000).toFixed(2)} s (inverse: ${inv.method})`,
+);
 if (!args.full) {
   console.log(`  extrapolated to ${IMAGENET_TRAIN} rows: ${(extrap / 1000).toFixed(1)} s`);
 }

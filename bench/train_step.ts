@@ -9,28 +9,29 @@
  * OPENBLAS_CORETYPE=SkylakeX, same thread count) and the ratio torch_ms / our_ms (> 1: we are
  * faster).
  *
- * Usage: deno run -A bench/train_step.ts [--steps 50] [--warmup 5] [--threads 2] [--rows 65536]
- *        [--seed 0] [--no-peer]
+ * Usage: deno run -A bench/train_step.ts [--steps 48] [--warmup 8] [--threads 2] [--rows 65536]
+ *        [--seed 0] [--unroll 4] [--no-peer]
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { groupLayout, type GroupLayout } from "../lib/groups.ts";
+import { type GroupLayout, groupLayout } from "../lib/groups.ts";
 import { matrix } from "../lib/matrix.ts";
 import { createRng, shuffle } from "../lib/random.ts";
 import { hyperRule } from "../lib/train/hyperrule.ts";
-import { mixupDraw, softTargets } from "../lib/train/mixup.ts";
+import { mixupDraw } from "../lib/train/mixup.ts";
 import { createBatchSampler } from "../lib/train/sampler.ts";
 import { createOrtStep } from "../lib/train/step_graph.ts";
-import { gatherSource, trainHead } from "../lib/train/trainer.ts";
+import { DEFAULT_UNROLL, gatherSource, trainHead } from "../lib/train/trainer.ts";
 
 const args = parseArgs({
   options: {
-    steps: { type: "string", default: "50" },
-    warmup: { type: "string", default: "5" },
+    steps: { type: "string", default: "48" },
+    warmup: { type: "string", default: "8" },
     threads: { type: "string", default: "2" },
     rows: { type: "string", default: "65536" },
     seed: { type: "string", default: "0" },
+    unroll: { type: "string", default: String(DEFAULT_UNROLL) },
     "no-peer": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -38,8 +39,8 @@ const args = parseArgs({
 });
 if (args.values.help) {
   console.log(
-    "deno run -A bench/train_step.ts [--steps 50] [--warmup 5] [--threads 2] [--rows 65536] " +
-      "[--seed 0] [--no-peer]",
+    "deno run -A bench/train_step.ts [--steps 48] [--warmup 8] [--threads 2] [--rows 65536] " +
+      "[--seed 0] [--unroll 4] [--no-peer]",
   );
   Deno.exit(0);
 }
@@ -56,6 +57,7 @@ const WARMUP = int("warmup", 0);
 const THREADS = int("threads", 1);
 const N = int("rows", 512);
 const SEED = int("seed", 0);
+const UNROLL = int("unroll", 1);
 const D = 2048;
 const B = 512;
 const SIZES = [398, 521, 9, 7, 52, 8, 3, 2];
@@ -64,6 +66,13 @@ const C = SIZES.reduce((a, b) => a + b, 0);
 const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** 10th percentile (linear interpolation, as NumPy): robust to other processes on the cores. */
+const p10 = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  const r = 0.1 * (s.length - 1);
+  const i = Math.floor(r);
+  return i + 1 < s.length ? s[i] + (r - i) * (s[i + 1] - s[i]) : s[i];
 };
 
 // Seeded synthetic features: post-ReLU values around class centroids (uniform noise keeps the
@@ -91,9 +100,11 @@ for (const s of SIZES) {
   p += s;
 }
 const layout = groupLayout(groups, C);
-console.error(`features ${N} x ${D} generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.error(
+  `features ${N} x ${D} generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 
-async function loopMs(lay: GroupLayout | null): Promise<number> {
+async function loopMs(lay: GroupLayout | null): Promise<{ median: number; p10: number }> {
   const rule = hyperRule(N, { steps: WARMUP + STEPS });
   const stamps: number[] = [];
   let last = performance.now();
@@ -105,16 +116,26 @@ async function loopMs(lay: GroupLayout | null): Promise<number> {
     rule,
     seed: SEED,
     threads: THREADS,
+    unroll: UNROLL,
     onProgress: () => {
       const now = performance.now();
       stamps.push(now - last);
       last = now;
     },
   });
-  return median(stamps.slice(WARMUP));
+  // With unroll k, progress arrives in bursts of k: average over whole runs.
+  const perRun: number[] = [];
+  for (let i = WARMUP - (WARMUP % UNROLL) + UNROLL; i + UNROLL <= stamps.length; i += UNROLL) {
+    perRun.push(stamps.slice(i, i + UNROLL).reduce((a, b) => a + b, 0) / UNROLL);
+  }
+  const v = perRun.length ? perRun : stamps.slice(WARMUP);
+  return { median: median(v), p10: p10(v) };
 }
 
-/** Times the pieces of one step separately: ORT graph alone and the TypeScript preparation. */
+/**
+ * Times the pieces of one (not unrolled) step separately: `step.run` (soft targets + the ORT
+ * graph), the batch gather, and the rest of the TypeScript preparation (labels, mixup draw).
+ */
 async function breakdown(lay: GroupLayout | null) {
   const O = lay ? lay.numOutputs : C;
   const step = await createOrtStep(
@@ -131,13 +152,12 @@ async function breakdown(lay: GroupLayout | null) {
   for (let t = 0; t < WARMUP + STEPS; t++) {
     const a = performance.now();
     sampler.indices(t, idx);
-    source.gather(idx, step.x);
+    source.gather(idx, step.xs[0]);
     const b = performance.now();
     for (let i = 0; i < B; i++) y[i] = labels[idx[i]];
     const draw = mixupDraw(SEED, t, B, 0.1);
-    softTargets(step.targets, y, O, lay, draw);
     const c = performance.now();
-    await step.run(draw, 0.003);
+    await step.run([{ labels: y, draw, lr: 0.003 }]);
     const d = performance.now();
     if (t >= WARMUP) {
       gather.push(b - a);
@@ -155,7 +175,15 @@ const ours = {
 };
 const parts = { group: await breakdown(layout), flat: await breakdown(null) };
 
-let peer: { group_ms: number; flat_ms: number; torch: string; threads: number } | undefined;
+interface Peer {
+  group_ms: number;
+  group_p10_ms: number;
+  flat_ms: number;
+  flat_p10_ms: number;
+  torch: string;
+  threads: number;
+}
+let peer: Peer | undefined;
 let peerNote = "";
 const py = "/usr/bin/python3";
 if (args.values["no-peer"]) {
@@ -163,8 +191,9 @@ if (args.values["no-peer"]) {
 } else {
   let hasTorch = false;
   try {
-    hasTorch = (await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" }).output())
-      .success;
+    hasTorch =
+      (await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" }).output())
+        .success;
   } catch {
     hasTorch = false;
   }
@@ -187,18 +216,27 @@ if (args.values["no-peer"]) {
 
 console.log(
   `Head training step, batch ${B}, ${N} x ${D} features, mixup 0.1, ${THREADS} threads, ` +
-    `median of ${STEPS} steps after ${WARMUP} warm-up steps`,
+    `unroll ${UNROLL}, ${STEPS} steps after ${WARMUP} warm-up steps; ms/step as median ` +
+    `(10th percentile, the figure least disturbed by other processes on the cores)`,
 );
-console.log("| head | ours ms/step | ORT graph | gather | targets+mixup draw | torch ms/step | torch/ours |");
+console.log(
+  "| head | ours ms/step | step.run | gather | labels+mixup draw | torch ms/step | torch/ours |",
+);
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-for (const [name, label] of [["group", `group 2048->${C + SIZES.length}`], ["flat", `flat 2048->${C}`]] as const) {
+const f2 = (v: number) => v.toFixed(2);
+for (
+  const [name, label] of [
+    ["group", `group 2048->${C + SIZES.length}`],
+    ["flat", `flat 2048->${C}`],
+  ] as const
+) {
   const ms = ours[name];
   const pt = parts[name];
-  const tm = peer ? (name === "group" ? peer.group_ms : peer.flat_ms) : undefined;
+  const tm = peer ? { median: peer[`${name}_ms`], p10: peer[`${name}_p10_ms`] } : undefined;
   console.log(
-    `| ${label} | ${ms.toFixed(2)} | ${pt.graph.toFixed(2)} | ${pt.gather.toFixed(2)} | ` +
-      `${pt.prep.toFixed(2)} | ${tm === undefined ? "-" : tm.toFixed(2)} | ` +
-      `${tm === undefined ? "-" : (tm / ms).toFixed(2)} |`,
+    `| ${label} | ${f2(ms.median)} (${f2(ms.p10)}) | ${f2(pt.graph)} | ${f2(pt.gather)} | ` +
+      `${f2(pt.prep)} | ${tm ? `${f2(tm.median)} (${f2(tm.p10)})` : "-"} | ` +
+      `${tm ? `${f2(tm.median / ms.median)} (${f2(tm.p10 / ms.p10)})` : "-"} |`,
   );
 }
 if (peer) console.log(`torch ${peer.torch}, ${peer.threads} threads (${py})`);

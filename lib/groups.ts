@@ -33,7 +33,9 @@ export interface GroupLayout {
  */
 export function validateGroups(groups: unknown, numClasses: number, source = "groups"): number[][] {
   if (!Array.isArray(groups) || groups.length === 0) {
-    throw new DataError(`${source}: expected a non-empty JSON array of groups (arrays of class ids)`);
+    throw new DataError(
+      `${source}: expected a non-empty JSON array of groups (arrays of class ids)`,
+    );
   }
   const seen = new Int32Array(numClasses).fill(-1);
   groups.forEach((g, k) => {

@@ -105,7 +105,9 @@ export function inferArch(
   for (let b = 1; b <= 4; b++) {
     let n = 0;
     while (weights.has(unitKey(prefix, b, n + 1, "a/standardized_conv2d/kernel"))) n++;
-    if (n === 0) throw new DataError(`${file} has no units in block${b}; the checkpoint is incomplete`);
+    if (n === 0) {
+      throw new DataError(`${file} has no units in block${b}; the checkpoint is incomplete`);
+    }
     units.push(n);
   }
   const mid: number[] = [];
@@ -126,9 +128,7 @@ export function inferArch(
   const standard = BIT_DEPTHS[depth] && BIT_DEPTHS[depth].every((u, i) => u === units[i]) &&
     Number.isInteger(width) && mid.every((m, i) => m === rootChannels * 2 ** i) &&
     out.every((o, i) => o === 4 * mid[i]);
-  const name = standard
-    ? `r${depth}x${width}`
-    : `custom-${units.join("-")}-c${rootChannels}`;
+  const name = standard ? `r${depth}x${width}` : `custom-${units.join("-")}-c${rootChannels}`;
   const arch: BitArch = {
     name,
     units: units as BitArch["units"],

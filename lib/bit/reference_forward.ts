@@ -166,7 +166,9 @@ export function referenceForward(
       }
       push(`block${b}`, spatialMean(x));
     }
-    const feat = spatialMean(relu(groupNorm(x, w(`${p}group_norm/gamma`), w(`${p}group_norm/beta`), 32)));
+    const feat = spatialMean(
+      relu(groupNorm(x, w(`${p}group_norm/gamma`), w(`${p}group_norm/beta`), 32)),
+    );
     push("features", feat);
     if (arch.numClasses > 0) {
       const kern = toFloat32(w(`${p}head/conv2d/kernel`));

@@ -195,7 +195,6 @@ export function buildBitOnnx(
   };
   const shapeOf = (key: string) => weights.get(key)!.shape;
 
-
   // ReduceMean takes axes as an attribute up to opset 17 and as an input from opset 18.
   const opset = impl === "native" ? 21 : 17;
   const reduceMean = (x: string, axes: number[], keepdims: number): string =>

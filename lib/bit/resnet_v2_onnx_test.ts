@@ -155,7 +155,11 @@ Deno.test("inferArch: R50x1 layout is named r50x1; a wrong --arch and a missing 
 
 Deno.test("npz: stored and deflated archives round-trip; garbage is a DataError", () => {
   const rng = createRng(4);
-  const a = { dtype: "<f4" as const, shape: [2, 3], data: new Float32Array(6).map(() => rng.float()) };
+  const a = {
+    dtype: "<f4" as const,
+    shape: [2, 3],
+    data: new Float32Array(6).map(() => rng.float()),
+  };
   const b = { dtype: "<i4" as const, shape: [4], data: Int32Array.from([1, -2, 3, 4]) };
   for (const compress of [false, true]) {
     const m = parseNpz(encodeNpz({ "x/a": a, b }, compress), "t.npz");

@@ -5,12 +5,14 @@
  * Choices made to follow the released code's PIL + torchvision pipeline
  * (`Image.open(p).convert('RGB')`, `Resize((480, 480))`, `ToTensor()`, `Normalize(0.5, 0.5)`):
  * - alpha is dropped, not composited (PIL's convert('RGB') drops it); grey is replicated to RGB;
- *   CMYK is converted to sRGB by libvips (PIL uses a naive formula; colours differ slightly);
+ *   CMYK uses Pillow's integer formula (not libvips' profile conversion);
  *   16-bit images are scaled to 8 bits (PIL clips 16-bit grey to 255, a PIL quirk not copied).
  * - embedded ICC profiles are ignored and EXIF orientation is not applied, as PIL does.
- * - resize kernel `linear`: libvips' triangle filter whose support widens with the downscale
- *   factor, like PIL's antialiased BILINEAR (sharp's `cubic`/`lanczos3` are further from it);
- *   JPEG shrink-on-load is disabled because PIL decodes at full size.
+ * - resize: Pillow's BILINEAR reproduced exactly (lib/extract/pil_resize.ts) on the full-size
+ *   decode. Of sharp's own kernels `linear` is the closest (antialiased triangle when shrinking:
+ *   mean |diff| 0.24 grey levels vs PIL at 1000x800 -> 480; but ~5 when enlarging, as libvips
+ *   aligns pixel centres differently), available as the faster `sharp` resizer. JPEG
+ *   shrink-on-load is disabled there because PIL decodes at full size.
  * - scaling uses torchvision's float32 order, (x / 255 - 0.5) / 0.5, through a 256-entry table.
  * - images are rejected on decode errors and truncation (`failOn: "truncated"`), close to PIL,
  *   which raises on truncated files, while libjpeg warnings that PIL ignores are tolerated.
@@ -18,13 +20,15 @@
  * @module
  */
 import sharp from "npm:sharp@0.35.5";
+import { resizeBilinearPil } from "./pil_resize.ts";
 
 /** What the preprocessing does, recorded in each feature set's meta.json. */
-export function preprocessInfo(size: number): Record<string, unknown> {
+export function preprocessInfo(size: number, resizer: Resizer = "pil"): Record<string, unknown> {
   return {
     decoder: `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`,
-    color: "RGB (alpha dropped, grey replicated, CMYK via libvips, ICC ignored, no EXIF rotate)",
-    resize: `${size}x${size}, aspect ratio ignored, kernel linear (antialiased, ~PIL BILINEAR)`,
+    color: "RGB (alpha dropped, grey replicated, CMYK as Pillow, ICC ignored, no EXIF rotate)",
+    resize: `${size}x${size}, aspect ratio ignored, ` +
+      (resizer === "pil" ? "Pillow BILINEAR (exact)" : "libvips linear kernel (~PIL BILINEAR)"),
     scale: "(x / 255 - 0.5) / 0.5 in float32 = x / 127.5 - 1",
     layout: "NCHW float32",
   };
@@ -42,27 +46,77 @@ export function scaleByte(x: number): number {
   return SCALE[x];
 }
 
+/** Which resize implementation: Pillow-exact bilinear (default) or libvips' `linear` kernel. */
+export type Resizer = "pil" | "sharp";
+
 /**
  * Decodes and resizes one image file to `size` x `size` RGB, 8 bits, HWC (interleaved), the
- * compact form kept in the decode queue. Rejects with sharp's error for unreadable images.
+ * compact form kept in the decode queue. `pil` (default) decodes at full size with sharp and
+ * resizes with {@linkcode resizeBilinearPil}; `sharp` resizes inside libvips with its `linear`
+ * kernel (faster for very large images, not bit-identical to PIL). Rejects with sharp's error for
+ * unreadable images.
  */
-export async function decodeRgb(path: string, size: number): Promise<Uint8Array> {
-  const { data, info } = await sharp(path, {
-    failOn: "truncated",
-    ignoreIcc: true,
-    sequentialRead: true,
-  })
-    .removeAlpha()
-    .resize(size, size, { fit: "fill", kernel: "linear", fastShrinkOnLoad: false })
-    .toColourspace("srgb")
-    .raw({ depth: "uchar" })
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3 || info.width !== size || info.height !== size) {
-    throw new Error(
-      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3`,
-    );
+export async function decodeRgb(
+  path: string,
+  size: number,
+  resizer: Resizer = "pil",
+): Promise<Uint8Array> {
+  const bytes = await Deno.readFile(path);
+  if (bytes.length === 0) throw new Error("empty file");
+  const options = { failOn: "truncated", ignoreIcc: true, sequentialRead: true } as const;
+  const meta = await sharp(bytes, options).metadata();
+  if (meta.space === "cmyk" && meta.channels === 4) return decodeCmyk(bytes, size, resizer);
+  let img = sharp(bytes, options).removeAlpha();
+  if (resizer === "sharp") {
+    img = img.resize(size, size, { fit: "fill", kernel: "linear", fastShrinkOnLoad: false });
   }
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const { data, info } = await img.toColourspace("srgb").raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+  return finishResize(data, info.width, info.height, size, resizer);
+}
+
+function finishResize(
+  data: Uint8Array,
+  w: number,
+  h: number,
+  size: number,
+  resizer: Resizer,
+): Uint8Array {
+  const rgb = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (w === size && h === size) return rgb;
+  if (resizer === "sharp") throw new Error(`decoded to ${w}x${h}, expected ${size}x${size}`);
+  return resizeBilinearPil(rgb, w, h, size, size, 3);
+}
+
+/**
+ * CMYK JPEGs: raw ink values from libvips (Adobe-inverted files un-inverted, as PIL does), then
+ * Pillow's `cmyk2rgb` (R = nk - c * nk / 255 with nk = 255 - k, in its integer rounding), then
+ * the resize; libvips' own CMYK -> sRGB profile conversion differs by ~27 grey levels on average.
+ */
+async function decodeCmyk(bytes: Uint8Array, size: number, resizer: Resizer): Promise<Uint8Array> {
+  // A cmyk pipeline colourspace keeps the decoded ink values; toColourspace alone would round
+  // trip them through sRGB.
+  const { data, info } = await sharp(bytes, { failOn: "truncated", ignoreIcc: true })
+    .pipelineColourspace("cmyk").toColourspace("cmyk").raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 4) throw new Error(`CMYK image decoded to ${info.channels} channels`);
+  const n = info.width * info.height;
+  const rgb = new Uint8Array(n * 3);
+  const muldiv255 = (a: number, b: number) => {
+    const t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+  };
+  for (let i = 0; i < n; i++) {
+    const nk = 255 - data[i * 4 + 3];
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.max(0, nk - muldiv255(data[i * 4 + c], nk));
+  }
+  if (resizer === "sharp") {
+    const out = await sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 } })
+      .resize(size, size, { fit: "fill", kernel: "linear" }).raw().toBuffer();
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+  return finishResize(rgb, info.width, info.height, size, resizer);
 }
 
 /**
@@ -84,9 +138,13 @@ export function rgbToChw(rgb: Uint8Array, size: number, out: Float32Array, offse
 }
 
 /** {@linkcode decodeRgb} then {@linkcode rgbToChw}: one image as (3, size, size) float32. */
-export async function preprocessImage(path: string, size: number): Promise<Float32Array> {
+export async function preprocessImage(
+  path: string,
+  size: number,
+  resizer: Resizer = "pil",
+): Promise<Float32Array> {
   const out = new Float32Array(3 * size * size);
-  rgbToChw(await decodeRgb(path, size), size, out);
+  rgbToChw(await decodeRgb(path, size, resizer), size, out);
   return out;
 }
 

@@ -45,7 +45,9 @@ export async function openFeatureStream(
       for (let i = 0; i < labels.length; i++) {
         if (labels[i] < -1 || labels[i] >= opts.numClasses) {
           throw new DataError(
-            `${dir}/labels.npy: label ${labels[i]} at row ${i} is outside [-1, ${opts.numClasses}); ` +
+            `${dir}/labels.npy: label ${
+              labels[i]
+            } at row ${i} is outside [-1, ${opts.numClasses}); ` +
               `labels must be class indices of the head's label space (-1 for OOD)`,
           );
         }

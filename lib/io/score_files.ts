@@ -30,40 +30,6 @@ export function metricsCsv(rows: readonly MetricRow[]): string {
   );
 }
 
-/** Parses metrics.csv text; `source` names the file in errors. */
-export function parseMetricsCsv(text: string, source: string): MetricRow[] {
-  let records: Record<string, string>[];
-  try {
-    records = parse(text, { columns: true, skip_empty_lines: true, trim: true });
-  } catch (e) {
-    throw new DataError(`${source} is not valid CSV: ${(e as Error).message.split("\n")[0]}`);
-  }
-  return records.map((r, i) => {
-    for (const c of METRICS_COLUMNS) {
-      if (!(c in r)) {
-        throw new DataError(
-          `${source} has no "${c}" column; expected header ${METRICS_COLUMNS.join(",")}`,
-        );
-      }
-    }
-    const num = (c: string): number => {
-      const v = Number(r[c]);
-      if (r[c] === "" || !Number.isFinite(v)) {
-        throw new DataError(`${source} row ${i + 2}: ${c} "${r[c]}" is not a number`);
-      }
-      return v;
-    };
-    return {
-      method: r.method,
-      dataset: r.dataset,
-      auroc: num("auroc"),
-      fpr95: num("fpr95"),
-      aupr_in: num("aupr_in"),
-      aupr_out: num("aupr_out"),
-    };
-  });
-}
-
 /** Renders `timings.csv`. */
 export function timingsCsv(seconds: Record<string, number>): string {
   return stringify(

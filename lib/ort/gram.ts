@@ -159,14 +159,19 @@ export async function withinClassScatter(
   const outBufs: Record<string, Float32Array> = {};
   for (let a = 0; a < k; a++) {
     for (let b = a; b < k; b++) {
-      outBufs[`g${a}_${b}`] = new Float32Array((bounds[a + 1] - bounds[a]) * (bounds[b + 1] - bounds[b]));
+      outBufs[`g${a}_${b}`] = new Float32Array(
+        (bounds[a + 1] - bounds[a]) * (bounds[b + 1] - bounds[b]),
+      );
     }
   }
   const fetches: Record<string, ort.Tensor> = {};
   for (let a = 0; a < k; a++) {
     for (let b = a; b < k; b++) {
       const name = `g${a}_${b}`;
-      fetches[name] = f32Tensor(outBufs[name], [bounds[a + 1] - bounds[a], bounds[b + 1] - bounds[b]]);
+      fetches[name] = f32Tensor(outBufs[name], [
+        bounds[a + 1] - bounds[a],
+        bounds[b + 1] - bounds[b],
+      ]);
     }
   }
   const acc = new Float64Array(d * d);

@@ -19,7 +19,9 @@ function logits(seed: number, n: number): Matrix {
 
 function worstRel(a: ArrayLike<number>, e: ArrayLike<number>): number {
   let w = 0;
-  for (let i = 0; i < e.length; i++) w = Math.max(w, Math.abs(a[i] - e[i]) / Math.max(Math.abs(e[i]), 1));
+  for (let i = 0; i < e.length; i++) {
+    w = Math.max(w, Math.abs(a[i] - e[i]) / Math.max(Math.abs(e[i]), 1));
+  }
   return w;
 }
 
@@ -66,5 +68,8 @@ Deno.test("klMatchingFast: hand-worked value, NaN rows, bad shapes", async () =>
   assertClose(got[0], 0, { atol: 1e-7, reason: "exact halves in float32" });
   assert.ok(Number.isNaN(got[1]));
   await assert.rejects(() => klMatchingFast(p, matrix(2, 3)), DataError);
-  await assert.rejects(() => klMatchingFast(p, matrix(1, 2, Float32Array.from([NaN, NaN]))), DataError);
+  await assert.rejects(
+    () => klMatchingFast(p, matrix(1, 2, Float32Array.from([NaN, NaN]))),
+    DataError,
+  );
 });

@@ -11,8 +11,9 @@
  * - the rest is inverted by a float64 Cholesky factorisation `A = L L^T`, `P = L^-T L^-1`
  *   (~n^3/2 multiply-adds, ~3 s at n = 2048);
  * - the pseudo-inverse only differs from the inverse when it drops eigenvalues below
- *   `rtol * lambda_max`, which needs cond(A) >= 1 / rtol. `trace(A) * trace(A^-1)` bounds cond(A)
- *   from above, so when that bound is below 1 / rtol the inverse is the pseudo-inverse; otherwise
+ *   `rtol * lambda_max`, which needs cond(A) >= 1 / rtol. cond(A) = lambda_max(A) lambda_max(A^-1)
+ *   and each factor is at most the trace and the max row sum of its matrix, so when that bound is
+ *   below 1 / rtol the inverse is the pseudo-inverse; otherwise
  *   (or when Cholesky meets a non-positive pivot) this falls back to the reference
  *   `pinvSymmetric` (slow but exact).
  *
@@ -60,6 +61,29 @@ function dot(a: Float64Array, ia: number, b: Float64Array, ib: number, n: number
   return (s0 + s1) + (s2 + s3);
 }
 
+/** Trace of an m x m matrix. */
+function trace(a: Float64Array, m: number): number {
+  let t = 0;
+  for (let i = 0; i < m; i++) t += a[i * m + i];
+  return t;
+}
+
+/** Max absolute row sum of a symmetric m x m matrix given by its lower triangle. */
+function maxRowSum(a: Float64Array, m: number): number {
+  const sums = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < i; j++) {
+      const v = Math.abs(a[i * m + j]);
+      sums[i] += v;
+      sums[j] += v;
+    }
+    sums[i] += Math.abs(a[i * m + i]);
+  }
+  let best = 0;
+  for (let i = 0; i < m; i++) if (!(sums[i] <= best)) best = sums[i];
+  return best;
+}
+
 /** How {@linkcode invertCovariance} inverted its matrix. */
 export type InverseMethod = "cholesky" | "pseudo-inverse";
 
@@ -87,6 +111,7 @@ export function invertCovariance(
     for (let j = 0; j <= i; j++) L[i * m + j] = a[src + keep[j]];
     traceA += L[i * m + i];
   }
+  const normA = maxRowSum(L, m);
   let ok = true;
   for (let j = 0; j < m && ok; j++) {
     const rj = j * m;
@@ -122,10 +147,12 @@ export function invertCovariance(
       const rp = p * m;
       for (let q = 0; q <= p; q++) P[rp + q] = dot(U, rp + p, U, q * m + p, m - p);
     }
-    let traceP = 0;
-    for (let i = 0; i < m; i++) traceP += P[i * m + i];
-    // cond(A) <= trace(A) trace(A^-1): below 1/rtol no eigenvalue can fall under pinvh's cutoff.
-    if (Number.isFinite(traceP) && traceA * traceP < 1 / rtol) {
+    // cond(A) = lambda_max(A) lambda_max(A^-1), and for a PSD matrix lambda_max is at most both
+    // its trace and its max absolute row sum: below 1/rtol no eigenvalue can fall under pinvh's
+    // cutoff, so the inverse is the pseudo-inverse.
+    const bound = Math.min(traceA, normA) *
+      Math.min(trace(P, m), maxRowSum(P, m));
+    if (Number.isFinite(bound) && bound < 1 / rtol) {
       for (let p = 0; p < m; p++) {
         for (let q = 0; q <= p; q++) {
           const v = P[p * m + q];

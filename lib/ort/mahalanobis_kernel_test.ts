@@ -25,7 +25,9 @@ function reluFeatures(seed: number, n: number, d: number, c: number) {
 /** Worst |a - e| / max(|e|, 1), the error measure reported below. */
 function worstRel(a: ArrayLike<number>, e: ArrayLike<number>): number {
   let w = 0;
-  for (let i = 0; i < e.length; i++) w = Math.max(w, Math.abs(a[i] - e[i]) / Math.max(Math.abs(e[i]), 1));
+  for (let i = 0; i < e.length; i++) {
+    w = Math.max(w, Math.abs(a[i] - e[i]) / Math.max(Math.abs(e[i]), 1));
+  }
   return w;
 }
 
@@ -53,7 +55,11 @@ Deno.test("invertCovariance equals the reference pseudo-inverse on an SPD matrix
   assert.equal(method, "cholesky");
   const ref = pinvSymmetric(a, 40);
   const w = worstRel(inverse, ref);
-  assertClose(inverse, ref, { atol: 1e-9, rtol: 1e-9, reason: `float64 Cholesky vs eigen; worst ${w}` });
+  assertClose(inverse, ref, {
+    atol: 1e-9,
+    rtol: 1e-9,
+    reason: `float64 Cholesky vs eigen; worst ${w}`,
+  });
 });
 
 Deno.test("invertCovariance: dead channels get zero rows, singular falls back to pinv", () => {
@@ -74,11 +80,22 @@ Deno.test("invertCovariance: dead channels get zero rows, singular falls back to
   const v = new Float64Array(3 * n).map(() => rng.normal());
   const low = new Float64Array(n * n);
   for (let r = 0; r < 3; r++) {
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) low[i * n + j] += v[r * n + i] * v[r * n + j];
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) low[i * n + j] += v[r * n + i] * v[r * n + j];
+    }
   }
   const s = invertCovariance(low, n);
   assert.equal(s.method, "pseudo-inverse");
   assertClose(s.inverse, pinvSymmetric(low, n), { atol: 0, rtol: 0, reason: "same function" });
+  // Positive definite but with an eigenvalue under pinvh's cutoff (3 * 2^-52 relative): Cholesky
+  // would succeed, yet the pseudo-inverse drops that eigenvalue, so the fallback must run.
+  const ill = Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1e-16]);
+  const t = invertCovariance(ill, 3);
+  assert.equal(t.method, "pseudo-inverse");
+  assertClose(t.inverse, [1, 0, 0, 0, 1, 0, 0, 0, 0], {
+    atol: 1e-12,
+    reason: "hand-worked pseudo-inverse of diag(1, 1, ~0)",
+  });
 });
 
 Deno.test("fitMahalanobisFast matches fitMahalanobis (odd chunks)", async () => {

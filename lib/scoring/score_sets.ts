@@ -198,7 +198,9 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
             );
           }
           templates = klTemplates(softmaxRows(logits.get(id.name)!), labels, head.weight.rows);
-          notes.push("kl: paper variant (templates from ground-truth labels of the evaluated ID set)");
+          notes.push(
+            "kl: paper variant (templates from ground-truth labels of the evaluated ID set)",
+          );
         } else {
           if (!inputs.train) {
             throw new DataError("--kl-variant clean needs --train DIR (a held-out ID split)");

@@ -130,9 +130,24 @@ Deno.test("hyperRule: overrides scale the supports and set lr, batch, mixup, war
 });
 
 Deno.test("hyperRule: invalid overrides are usage errors naming the override", () => {
-  assert.throws(() => hyperRule(100, { steps: 0 }), (e) => e instanceof UsageError && /steps/.test(e.message));
-  assert.throws(() => hyperRule(100, { batch: 1.5 }), (e) => e instanceof UsageError && /batch/.test(e.message));
-  assert.throws(() => hyperRule(100, { warmup: 501 }), (e) => e instanceof UsageError && /warmup/.test(e.message));
-  assert.throws(() => hyperRule(100, { lr: -1 }), (e) => e instanceof UsageError && /lr/.test(e.message));
-  assert.throws(() => hyperRule(100, { mixupAlpha: NaN }), (e) => e instanceof UsageError && /mixup/.test(e.message));
+  assert.throws(
+    () => hyperRule(100, { steps: 0 }),
+    (e) => e instanceof UsageError && /steps/.test(e.message),
+  );
+  assert.throws(
+    () => hyperRule(100, { batch: 1.5 }),
+    (e) => e instanceof UsageError && /batch/.test(e.message),
+  );
+  assert.throws(
+    () => hyperRule(100, { warmup: 501 }),
+    (e) => e instanceof UsageError && /warmup/.test(e.message),
+  );
+  assert.throws(
+    () => hyperRule(100, { lr: -1 }),
+    (e) => e instanceof UsageError && /lr/.test(e.message),
+  );
+  assert.throws(
+    () => hyperRule(100, { mixupAlpha: NaN }),
+    (e) => e instanceof UsageError && /mixup/.test(e.message),
+  );
 });

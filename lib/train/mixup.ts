@@ -65,15 +65,17 @@ function addTarget(
   label: number,
   w: number,
   layout: GroupLayout | null,
+  columns: Int32Array | undefined,
 ): void {
   if (!layout) {
-    out[row + label] += w;
+    out[row + (columns ? columns[label] : label)] += w;
     return;
   }
   const g = layout.classGroup[label];
   const slot = layout.classSlot[label];
   for (let k = 0; k < layout.numGroups; k++) {
-    out[row + layout.starts[k] + (k === g ? slot : 0)] += w;
+    const o = layout.starts[k] + (k === g ? slot : 0);
+    out[row + (columns ? columns[o] : o)] += w;
   }
 }
 
@@ -81,6 +83,8 @@ function addTarget(
  * Writes the B x O soft targets of a batch into `out`: flat heads get `lam` at y and `lamc` at
  * y[perm]; group heads get, in every group, that weight at the label's slot when the label is in
  * the group and at the group's "others" slot (0) otherwise. Rows sum to 1 (flat) or K (group).
+ * `numOutputs` is the row width; `columns`, when given, maps each output index to its column
+ * (the ORT step's packed order, whose rows are wider than O).
  */
 export function softTargets(
   out: Float32Array,
@@ -88,6 +92,7 @@ export function softTargets(
   numOutputs: number,
   layout: GroupLayout | null,
   draw: MixupDraw,
+  columns?: Int32Array,
 ): Float32Array {
   const B = labels.length;
   if (out.length !== B * numOutputs) {
@@ -96,8 +101,8 @@ export function softTargets(
   out.fill(0);
   for (let i = 0; i < B; i++) {
     const row = i * numOutputs;
-    addTarget(out, row, labels[i], draw.lam, layout);
-    if (draw.perm) addTarget(out, row, labels[draw.perm[i]], draw.lamc, layout);
+    addTarget(out, row, labels[i], draw.lam, layout, columns);
+    if (draw.perm) addTarget(out, row, labels[draw.perm[i]], draw.lamc, layout, columns);
   }
   return out;
 }

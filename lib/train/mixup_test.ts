@@ -23,7 +23,9 @@ Deno.test("mixRows: lam x + (1 - lam) x[perm], hand-computed", () => {
   const draw = { lam: 0.75, lamc: 0.25, perm: new Int32Array([2, 0, 1]) };
   const out = mixRows(new Float32Array(6), x, 2, draw);
   assert.deepEqual([...out], [25.75, 51.5, 7.75, 15.5, 77.5, 155]);
-  assert.deepEqual([...mixRows(new Float32Array(6), x, 2, { lam: 1, lamc: 0, perm: null })], [...x]);
+  assert.deepEqual([...mixRows(new Float32Array(6), x, 2, { lam: 1, lamc: 0, perm: null })], [
+    ...x,
+  ]);
 });
 
 Deno.test("softTargets: flat and group targets with mixup, hand-computed", () => {
@@ -35,9 +37,17 @@ Deno.test("softTargets: flat and group targets with mixup, hand-computed", () =>
   const t = softTargets(new Float32Array(10), new Int32Array([1, 2]), 5, layout, draw);
   assert.deepEqual([...t], [
     // sample 0 (class 1, mixed with class 2): group 0 slot 2 = 0.75, others 0.25; group 1 others 0.75, c2 0.25
-    0.25, 0, 0.75, 0.75, 0.25,
+    0.25,
+    0,
+    0.75,
+    0.75,
+    0.25,
     // sample 1 (class 2, mixed with class 1)
-    0.75, 0, 0.25, 0.25, 0.75,
+    0.75,
+    0,
+    0.25,
+    0.25,
+    0.75,
   ]);
   const plain = softTargets(new Float32Array(10), new Int32Array([1, 2]), 5, layout, {
     lam: 1,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { mixRows, type MixupDraw } from "./mixup.ts";
+import { mixRows, type MixupDraw, softTargets } from "./mixup.ts";
 import {
   checkShape,
   checkState,
@@ -104,10 +104,22 @@ export function createReferenceStep(shape: StepShape, initial?: HeadState): Trai
   const targets = new Float32Array(shape.batch * shape.numOutputs);
   return {
     shape,
-    x,
-    targets,
-    run: (draw, lr) => Promise.resolve(referenceStep(shape, state, x, targets, draw, lr)),
-    state: () => state,
+    unroll: 1,
+    xs: [x],
+    run(batches) {
+      if (batches.length > 1) {
+        throw new RangeError(`A run takes at most 1 step, got ${batches.length}`);
+      }
+      return Promise.resolve(Float32Array.from(batches, ({ labels, draw, lr }) => {
+        softTargets(targets, labels, shape.numOutputs, shape.layout, draw);
+        return referenceStep(shape, state, x, targets, draw, lr);
+      }));
+    },
+    state(): HeadState {
+      const out = zeroState(shape.numOutputs, shape.dim);
+      copyState(out, state);
+      return out;
+    },
     load(s: HeadState): void {
       checkState(shape, s);
       copyState(state, s);

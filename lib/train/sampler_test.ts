@@ -6,7 +6,11 @@ Deno.test("sampler: every example exactly once per epoch, batches straddle epoch
   const B = 4;
   const s = createBatchSampler(3, N, B);
   // Stream = perm(epoch 0) ++ perm(epoch 1) ++ ...; step t covers positions [tB, tB + B).
-  const stream = [...epochPermutation(3, 0, N), ...epochPermutation(3, 1, N), ...epochPermutation(3, 2, N)];
+  const stream = [
+    ...epochPermutation(3, 0, N),
+    ...epochPermutation(3, 1, N),
+    ...epochPermutation(3, 2, N),
+  ];
   for (let t = 0; t < 7; t++) assert.deepEqual([...s.indices(t)], stream.slice(t * B, t * B + B));
   for (let e = 0; e < 3; e++) {
     assert.deepEqual([...epochPermutation(3, e, N)].sort((a, b) => a - b), [...Array(N).keys()]);

@@ -4,18 +4,20 @@
  * (v = 0.9 v + g) and the weight update (w -= lr v), plus the loss.
  *
  * Design notes (measured on the 2-core dev machine, 512 x 2048 -> 1008):
- * - The two GEMMs are ~90% of the time. The momentum update is folded into the gradient GEMM
+ * - The two GEMMs are ~85% of the time. The momentum update is folded into the gradient GEMM
  *   (`Gemm(G, X, vW, transA, beta = 0.9)`), so only `W - lr v` is a separate elementwise pass.
  * - State lives in two ping-pong sets of Float32Arrays handed to `session.run` as pre-allocated
  *   outputs (`fetches`): ORT writes the new state straight into the other set. Letting ORT
  *   allocate the 8 MB outputs each step cost ~9 ms per output (fresh pages); onnxruntime-node
- *   1.30 still returns a copy of every fetched output, which is dropped.
- * - Group softmax without a node per group: groups are packed into a few buckets of similar slice
- *   length ({@linkcode planGroupBuckets}); each bucket is one Gather into B x K_b x N_b (short
- *   slices padded with -1e30, whose probability underflows to exactly 0), one LogSoftmax on the
- *   last axis, and one final Gather restores the output order.
+ *   1.30 still returns a copy of every fetched output (~0.5 ms per 8 MB), which is dropped.
+ * - Group softmax without a node per group and without gathers: the step keeps the head in a
+ *   packed row order ({@linkcode packLayout}) where groups of similar slice length share a bucket
+ *   and short slices are padded with rows of bias -1e30; each bucket's logits are then a Reshape
+ *   to B x K_b x N_b and one LogSoftmax. A Gather-based version (pad column + gather in + gather
+ *   back) cost ~2.2 ms/step more at 8 groups.
  * - onnxruntime-node runs `session.run` synchronously on the JS thread (inside `setImmediate`),
- *   so a TypeScript batch gather cannot overlap a running step; the trainer does it between runs.
+ *   so a TypeScript batch gather cannot overlap a running step; the trainer does it between runs
+ *   (~0.6 ms for 512 rows of 2048).
  *
  * @module
  */
@@ -23,7 +25,7 @@ import type { GroupLayout } from "../groups.ts";
 import { buildModel, floatConst, type Initializer, int64Const, node } from "../ort/graph.ts";
 import type { NodeSpec, ValueSpec } from "../ort/graph.ts";
 import { createSession, f32Tensor, ort } from "../ort/session.ts";
-import type { MixupDraw } from "./mixup.ts";
+import { type MixupDraw, softTargets } from "./mixup.ts";
 
 /** Fixed sizes of a training step. */
 export interface StepShape {
@@ -47,21 +49,35 @@ export interface HeadState {
   vBias: Float32Array;
 }
 
+/** One step's batch description (its features are in the step's `xs[j]` buffer). */
+export interface StepBatch {
+  /** Class of each of the B rows. */
+  labels: Int32Array;
+  /** Mixup draw of the step. */
+  draw: MixupDraw;
+  /** Learning rate of the step. */
+  lr: number;
+}
+
 /**
- * A training step (ORT or reference). The caller fills `x` (the B x D un-mixed batch) and
- * `targets` (B x O soft targets from `softTargets`), then calls `run`.
+ * A training step (ORT or reference) that runs up to `unroll` consecutive steps per call. The
+ * caller fills `xs[j]` with the B x D un-mixed batch of the j-th step of the call, then calls
+ * `run`; the step builds its soft targets itself.
  */
 export interface TrainStep {
   readonly shape: StepShape;
-  /** B x D input batch buffer, filled by the caller before each `run`. */
-  readonly x: Float32Array;
-  /** B x O soft-target buffer, filled by the caller before each `run`. */
-  readonly targets: Float32Array;
-  /** Applies one update with learning rate `lr`; resolves to the batch loss before the update. */
-  run(draw: MixupDraw, lr: number): Promise<number>;
-  /** The current parameters (views, valid until the next `run` or `load`). */
+  /** Most steps one `run` takes. */
+  readonly unroll: number;
+  /** B x D batch buffers, one per step of a run. */
+  readonly xs: Float32Array[];
+  /**
+   * Applies `batches.length <= unroll` consecutive updates; resolves to each step's loss (before
+   * its update).
+   */
+  run(batches: StepBatch[]): Promise<Float32Array>;
+  /** A copy of the current parameters in the paper's output order. */
   state(): HeadState;
-  /** Replaces the current parameters with copies of `state`. */
+  /** Replaces the current parameters with `state` (paper's output order). */
   load(state: HeadState): void;
   /** Frees native resources. */
   release(): Promise<void>;
@@ -101,13 +117,22 @@ export function checkShape(shape: StepShape): void {
 }
 
 /**
+ * Default bucket overhead, in padded rows: a padded row costs two GEMM columns (~10 us at
+ * 512 x 2048), an extra bucket three small nodes (~30 us).
+ */
+export const DEFAULT_BUCKET_OVERHEAD = 3;
+
+/**
  * Packs groups into buckets for the padded group softmax. Groups are sorted by slice length
  * (descending) and cut into contiguous runs minimising
  * `sum(count_b x width_b) + overhead x buckets` (exact dynamic programme), where width is the
- * longest slice of the run and `overhead` is the per-bucket cost in padded elements per row.
+ * longest slice of the run and `overhead` is the cost of one more bucket in padded rows.
  * Returns the group ids of each bucket, longest first.
  */
-export function planGroupBuckets(sizes: ArrayLike<number>, overhead = 64): number[][] {
+export function planGroupBuckets(
+  sizes: ArrayLike<number>,
+  overhead = DEFAULT_BUCKET_OVERHEAD,
+): number[][] {
   const K = sizes.length;
   const order = Array.from({ length: K }, (_, k) => k).sort((a, b) => sizes[b] - sizes[a] || a - b);
   const best = new Float64Array(K + 1).fill(Infinity);
@@ -127,129 +152,179 @@ export function planGroupBuckets(sizes: ArrayLike<number>, overhead = 64): numbe
   return buckets.reverse();
 }
 
-/** Nodes computing `LS` (B x O group log-softmax) from `Z`; returns nodes and constants. */
-function groupLogSoftmax(
-  layout: GroupLayout,
-  batch: number,
-  overhead: number,
-): { nodes: NodeSpec[]; inits: Initializer[] } {
-  const O = layout.numOutputs;
-  const buckets = planGroupBuckets(layout.sizes, overhead);
-  const nodes: NodeSpec[] = [];
-  const inits: Initializer[] = [];
-  const padded = buckets.some((b) => b.some((k) => layout.sizes[k] !== layout.sizes[b[0]]));
-  const src = padded ? "Zpad" : "Z";
-  if (padded) {
-    inits.push(int64Const("pads", [0, 0, 0, 1]), floatConst("padValue", [], [-1e30]));
-    nodes.push(node("Pad", ["Z", "pads", "padValue"], ["Zpad"], { mode: "constant" }));
-  }
-  const inverse = new Array<number>(O);
-  const parts: string[] = [];
+/** Where each group's slice lives inside the packed internal output order. */
+export interface PackedLayout {
+  /** Packed row count O' >= O (padding rows included). */
+  width: number;
+  /** Packed column of each paper output index (length O). */
+  column: Int32Array;
+  /** Contiguous buckets: `count` groups of `width` packed columns each, starting at `offset`. */
+  buckets: { offset: number; count: number; width: number }[];
+}
+
+/**
+ * The packed output order of a group head: buckets from {@linkcode planGroupBuckets}, one after
+ * the other; inside a bucket each group takes `width` consecutive rows (its slice, then padding).
+ * Padding rows carry weight 0 and bias -1e30, so their logit is -1e30, their probability exactly
+ * 0, their gradient exactly 0, and they never change; the group softmax is then a Reshape to
+ * B x K_b x N_b and one LogSoftmax per bucket, with no gathers.
+ */
+export function packLayout(layout: GroupLayout, overhead = DEFAULT_BUCKET_OVERHEAD): PackedLayout {
+  const column = new Int32Array(layout.numOutputs);
+  const buckets: PackedLayout["buckets"] = [];
   let offset = 0;
-  buckets.forEach((groups, bi) => {
+  for (const groups of planGroupBuckets(layout.sizes, overhead)) {
     const width = layout.sizes[groups[0]];
-    const idx: number[] = [];
     groups.forEach((k, r) => {
-      const start = layout.starts[k];
-      const n = layout.sizes[k];
-      for (let j = 0; j < width; j++) {
-        idx.push(j < n ? start + j : O);
-        if (j < n) inverse[start + j] = offset + r * width + j;
+      for (let j = 0; j < layout.sizes[k]; j++) {
+        column[layout.starts[k] + j] = offset + r * width + j;
       }
     });
+    buckets.push({ offset, count: groups.length, width });
     offset += groups.length * width;
-    const dims = [groups.length, width];
-    inits.push({ name: `idx${bi}`, dims, data: BigInt64Array.from(idx, (v) => BigInt(v)) });
-    inits.push(int64Const(`shape${bi}`, [batch, groups.length * width]));
-    nodes.push(
-      node("Gather", [src, `idx${bi}`], [`gz${bi}`], { axis: 1 }),
-      node("LogSoftmax", [`gz${bi}`], [`gl${bi}`], { axis: 2 }),
-      node("Reshape", [`gl${bi}`, `shape${bi}`], [`part${bi}`]),
-    );
-    parts.push(`part${bi}`);
+  }
+  return { width: offset, column, buckets };
+}
+
+/** Shape constants of the group log-softmax, shared by every unrolled step. */
+function groupConstants(packed: PackedLayout, batch: number): Initializer[] {
+  const inits = [int64Const("splitSizes", packed.buckets.map((b) => b.count * b.width))];
+  packed.buckets.forEach((b, i) => {
+    inits.push(int64Const(`shape3_${i}`, [batch, b.count, b.width]));
+    inits.push(int64Const(`shape2_${i}`, [batch, b.count * b.width]));
   });
-  if (parts.length > 1) nodes.push(node("Concat", parts, ["packed"], { axis: 1 }));
-  inits.push({ name: "inverse", dims: [O], data: BigInt64Array.from(inverse, (v) => BigInt(v)) });
-  nodes.push(node("Gather", [parts.length > 1 ? "packed" : parts[0], "inverse"], ["LS"], { axis: 1 }));
-  return { nodes, inits };
+  return inits;
+}
+
+/** Nodes computing `ls` (B x O' packed group log-softmax) from `z`; `s` suffixes their names. */
+function groupLogSoftmax(packed: PackedLayout, z: string, ls: string, s: string): NodeSpec[] {
+  const nodes: NodeSpec[] = [];
+  const many = packed.buckets.length > 1;
+  if (many) {
+    const outs = packed.buckets.map((_, i) => `zb${i}_${s}`);
+    nodes.push(node("Split", [z, "splitSizes"], outs, { axis: 1 }));
+  }
+  const parts = packed.buckets.map((_, i) => {
+    nodes.push(
+      node("Reshape", [many ? `zb${i}_${s}` : z, `shape3_${i}`], [`z3_${i}_${s}`]),
+      node("LogSoftmax", [`z3_${i}_${s}`], [`l3_${i}_${s}`], { axis: 2 }),
+      node("Reshape", [`l3_${i}_${s}`, `shape2_${i}`], [many ? `l2_${i}_${s}` : ls]),
+    );
+    return `l2_${i}_${s}`;
+  });
+  if (many) nodes.push(node("Concat", parts, [ls], { axis: 1 }));
+  return nodes;
 }
 
 /** Options of {@linkcode buildStepModel}. */
 export interface StepModelOptions {
-  /** Per-bucket overhead for {@linkcode planGroupBuckets} (padded elements per row). */
+  /** Bucket overhead for {@linkcode planGroupBuckets}, in padded rows. */
   bucketOverhead?: number;
+  /** Consecutive steps per graph run (default 1). */
+  unroll?: number;
 }
 
-/** Serialises the training-step graph for `shape` (see the module doc for its inputs/outputs). */
+/** The packed order the ORT step uses for `shape` (identity order for a flat head). */
+export function stepPacking(shape: StepShape, options: StepModelOptions = {}): PackedLayout {
+  if (shape.layout) return packLayout(shape.layout, options.bucketOverhead);
+  const column = new Int32Array(shape.numOutputs);
+  for (let o = 0; o < column.length; o++) column[o] = o;
+  return { width: shape.numOutputs, column, buckets: [] };
+}
+
+/**
+ * Serialises the training-step graph for `shape`, `unroll` = k consecutive steps per run.
+ * Inputs: W (O' x D), b, vW, vb and, for each step i < k: X{i} (B x D), T{i} (B x O' soft targets
+ * in packed order), lr{i} (scalar) and, with mixup, perm{i} (int32 B), lam{i}, lamc{i} (scalars).
+ * Outputs: W2, b2, vW2, vb2 (after the k steps) and loss{i} (scalars, before step i's update).
+ * O' = `stepPacking(shape).width`. Step i of a k-step graph runs exactly the kernels of a 1-step
+ * graph, so results do not depend on k.
+ */
 export function buildStepModel(shape: StepShape, options: StepModelOptions = {}): Uint8Array {
   checkShape(shape);
-  const { batch: B, dim: D, numOutputs: O, layout, mixup } = shape;
+  const { batch: B, dim: D, mixup } = shape;
+  const k = options.unroll ?? 1;
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`unroll must be >= 1, got ${k}`);
+  const packed = stepPacking(shape, options);
+  const O = packed.width;
   const nodes: NodeSpec[] = [];
   const inits: Initializer[] = [
     floatConst("invB", [], [1 / B]),
     floatConst("negInvB", [], [-1 / B]),
     floatConst("momentum", [], [0.9]),
     int64Const("axis0", [0]),
+    ...(shape.layout ? groupConstants(packed, B) : []),
   ];
   const inputs: ValueSpec[] = [
-    { name: "X", type: "float32", shape: [B, D] },
-    { name: "T", type: "float32", shape: [B, O] },
     { name: "W", type: "float32", shape: [O, D] },
     { name: "b", type: "float32", shape: [O] },
     { name: "vW", type: "float32", shape: [O, D] },
     { name: "vb", type: "float32", shape: [O] },
-    { name: "lr", type: "float32", shape: [] },
   ];
-  let xm = "X";
-  if (mixup) {
+  const outputs: ValueSpec[] = [
+    { name: "W2", type: "float32", shape: [O, D] },
+    { name: "b2", type: "float32", shape: [O] },
+    { name: "vW2", type: "float32", shape: [O, D] },
+    { name: "vb2", type: "float32", shape: [O] },
+  ];
+  let [w, b, vw, vb] = ["W", "b", "vW", "vb"];
+  for (let i = 0; i < k; i++) {
+    const last = i === k - 1;
+    const n = (name: string) => `${name}_${i}`;
+    const [w2, b2, vw2, vb2] = last
+      ? ["W2", "b2", "vW2", "vb2"]
+      : [n("W"), n("b"), n("vW"), n("vb")];
     inputs.push(
-      { name: "perm", type: "int32", shape: [B] },
-      { name: "lam", type: "float32", shape: [] },
-      { name: "lamc", type: "float32", shape: [] },
+      { name: `X${i}`, type: "float32", shape: [B, D] },
+      { name: `T${i}`, type: "float32", shape: [B, O] },
+      { name: `lr${i}`, type: "float32", shape: [] },
     );
+    outputs.push({ name: `loss${i}`, type: "float32", shape: [] });
+    let xm = `X${i}`;
+    if (mixup) {
+      inputs.push(
+        { name: `perm${i}`, type: "int32", shape: [B] },
+        { name: `lam${i}`, type: "float32", shape: [] },
+        { name: `lamc${i}`, type: "float32", shape: [] },
+      );
+      nodes.push(
+        node("Gather", [`X${i}`, `perm${i}`], [n("Xp")], { axis: 0 }),
+        node("Mul", [`X${i}`, `lam${i}`], [n("Xa")]),
+        node("Mul", [n("Xp"), `lamc${i}`], [n("Xb")]),
+        node("Add", [n("Xa"), n("Xb")], [n("Xm")]),
+      );
+      xm = n("Xm");
+    }
+    nodes.push(node("Gemm", [xm, w, b], [n("Z")], { transB: 1 }));
+    if (shape.layout) nodes.push(...groupLogSoftmax(packed, n("Z"), n("LS"), String(i)));
+    else nodes.push(node("LogSoftmax", [n("Z")], [n("LS")], { axis: 1 }));
     nodes.push(
-      node("Gather", ["X", "perm"], ["Xp"], { axis: 0 }),
-      node("Mul", ["X", "lam"], ["Xa"]),
-      node("Mul", ["Xp", "lamc"], ["Xb"]),
-      node("Add", ["Xa", "Xb"], ["Xm"]),
+      node("Exp", [n("LS")], [n("P")]),
+      node("Sub", [n("P"), `T${i}`], [n("PT")]),
+      node("Mul", [n("PT"), "invB"], [n("G")]),
+      // vW' = 0.9 vW + G^T Xm in one GEMM (beta scales the C input).
+      node("Gemm", [n("G"), xm, vw], [vw2], {
+        transA: 1,
+        alpha: { float: 1 },
+        beta: { float: 0.9 },
+      }),
+      node("ReduceSum", [n("G"), "axis0"], [n("db")], { keepdims: 0 }),
+      node("Mul", [vb, "momentum"], [n("vbm")]),
+      node("Add", [n("vbm"), n("db")], [vb2]),
+      node("Mul", [vw2, `lr${i}`], [n("stepW")]),
+      node("Sub", [w, n("stepW")], [w2]),
+      node("Mul", [vb2, `lr${i}`], [n("stepb")]),
+      node("Sub", [b, n("stepb")], [b2]),
+      node("Mul", [`T${i}`, n("LS")], [n("TL")]),
+      node("ReduceSum", [n("TL")], [n("sumTL")], { keepdims: 0 }),
+      node("Mul", [n("sumTL"), "negInvB"], [`loss${i}`]),
     );
-    xm = "Xm";
+    [w, b, vw, vb] = [w2, b2, vw2, vb2];
   }
-  nodes.push(node("Gemm", [xm, "W", "b"], ["Z"], { transB: 1 }));
-  if (layout) {
-    const g = groupLogSoftmax(layout, B, options.bucketOverhead ?? 64);
-    nodes.push(...g.nodes);
-    inits.push(...g.inits);
-  } else {
-    nodes.push(node("LogSoftmax", ["Z"], ["LS"], { axis: 1 }));
-  }
-  nodes.push(
-    node("Exp", ["LS"], ["P"]),
-    node("Sub", ["P", "T"], ["PT"]),
-    node("Mul", ["PT", "invB"], ["G"]),
-    // vW' = 0.9 vW + G^T Xm in one GEMM (beta scales the C input).
-    node("Gemm", ["G", xm, "vW"], ["vW2"], { transA: 1, alpha: { float: 1 }, beta: { float: 0.9 } }),
-    node("ReduceSum", ["G", "axis0"], ["db"], { keepdims: 0 }),
-    node("Mul", ["vb", "momentum"], ["vbm"]),
-    node("Add", ["vbm", "db"], ["vb2"]),
-    node("Mul", ["vW2", "lr"], ["stepW"]),
-    node("Sub", ["W", "stepW"], ["W2"]),
-    node("Mul", ["vb2", "lr"], ["stepb"]),
-    node("Sub", ["b", "stepb"], ["b2"]),
-    node("Mul", ["T", "LS"], ["TL"]),
-    node("ReduceSum", ["TL"], ["sumTL"], { keepdims: 0 }),
-    node("Mul", ["sumTL", "negInvB"], ["loss"]),
-  );
   return buildModel({
-    name: layout ? "group_head_step" : "flat_head_step",
+    name: shape.layout ? "group_head_step" : "flat_head_step",
     inputs,
-    outputs: [
-      { name: "W2", type: "float32", shape: [O, D] },
-      { name: "b2", type: "float32", shape: [O] },
-      { name: "vW2", type: "float32", shape: [O, D] },
-      { name: "vb2", type: "float32", shape: [O] },
-      { name: "loss", type: "float32", shape: [] },
-    ],
+    outputs,
     nodes,
     initializers: inits,
   });
@@ -259,7 +334,7 @@ export function buildStepModel(shape: StepShape, options: StepModelOptions = {})
 export interface OrtStepOptions extends StepModelOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
-  /** Starting parameters (default: zero head, zero momentum). */
+  /** Starting parameters in the paper's order (default: zero head, zero momentum). */
   initial?: HeadState;
 }
 
@@ -282,13 +357,74 @@ function makeSlot(O: number, D: number): Slot {
 }
 
 /**
- * Creates the ORT training step for `shape` (one session, built once).
+ * Copies a paper-order state into packed order (`toPacked`) or back. Padding rows get weight 0,
+ * momentum 0 and bias -1e30.
+ */
+function repack(
+  packed: PackedLayout,
+  dim: number,
+  src: HeadState,
+  dst: HeadState,
+  toPacked: boolean,
+): void {
+  const { column } = packed;
+  if (toPacked) {
+    dst.weight.fill(0);
+    dst.vWeight.fill(0);
+    dst.bias.fill(-1e30);
+    dst.vBias.fill(0);
+  }
+  for (let o = 0; o < column.length; o++) {
+    const [a, b] = toPacked ? [o, column[o]] : [column[o], o];
+    dst.weight.set(src.weight.subarray(a * dim, (a + 1) * dim), b * dim);
+    dst.vWeight.set(src.vWeight.subarray(a * dim, (a + 1) * dim), b * dim);
+    dst.bias[b] = src.bias[a];
+    dst.vBias[b] = src.vBias[a];
+  }
+}
+
+/** Per-step input buffers of a run, with the ORT tensors that wrap them. */
+interface StepInputs {
+  x: Float32Array;
+  targets: Float32Array;
+  scalars: Float32Array; // lr, lam, lamc, loss
+  perm: Int32Array;
+  tensors: Record<"X" | "T" | "lr" | "perm" | "lam" | "lamc" | "loss", ort.Tensor>;
+}
+
+function makeInputs(B: number, D: number, O: number): StepInputs {
+  const x = new Float32Array(B * D);
+  const targets = new Float32Array(B * O);
+  const scalars = new Float32Array(4);
+  const perm = new Int32Array(B);
+  const scalar = (i: number) => f32Tensor(scalars.subarray(i, i + 1), []);
+  return {
+    x,
+    targets,
+    scalars,
+    perm,
+    tensors: {
+      X: f32Tensor(x, [B, D]),
+      T: f32Tensor(targets, [B, O]),
+      lr: scalar(0),
+      lam: scalar(1),
+      lamc: scalar(2),
+      loss: scalar(3),
+      perm: new ort.Tensor("int32", perm, [B]),
+    },
+  };
+}
+
+/**
+ * Creates the ORT training step for `shape`: one session running `unroll` steps per call (and,
+ * when `unroll > 1`, a one-step session for shorter runs). Unrolling amortises the per-run cost
+ * of onnxruntime-node (JS binding, copies of the fetched outputs) over several steps.
  *
  * @example
  * ```ts
  * const step = await createOrtStep({ batch: 512, dim: 2048, numOutputs: 1000, layout: null, mixup: true });
- * step.x.set(batch); softTargets(step.targets, labels, 1000, null, draw);
- * const loss = await step.run(draw, 0.003);
+ * step.xs[0].set(batch);
+ * const [loss] = await step.run([{ labels, draw: mixupDraw(seed, t, 512, 0.1), lr: 0.003 }]);
  * ```
  */
 export async function createOrtStep(
@@ -296,66 +432,101 @@ export async function createOrtStep(
   options: OrtStepOptions = {},
 ): Promise<TrainStep> {
   checkShape(shape);
-  const { batch: B, dim: D, numOutputs: O } = shape;
-  const session = await createSession(buildStepModel(shape, options), { threads: options.threads });
-  const x = new Float32Array(B * D);
-  const targets = new Float32Array(B * O);
-  const lr = new Float32Array(1);
-  const lam = new Float32Array(1);
-  const lamc = new Float32Array(1);
-  const perm = new Int32Array(B);
-  const loss = new Float32Array(1);
-  const fixed: Record<string, ort.Tensor> = {
-    X: f32Tensor(x, [B, D]),
-    T: f32Tensor(targets, [B, O]),
-    lr: f32Tensor(lr, []),
+  const { batch: B, dim: D } = shape;
+  const k = options.unroll ?? 1;
+  const packed = stepPacking(shape, options);
+  const O = packed.width;
+  const threads = options.threads;
+  const sessionK = await createSession(buildStepModel(shape, options), { threads });
+  const session1 = k > 1
+    ? await createSession(buildStepModel(shape, { ...options, unroll: 1 }), { threads })
+    : sessionK;
+  const inputs = Array.from({ length: k }, () => makeInputs(B, D, O));
+  const feedsOf = (j: number, as: number, feeds: Record<string, ort.Tensor>) => {
+    const t = inputs[j].tensors;
+    feeds[`X${as}`] = t.X;
+    feeds[`T${as}`] = t.T;
+    feeds[`lr${as}`] = t.lr;
+    if (shape.mixup) {
+      feeds[`perm${as}`] = t.perm;
+      feeds[`lam${as}`] = t.lam;
+      feeds[`lamc${as}`] = t.lamc;
+    }
   };
-  if (shape.mixup) {
-    fixed.perm = new ort.Tensor("int32", perm, [B]);
-    fixed.lam = f32Tensor(lam, []);
-    fixed.lamc = f32Tensor(lamc, []);
+  const feedsK: Record<string, ort.Tensor> = {};
+  const fetchesK: Record<string, ort.Tensor> = {};
+  for (let j = 0; j < k; j++) {
+    feedsOf(j, j, feedsK);
+    fetchesK[`loss${j}`] = inputs[j].tensors.loss;
   }
-  const lossTensor = f32Tensor(loss, []);
+  const feeds1 = inputs.map((_, j) => {
+    const f: Record<string, ort.Tensor> = {};
+    feedsOf(j, 0, f);
+    return f;
+  });
+  const fetches1 = inputs.map((inp) => ({ loss0: inp.tensors.loss } as Record<string, ort.Tensor>));
   const slots = [makeSlot(O, D), makeSlot(O, D)];
   let cur = 0;
-  if (options.initial) {
-    checkState(shape, options.initial);
-    copyState(slots[0].state, options.initial);
-  }
-  const feeds: Record<string, ort.Tensor> = { ...fixed };
-  const fetches: Record<string, ort.Tensor> = { loss: lossTensor };
+  const runOnce = async (
+    session: ort.InferenceSession,
+    feeds: Record<string, ort.Tensor>,
+    fetches: Record<string, ort.Tensor>,
+  ) => {
+    const a = slots[cur].tensors;
+    const z = slots[1 - cur].tensors;
+    feeds.W = a.W;
+    feeds.b = a.b;
+    feeds.vW = a.vW;
+    feeds.vb = a.vb;
+    fetches.W2 = z.W;
+    fetches.b2 = z.b;
+    fetches.vW2 = z.vW;
+    fetches.vb2 = z.vb;
+    await session.run(feeds, fetches);
+    cur = 1 - cur;
+  };
+  const load = (state: HeadState) => {
+    checkState(shape, state);
+    repack(packed, D, state, slots[cur].state, true);
+  };
+  load(options.initial ?? zeroState(shape.numOutputs, D));
   return {
     shape,
-    x,
-    targets,
-    async run(draw: MixupDraw, rate: number): Promise<number> {
-      const a = slots[cur].tensors;
-      const z = slots[1 - cur].tensors;
-      lr[0] = rate;
-      if (shape.mixup) {
-        if (!draw.perm) throw new RangeError("This step mixes batches: the draw needs a perm");
-        perm.set(draw.perm);
-        lam[0] = draw.lam;
-        lamc[0] = draw.lamc;
+    unroll: k,
+    xs: inputs.map((inp) => inp.x),
+    async run(batches: StepBatch[]): Promise<Float32Array> {
+      if (batches.length > k) {
+        throw new RangeError(`A run takes at most ${k} steps, got ${batches.length}`);
       }
-      feeds.W = a.W;
-      feeds.b = a.b;
-      feeds.vW = a.vW;
-      feeds.vb = a.vb;
-      fetches.W2 = z.W;
-      fetches.b2 = z.b;
-      fetches.vW2 = z.vW;
-      fetches.vb2 = z.vb;
-      await session.run(feeds, fetches);
-      cur = 1 - cur;
-      return loss[0];
+      batches.forEach(({ labels, draw, lr }, j) => {
+        if (shape.mixup !== (draw.perm !== null)) {
+          throw new RangeError(`This step was built with mixup ${shape.mixup}; the draw disagrees`);
+        }
+        const inp = inputs[j];
+        softTargets(inp.targets, labels, O, shape.layout, draw, packed.column);
+        inp.scalars[0] = lr;
+        if (draw.perm) {
+          inp.perm.set(draw.perm);
+          inp.scalars[1] = draw.lam;
+          inp.scalars[2] = draw.lamc;
+        }
+      });
+      if (batches.length === k) await runOnce(sessionK, feedsK, fetchesK);
+      else {
+        for (let j = 0; j < batches.length; j++) await runOnce(session1, feeds1[j], fetches1[j]);
+      }
+      return Float32Array.from(batches, (_, j) => inputs[j].scalars[3]);
     },
-    state: () => slots[cur].state,
-    load(state: HeadState): void {
-      checkState(shape, state);
-      copyState(slots[cur].state, state);
+    state(): HeadState {
+      const out = zeroState(shape.numOutputs, D);
+      repack(packed, D, slots[cur].state, out, false);
+      return out;
     },
-    release: () => session.release(),
+    load,
+    async release() {
+      await sessionK.release();
+      if (session1 !== sessionK) await session1.release();
+    },
   };
 }
 

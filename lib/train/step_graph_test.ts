@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/assert_close.ts";
-import { groupLayout, type GroupLayout } from "../groups.ts";
+import { type GroupLayout, groupLayout } from "../groups.ts";
 import { createRng } from "../random.ts";
 import { mixupDraw, softTargets } from "./mixup.ts";
 import { createReferenceStep, referenceStep } from "./reference_step.ts";
-import { createOrtStep, planGroupBuckets, type StepShape, type TrainStep } from "./step_graph.ts";
+import {
+  createOrtStep,
+  packLayout,
+  planGroupBuckets,
+  type StepBatch,
+  type StepShape,
+  type TrainStep,
+} from "./step_graph.ts";
 
 /** Runs `steps` identical steps on both engines from the same seeded batches. */
 async function runBoth(
@@ -20,15 +27,13 @@ async function runBoth(
   const labels = new Int32Array(B);
   const losses: [number, number][] = [];
   for (let t = 0; t < steps; t++) {
-    for (let i = 0; i < B * D; i++) fast.x[i] = rng.normal();
+    for (let i = 0; i < B * D; i++) fast.xs[0][i] = rng.normal();
     for (let i = 0; i < B; i++) labels[i] = rng.int(C);
     const draw = mixupDraw(3, t, B, alpha);
-    softTargets(fast.targets, labels, O, layout, draw);
-    ref.x.set(fast.x);
-    ref.targets.set(fast.targets);
+    ref.xs[0].set(fast.xs[0]);
     const lr = 0.05 * (t + 1) / steps;
-    const a = await fast.run(draw, lr);
-    const b = await ref.run(draw, lr);
+    const [a] = await fast.run([{ labels, draw, lr }]);
+    const [b] = await ref.run([{ labels, draw, lr }]);
     losses.push([a, b]);
   }
   return { fast, ref, losses };
@@ -93,13 +98,13 @@ Deno.test("ORT group step with padded buckets equals the reference (many uneven 
   const labels = new Int32Array(16);
   const losses: [number, number][] = [];
   for (let t = 0; t < 10; t++) {
-    for (let i = 0; i < fast.x.length; i++) fast.x[i] = 3 * rng.normal();
+    for (let i = 0; i < fast.xs[0].length; i++) fast.xs[0][i] = 3 * rng.normal();
     for (let i = 0; i < 16; i++) labels[i] = rng.int(40);
     const draw = mixupDraw(1, t, 16, 0);
-    softTargets(fast.targets, labels, 52, layout, draw);
-    ref.x.set(fast.x);
-    ref.targets.set(fast.targets);
-    losses.push([await fast.run(draw, 0.5), await ref.run(draw, 0.5)]);
+    ref.xs[0].set(fast.xs[0]);
+    const [a] = await fast.run([{ labels, draw, lr: 0.5 }]);
+    const [b] = await ref.run([{ labels, draw, lr: 0.5 }]);
+    losses.push([a, b]);
   }
   compare(fast, ref, losses);
   await fast.release();
@@ -134,9 +139,8 @@ Deno.test("group loss equals the hand-computed sum of per-group mean cross-entro
   const labels = new Int32Array([1, 2]); // sample 0: class 1 (group 0 slot 2), sample 1: class 2
   const targets = softTargets(new Float32Array(10), labels, 5, layout, mixupDraw(0, 0, 2, 0));
   const fast = await createOrtStep(shape, { threads: 1, initial: structuredClone(state) });
-  fast.x.set(x);
-  fast.targets.set(targets);
-  const fastLoss = await fast.run(mixupDraw(0, 0, 2, 0), 0);
+  fast.xs[0].set(x);
+  const [fastLoss] = await fast.run([{ labels, draw: mixupDraw(0, 0, 2, 0), lr: 0 }]);
   await fast.release();
   const loss = referenceStep(shape, state, x, targets, mixupDraw(0, 0, 2, 0), 0);
   // logits: sample 0 = [0, 1, 2 | 0.5, -1], sample 1 = [0, 2, 4 | 1, -2]
@@ -145,4 +149,54 @@ Deno.test("group loss equals the hand-computed sum of per-group mean cross-entro
   const g1 = ((lse([0.5, -1]) - 0.5) + (lse([1, -2]) - -2)) / 2; // targets: others, c2 (slot 1)
   assertClose(loss, g0 + g1, { atol: 1e-12, rtol: 1e-12, reason: "float64 both ways" });
   assertClose(fastLoss, g0 + g1, { atol: 0, rtol: 1e-6, reason: "float32 graph" });
+});
+
+Deno.test("ORT step: a 3-step unrolled run gives the same bytes as three 1-step runs", async () => {
+  const layout = groupLayout(GROUPS, 10);
+  const shape: StepShape = { batch: 32, dim: 16, numOutputs: 13, layout, mixup: true };
+  const one = await createOrtStep(shape, { threads: 1 });
+  const three = await createOrtStep(shape, { threads: 1, unroll: 3 });
+  assert.equal(three.unroll, 3);
+  const rng = createRng(4);
+  for (let round = 0; round < 3; round++) {
+    const batches: StepBatch[] = [];
+    for (let j = 0; j < 3; j++) {
+      for (let i = 0; i < three.xs[j].length; i++) three.xs[j][i] = rng.normal();
+      const labels = Int32Array.from({ length: 32 }, () => rng.int(10));
+      batches.push({ labels, draw: mixupDraw(8, round * 3 + j, 32, 0.3), lr: 0.1 * (j + 1) });
+    }
+    // A short run (2 steps) goes through the one-step session of the unrolled step.
+    const take = round === 1 ? 2 : 3;
+    const lossK = await three.run(batches.slice(0, take));
+    for (let j = 0; j < take; j++) {
+      one.xs[0].set(three.xs[j]);
+      const [l] = await one.run([batches[j]]);
+      assert.equal(l, lossK[j]);
+    }
+    assert.deepEqual(three.state(), one.state());
+  }
+  await one.release();
+  await three.release();
+});
+
+Deno.test("packLayout: every output gets its own packed column inside its group's bucket row", () => {
+  const sizes = [5, 1, 3, 3, 2];
+  const groups: number[][] = [];
+  let c = 0;
+  for (const s of sizes) groups.push(Array.from({ length: s }, () => c++));
+  const layout = groupLayout(groups, c);
+  const packed = packLayout(layout, 0.5);
+  const seen = new Set(packed.column);
+  assert.equal(seen.size, layout.numOutputs);
+  assert.ok(packed.width >= layout.numOutputs);
+  for (let k = 0; k < layout.numGroups; k++) {
+    const first = packed.column[layout.starts[k]];
+    const bucket = packed.buckets.find((b) =>
+      first >= b.offset && first < b.offset + b.count * b.width
+    )!;
+    assert.equal((first - bucket.offset) % bucket.width, 0, "others starts a bucket row");
+    for (let j = 0; j < layout.sizes[k]; j++) {
+      assert.equal(packed.column[layout.starts[k] + j], first + j);
+    }
+  }
 });

@@ -15,10 +15,16 @@ import { type Matrix, matrix } from "../matrix.ts";
 import { forEachLogitsChunk, matrixSource } from "../ort/linear.ts";
 import { type Checkpoint, configHash, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { type HyperRule, learningRate } from "./hyperrule.ts";
-import { mixupDraw, softTargets } from "./mixup.ts";
+import { mixupDraw } from "./mixup.ts";
 import { createReferenceStep } from "./reference_step.ts";
 import { createBatchSampler } from "./sampler.ts";
-import { createOrtStep, type StepShape, type TrainStep } from "./step_graph.ts";
+import { createOrtStep, type StepBatch, type StepShape, type TrainStep } from "./step_graph.ts";
+
+/**
+ * Steps per onnxruntime run in `trainHead` (see `createOrtStep`): amortises the per-run cost of
+ * the JS binding; checkpoints, progress and abort still work per step boundary of a run.
+ */
+export const DEFAULT_UNROLL = 4;
 
 /** Training features addressed by row index (in memory or a mapped file). */
 export interface FeatureSource {
@@ -63,10 +69,15 @@ export interface TrainOptions {
    * config hash matches. `key` adds caller identity to the hash (e.g. the feature set's id).
    */
   checkpoint?: { dir: string; every: number; key?: string };
-  /** Aborting stops training after the current step (the promise rejects with the reason). */
+  /**
+   * Aborting stops training: no `onProgress` call follows the one during which it was aborted,
+   * and the promise rejects with the signal's reason. Nothing after the last checkpoint is saved.
+   */
   signal?: AbortSignal;
   /** `"ort"` (default) or `"reference"` (plain TypeScript, for tests and tiny heads). */
   engine?: "ort" | "reference";
+  /** Steps per onnxruntime run (default {@linkcode DEFAULT_UNROLL}); results do not depend on it. */
+  unroll?: number;
 }
 
 /** Result of {@linkcode trainHead}. */
@@ -157,7 +168,11 @@ export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
   let start = 0;
   let resumed: Checkpoint | null = null;
   if (opts.checkpoint) {
-    resumed = await readCheckpoint(opts.checkpoint.dir, { configHash: hash, numOutputs: O, dim: D });
+    resumed = await readCheckpoint(opts.checkpoint.dir, {
+      configHash: hash,
+      numOutputs: O,
+      dim: D,
+    });
     if (resumed && resumed.step <= total) {
       start = resumed.step;
       losses.set(resumed.losses.subarray(0, start));
@@ -167,11 +182,20 @@ export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
   }
   const step: TrainStep = opts.engine === "reference"
     ? createReferenceStep(shape, resumed?.state)
-    : await createOrtStep(shape, { threads: opts.threads, initial: resumed?.state });
+    : await createOrtStep(shape, {
+      threads: opts.threads,
+      initial: resumed?.state,
+      unroll: opts.unroll ?? DEFAULT_UNROLL,
+    });
   try {
     const sampler = createBatchSampler(seed, source.rows, B);
     const idx = new Int32Array(B);
-    const batchLabels = new Int32Array(B);
+    const batches: StepBatch[] = step.xs.map(() => ({
+      labels: new Int32Array(B),
+      draw: { lam: 1, lamc: 0, perm: null },
+      lr: 0,
+    }));
+    const every = opts.checkpoint?.every ?? Infinity;
     const save = (t: number) =>
       writeCheckpoint(opts.checkpoint!.dir, {
         step: t,
@@ -179,33 +203,40 @@ export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
         state: step.state(),
         losses,
       });
-    for (let t = start; t < total; t++) {
+    for (let t = start; t < total;) {
       opts.signal?.throwIfAborted();
-      const lr = learningRate(rule, t)!;
-      sampler.indices(t, idx);
-      source.gather(idx, step.x);
-      for (let i = 0; i < B; i++) batchLabels[i] = labels[idx[i]];
-      const draw = mixupDraw(seed, t, B, rule.mixupAlpha);
-      softTargets(step.targets, batchLabels, O, layout, draw);
-      const loss = await step.run(draw, lr);
-      if (!Number.isFinite(loss)) {
-        throw new DataError(
-          `Head training diverged at step ${t} (loss ${loss}); lower the learning rate or check ` +
-            `the features for NaN / huge values`,
-        );
+      // A run never crosses a checkpoint boundary, so checkpoints land on the same steps for any
+      // unroll; step i's kernels are the same in a k-step and a 1-step graph.
+      const m = Math.min(step.unroll, total - t, every - (t % every));
+      for (let j = 0; j < m; j++) {
+        const batch = batches[j];
+        sampler.indices(t + j, idx);
+        source.gather(idx, step.xs[j]);
+        for (let i = 0; i < B; i++) batch.labels[i] = labels[idx[i]];
+        batch.draw = mixupDraw(seed, t + j, B, rule.mixupAlpha);
+        batch.lr = learningRate(rule, t + j)!;
       }
-      losses[t] = loss;
-      opts.onProgress?.(t + 1, total, loss);
-      if (opts.checkpoint && (t + 1) % opts.checkpoint.every === 0 && t + 1 < total) {
-        await save(t + 1);
+      const out = await step.run(batches.slice(0, m));
+      for (let j = 0; j < m; j++, t++) {
+        const loss = out[j];
+        if (!Number.isFinite(loss)) {
+          throw new DataError(
+            `Head training diverged at step ${t} (loss ${loss}); lower the learning rate or ` +
+              `check the features for NaN / huge values`,
+          );
+        }
+        losses[t] = loss;
+        opts.onProgress?.(t + 1, total, loss);
+        // Stop reporting at once; later steps of this run are discarded with the rest.
+        opts.signal?.throwIfAborted();
       }
-      opts.signal?.throwIfAborted();
+      if (opts.checkpoint && t % every === 0 && t < total) await save(t);
     }
     if (opts.checkpoint && start < total) await save(total);
     const s = step.state();
     return {
-      weight: matrix(O, D, s.weight.slice()),
-      bias: s.bias.slice(),
+      weight: matrix(O, D, s.weight),
+      bias: s.bias,
       finalLoss: total > 0 ? losses[total - 1] : NaN,
       steps: total,
       lossHistory: losses,

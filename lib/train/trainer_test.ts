@@ -62,7 +62,11 @@ Deno.test("trainHead: ORT engine matches the reference engine (flat and group, 3
     const rule = hyperRule(train.x.rows, { steps: 30, batch: 32, lr: 0.05, mixupAlpha: 0.2 });
     const a = await trainHead(options(grouped, { rule }));
     const b = await trainHead(options(grouped, { rule, engine: "reference" }));
-    const tol = { atol: 5e-6, rtol: 5e-4, reason: "float32 ORT vs float64 reference over 30 steps" };
+    const tol = {
+      atol: 5e-6,
+      rtol: 5e-4,
+      reason: "float32 ORT vs float64 reference over 30 steps",
+    };
     assertClose(a.weight.data, b.weight.data, tol);
     assertClose(a.bias, b.bias, tol);
     assertClose(a.lossHistory, b.lossHistory, { atol: 1e-5, rtol: 1e-4, reason: tol.reason });
@@ -93,19 +97,26 @@ Deno.test("trainHead: abort after step 35 and resume gives byte-identical weight
       assert.equal(seen.at(-1), 35);
       const mid = await Deno.stat(checkpointPath(ckdir));
       assert.ok(mid.size > 0);
-      const resumed = await trainHead(options(grouped, { rule, checkpoint: { dir: ckdir, every: 20 } }));
+      const resumed = await trainHead(
+        options(grouped, { rule, checkpoint: { dir: ckdir, every: 20 } }),
+      );
       assert.equal(resumed.resumedFrom, 20);
       assert.deepEqual(resumed.weight.data, full.weight.data);
       assert.deepEqual(resumed.bias, full.bias);
       assert.deepEqual(resumed.lossHistory, full.lossHistory);
       assert.equal(resumed.finalLoss, full.finalLoss);
       // The finished run left a final checkpoint: a rerun trains nothing and returns the same head.
-      const again = await trainHead(options(grouped, { rule, checkpoint: { dir: ckdir, every: 20 } }));
+      const again = await trainHead(
+        options(grouped, { rule, checkpoint: { dir: ckdir, every: 20 } }),
+      );
       assert.equal(again.resumedFrom, 60);
       assert.deepEqual(again.weight.data, full.weight.data);
       // Another seed is another config: the checkpoint is not reused.
       const O = grouped ? C + GROUPS.length : C;
-      assert.equal(await readCheckpoint(ckdir, { configHash: "other", numOutputs: O, dim: D }), null);
+      assert.equal(
+        await readCheckpoint(ckdir, { configHash: "other", numOutputs: O, dim: D }),
+        null,
+      );
       const other = await trainHead(
         options(grouped, { rule, seed: 10, checkpoint: { dir: ckdir, every: 20 } }),
       );
@@ -113,6 +124,17 @@ Deno.test("trainHead: abort after step 35 and resume gives byte-identical weight
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("trainHead: results do not depend on the unroll (byte-identical for 1, 3, 4)", async () => {
+  const rule = hyperRule(train.x.rows, { steps: 25, batch: 32, lr: 0.05, mixupAlpha: 0.2 });
+  const base = await trainHead(options(true, { rule, unroll: 1 }));
+  for (const unroll of [3, 4]) {
+    const r = await trainHead(options(true, { rule, unroll }));
+    assert.deepEqual(r.weight.data, base.weight.data);
+    assert.deepEqual(r.bias, base.bias);
+    assert.deepEqual(r.lossHistory, base.lossHistory);
   }
 });
 

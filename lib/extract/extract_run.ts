@@ -1,0 +1,491 @@
+/**
+ * The extraction run: images -> backbone -> a feature set directory, resumable and shardable.
+ *
+ * The shard's images are cut into chunks of `chunkSize` (256) list positions. Each finished chunk
+ * is written atomically under `<out>/.parts/` (one `.npy` per output, then a `.json` record that
+ * marks it done, tagged with a key of everything that determines its bytes). A rerun with the
+ * same arguments reuses the done chunks and computes the rest; batches never cross chunk
+ * boundaries, so a resumed run feeds the backbone exactly the batches an uninterrupted one would.
+ * When all chunks are done they are concatenated into the feature set (`meta.json` last) and
+ * `.parts/` is removed. Decoding runs ahead of inference through a bounded window, so memory is
+ * bounded whatever the dataset size.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { DataError } from "../errors.ts";
+import { ensureWritableDir, writeJsonAtomic, writeTextAtomic } from "../io/atomic.ts";
+import { acquireLock } from "../io/lock.ts";
+import { buildManifest, hashFile, manifestMatches, writeManifest } from "../io/manifest.ts";
+import { float32ToFloat16Bits, type NpyDtype, writeNpy } from "../io/npy.ts";
+import { f32Tensor } from "../ort/session.ts";
+import { type Backbone, openBackbone } from "./backbone_session.ts";
+import { type ImageList, listHash } from "./image_list.ts";
+import { concatNpyFiles } from "./npy_concat.ts";
+import {
+  configureDecoder,
+  decodeRgb,
+  preprocessInfo,
+  type Resizer,
+  rgbToChw,
+} from "./preprocess.ts";
+import { type Shard, shardRange } from "./shard.ts";
+
+/** Everything an extraction needs. */
+export interface ExtractConfig {
+  modelPath: string;
+  list: ImageList;
+  outDir: string;
+  /** Dataset name for meta.json. */
+  dataset: string;
+  /** Backbone name for meta.json. */
+  backbone: string;
+  batch: number;
+  threads: number;
+  device: "cpu" | "cuda";
+  dtype: "f32" | "f16";
+  size: number;
+  resizer?: Resizer;
+  shard: Shard;
+  strict: boolean;
+  /** Recompute even when the output is complete and up to date. */
+  force?: boolean;
+  /** List positions per resumable part (default 256). */
+  chunkSize?: number;
+  /** Images decoded ahead of inference (default 2 batches + 8). */
+  decodeAhead?: number;
+}
+
+/** Progress of a run: images handled (decoded or skipped) out of the shard's total. */
+export interface ExtractProgress {
+  done: number;
+  total: number;
+  skipped: number;
+  /** Images already done by an earlier, interrupted run. */
+  resumed: number;
+}
+
+/** What a run did. */
+export interface ExtractSummary {
+  outDir: string;
+  /** Images with features. */
+  count: number;
+  skipped: number;
+  /** Images in this shard. */
+  total: number;
+  dim: number;
+  resumed: number;
+  /** True when the output was already complete and nothing was recomputed. */
+  upToDate: boolean;
+  outputs: string[];
+  seconds: number;
+}
+
+interface PartRecord {
+  key: string;
+  chunk: number;
+  start: number;
+  end: number;
+  ok: number;
+  /** List positions (global) and reasons of unreadable images. */
+  skipped: [number, string][];
+  dims: Record<string, number>;
+}
+
+const PARTS = ".parts";
+
+function partName(chunk: number): string {
+  return `part-${String(chunk).padStart(6, "0")}`;
+}
+
+function storageDtype(output: string, dtype: "f32" | "f16"): NpyDtype {
+  return output === "logits" || dtype === "f32" ? "<f4" : "<f2";
+}
+
+function outputFile(output: string, primary: string): string {
+  return output === primary ? "features.npy" : `${output}.npy`;
+}
+
+async function readJsonOrNull<T>(path: string): Promise<T | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** One line of skipped.tsv: tabs and newlines in reasons would break the format. */
+function tsvField(s: string): string {
+  return s.replace(/[\t\r\n]+/g, " ");
+}
+
+/**
+ * Runs (or resumes, or skips as up to date) an extraction and writes the feature set.
+ * `onProgress` is called after every batch.
+ */
+export async function runExtraction(
+  cfg: ExtractConfig,
+  onProgress?: (p: ExtractProgress) => void,
+): Promise<ExtractSummary> {
+  const t0 = performance.now();
+  const chunkSize = cfg.chunkSize ?? 256;
+  const resizer = cfg.resizer ?? "pil";
+  const entries = cfg.list.entries;
+  const { start, end } = shardRange(entries.length, cfg.shard);
+  const total = end - start;
+  await ensureWritableDir(cfg.outDir, "--out");
+
+  const modelHash = await hashFile(cfg.modelPath);
+  const inputs: Record<string, string> = {
+    model: `sha256:${modelHash}`,
+    list: `sha256:${listHash(entries)}`,
+  };
+  try {
+    inputs.model_data = `sha256:${await hashFile(`${cfg.modelPath}.data`)}`;
+  } catch { /* no external data file */ }
+  const config = {
+    dataset: cfg.dataset,
+    backbone: cfg.backbone,
+    size: cfg.size,
+    resizer,
+    dtype: cfg.dtype,
+    batch: cfg.batch,
+    device: cfg.device,
+    shard: cfg.shard,
+    chunk: chunkSize,
+    list_root: cfg.list.root,
+  };
+  const key = createHash("sha256").update(JSON.stringify({ config, inputs })).digest("hex");
+
+  const lock = await acquireLock(cfg.outDir, "extract");
+  try {
+    const manifestKey = { stage: "extract", config, inputs };
+    const existing = await readJsonOrNull<Record<string, unknown>>(`${cfg.outDir}/meta.json`);
+    if (
+      !cfg.force && existing?.complete === true && await manifestMatches(cfg.outDir, manifestKey)
+    ) {
+      await Deno.remove(`${cfg.outDir}/${PARTS}`, { recursive: true }).catch(() => {});
+      return {
+        outDir: cfg.outDir,
+        count: existing.count as number,
+        skipped: existing.skipped as number,
+        total,
+        dim: existing.dim as number,
+        resumed: 0,
+        upToDate: true,
+        outputs: Array.isArray(existing.outputs)
+          ? existing.outputs.map((o: { name: string }) => o.name)
+          : ["features"],
+        seconds: (performance.now() - t0) / 1000,
+      };
+    }
+    // From here on the directory must never look complete until the new meta.json is written.
+    await Deno.remove(`${cfg.outDir}/meta.json`).catch(() => {});
+    const partsDir = `${cfg.outDir}/${PARTS}`;
+    const run = await readJsonOrNull<{ key: string }>(`${partsDir}/run.json`);
+    if (cfg.force || (run && run.key !== key)) {
+      await Deno.remove(partsDir, { recursive: true }).catch(() => {});
+    }
+    await Deno.mkdir(partsDir, { recursive: true });
+    await writeJsonAtomic(`${partsDir}/run.json`, { key, config, inputs });
+
+    const backbone = await openBackbone(cfg.modelPath, {
+      device: cfg.device,
+      threads: cfg.threads,
+    });
+    const primary = backbone.outputs[0];
+    const nChunks = Math.ceil(total / chunkSize);
+    const records: (PartRecord | null)[] = new Array(nChunks).fill(null);
+    let resumed = 0;
+    let skippedCount = 0;
+    for (let c = 0; c < nChunks; c++) {
+      const rec = await readJsonOrNull<PartRecord>(`${partsDir}/${partName(c)}.json`);
+      if (rec && rec.key === key && rec.chunk === c) {
+        records[c] = rec;
+        resumed += rec.end - rec.start;
+        skippedCount += rec.skipped.length;
+        if (cfg.strict && rec.skipped.length > 0) throw strictError(cfg, rec.skipped[0]);
+      }
+    }
+    const progress = { done: resumed, total, skipped: skippedCount, resumed };
+    onProgress?.({ ...progress });
+
+    const todo: number[] = [];
+    for (let c = 0; c < nChunks; c++) if (!records[c]) todo.push(c);
+    if (todo.length > 0) {
+      await computeChunks(cfg, backbone, todo, { start, end, chunkSize, key, partsDir }, (rec) => {
+        records[rec.chunk] = rec;
+      }, (n, skipped) => {
+        progress.done += n;
+        progress.skipped += skipped;
+        onProgress?.({ ...progress });
+      });
+    }
+    const done = records as PartRecord[];
+    const dims = await resolveDims(backbone, done, cfg);
+    const summary = await assemble(cfg, backbone, done, {
+      start,
+      end,
+      partsDir,
+      primary,
+      dims,
+      config,
+      inputs,
+      t0,
+    });
+    await backbone.session.release();
+    await Deno.remove(partsDir, { recursive: true }).catch(() => {});
+    return { ...summary, resumed, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    lock.release();
+  }
+}
+
+function strictError(cfg: ExtractConfig, skipped: [number, string]): DataError {
+  const e = cfg.list.entries[skipped[0]];
+  return new DataError(
+    `${cfg.list.root}/${e.path}: cannot read the image (${skipped[1]}); remove or replace it, ` +
+      "or rerun without --strict to skip unreadable images",
+  );
+}
+
+/** Output widths: from the parts, else the model's declared shapes, else one dummy image. */
+async function resolveDims(
+  backbone: Backbone,
+  records: PartRecord[],
+  cfg: ExtractConfig,
+): Promise<Record<string, number>> {
+  const withRows = records.find((r) => r.ok > 0);
+  if (withRows) return withRows.dims;
+  const dims: Record<string, number> = {};
+  let missing = false;
+  for (const o of backbone.outputs) {
+    const d = backbone.dims[o];
+    if (d === undefined) missing = true;
+    else dims[o] = d;
+  }
+  if (!missing) return dims;
+  const per = 3 * cfg.size * cfg.size;
+  const out = await backbone.session.run({
+    [backbone.input]: f32Tensor(new Float32Array(per), [1, 3, cfg.size, cfg.size]),
+  });
+  for (const o of backbone.outputs) dims[o] = out[o].data.length;
+  return dims;
+}
+
+interface Decoded {
+  pos: number;
+  rgb?: Uint8Array;
+  error?: string;
+}
+
+async function computeChunks(
+  cfg: ExtractConfig,
+  backbone: Backbone,
+  chunks: number[],
+  ctx: { start: number; end: number; chunkSize: number; key: string; partsDir: string },
+  onChunk: (rec: PartRecord) => void,
+  onAdvance: (n: number, skipped: number) => void,
+): Promise<void> {
+  configureDecoder(1);
+  const S = cfg.size;
+  const per = 3 * S * S;
+  const resizer = cfg.resizer ?? "pil";
+  const positions: number[] = [];
+  for (const c of chunks) {
+    const a = ctx.start + c * ctx.chunkSize;
+    const b = Math.min(ctx.end, a + ctx.chunkSize);
+    for (let p = a; p < b; p++) positions.push(p);
+  }
+  const ahead = cfg.decodeAhead ?? 2 * cfg.batch + 8;
+  const queue: Promise<Decoded>[] = [];
+  let next = 0;
+  const decode = (pos: number): Promise<Decoded> =>
+    decodeRgb(`${cfg.list.root}/${cfg.list.entries[pos].path}`, S, resizer).then(
+      (rgb) => ({ pos, rgb }),
+      (err) => ({ pos, error: errorReason(err) }),
+    );
+  const fill = () => {
+    while (queue.length < ahead && next < positions.length) queue.push(decode(positions[next++]));
+  };
+  fill();
+
+  const batchBuf = new Float32Array(cfg.batch * per);
+  for (const c of chunks) {
+    const a = ctx.start + c * ctx.chunkSize;
+    const b = Math.min(ctx.end, a + ctx.chunkSize);
+    const rows: Record<string, Float32Array[]> = {};
+    const dims: Record<string, number> = {};
+    const skipped: [number, string][] = [];
+    let inBatch = 0;
+    let ok = 0;
+    let pendingAdvance = 0;
+    let pendingSkipped = 0;
+    const flush = async () => {
+      if (inBatch === 0) return;
+      const out = await backbone.session.run({
+        [backbone.input]: f32Tensor(batchBuf.subarray(0, inBatch * per), [inBatch, 3, S, S]),
+      });
+      for (const o of backbone.outputs) {
+        const t = out[o];
+        const data = t.data as Float32Array;
+        if (t.type !== "float32" || data.length % inBatch !== 0) {
+          throw new DataError(
+            `--model output '${o}' is ${t.type} with shape (${t.dims.join(", ")}); expected ` +
+              "float32 N x D",
+          );
+        }
+        dims[o] = data.length / inBatch;
+        (rows[o] ??= []).push(data.slice());
+      }
+      ok += inBatch;
+      inBatch = 0;
+      onAdvance(pendingAdvance, pendingSkipped);
+      pendingAdvance = 0;
+      pendingSkipped = 0;
+    };
+    for (let p = a; p < b; p++) {
+      const d = await queue.shift()!;
+      fill();
+      if (d.pos !== p) throw new Error(`decode queue out of order: ${d.pos} != ${p}`);
+      pendingAdvance++;
+      if (d.error !== undefined) {
+        if (cfg.strict) throw strictError(cfg, [p, d.error]);
+        skipped.push([p, d.error]);
+        pendingSkipped++;
+        continue;
+      }
+      rgbToChw(d.rgb!, S, batchBuf, inBatch * per);
+      inBatch++;
+      if (inBatch === cfg.batch) await flush();
+    }
+    await flush();
+    if (pendingAdvance > 0) onAdvance(pendingAdvance, pendingSkipped);
+    for (const o of backbone.outputs) {
+      const cols = dims[o] ?? 0;
+      const all = new Float32Array(ok * cols);
+      let off = 0;
+      for (const r of rows[o] ?? []) {
+        all.set(r, off);
+        off += r.length;
+      }
+      const dtype = storageDtype(o, cfg.dtype);
+      await writeNpy(`${ctx.partsDir}/${partName(c)}.${o}.npy`, {
+        dtype,
+        shape: [ok, cols],
+        data: dtype === "<f2" ? float32ToFloat16Bits(all) : all,
+      });
+    }
+    const rec: PartRecord = { key: ctx.key, chunk: c, start: a, end: b, ok, skipped, dims };
+    // The record is written after the arrays: its presence is what marks the chunk done.
+    await writeJsonAtomic(`${ctx.partsDir}/${partName(c)}.json`, rec);
+    onChunk(rec);
+  }
+}
+
+function errorReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split("\n")[0].trim() || "unreadable image";
+}
+
+async function assemble(
+  cfg: ExtractConfig,
+  backbone: Backbone,
+  records: PartRecord[],
+  ctx: {
+    start: number;
+    end: number;
+    partsDir: string;
+    primary: string;
+    dims: Record<string, number>;
+    config: Record<string, unknown>;
+    inputs: Record<string, string>;
+    t0: number;
+  },
+): Promise<Omit<ExtractSummary, "resumed" | "seconds">> {
+  const entries = cfg.list.entries;
+  const count = records.reduce((s, r) => s + r.ok, 0);
+  const skipped = records.flatMap((r) => r.skipped);
+  const bad = new Set(skipped.map(([p]) => p));
+  const labels = new Int32Array(count);
+  const paths: string[] = [];
+  for (let p = ctx.start, i = 0; p < ctx.end; p++) {
+    if (bad.has(p)) continue;
+    labels[i++] = entries[p].label;
+    paths.push(entries[p].path);
+  }
+  // Stale optional arrays of an earlier run with other outputs would read as part of this set.
+  for await (const e of Deno.readDir(cfg.outDir)) {
+    if (e.name.endsWith(".npy") && e.name !== "features.npy" && e.name !== "labels.npy") {
+      const out = e.name.slice(0, -4);
+      if (!backbone.outputs.includes(out)) await Deno.remove(`${cfg.outDir}/${e.name}`);
+    }
+  }
+  for (const o of backbone.outputs) {
+    await concatNpyFiles(
+      `${cfg.outDir}/${outputFile(o, ctx.primary)}`,
+      storageDtype(o, cfg.dtype),
+      ctx.dims[o],
+      count,
+      records.map((r) => `${ctx.partsDir}/${partName(r.chunk)}.${o}.npy`),
+    );
+  }
+  await writeNpy(`${cfg.outDir}/labels.npy`, { dtype: "<i4", shape: [count], data: labels });
+  await writeTextAtomic(`${cfg.outDir}/paths.txt`, paths.map((p) => p + "\n").join(""));
+  await writeTextAtomic(
+    `${cfg.outDir}/skipped.tsv`,
+    "path\treason\n" +
+      skipped.map(([p, why]) => `${tsvField(entries[p].path)}\t${tsvField(why)}\n`).join(""),
+  );
+  const wall = (performance.now() - ctx.t0) / 1000;
+  await writeManifest(
+    cfg.outDir,
+    buildManifest({ stage: "extract", config: ctx.config, inputs: ctx.inputs, wallSeconds: wall }),
+  );
+  const dim = ctx.dims[ctx.primary];
+  const meta = {
+    dataset: cfg.dataset,
+    backbone: cfg.backbone,
+    dim,
+    count,
+    dtype: cfg.dtype === "f16" ? "float16" : "float32",
+    preprocess: preprocessInfo(cfg.size, cfg.resizer ?? "pil"),
+    complete: true,
+    skipped: skipped.length,
+    outputs: backbone.outputs.map((o) => ({
+      name: o,
+      file: outputFile(o, ctx.primary),
+      dim: ctx.dims[o],
+      dtype: storageDtype(o, cfg.dtype) === "<f4" ? "float32" : "float16",
+    })),
+    source: {
+      layout: cfg.list.layout,
+      root: cfg.list.root,
+      images: entries.length,
+      ignored_files: cfg.list.ignored,
+      ...(cfg.list.classes ? { classes: cfg.list.classes } : {}),
+    },
+    shard: {
+      index: cfg.shard.index,
+      count: cfg.shard.count,
+      start: ctx.start,
+      end: ctx.end,
+      total: entries.length,
+    },
+    list_sha256: ctx.inputs.list.slice(7),
+    model_sha256: ctx.inputs.model.slice(7),
+    model: cfg.modelPath.split("/").pop(),
+    device: cfg.device,
+  };
+  // Last: its `complete: true` is what makes the set readable.
+  await writeJsonAtomic(`${cfg.outDir}/meta.json`, meta);
+  return {
+    outDir: cfg.outDir,
+    count,
+    skipped: skipped.length,
+    total: ctx.end - ctx.start,
+    dim,
+    upToDate: false,
+    outputs: backbone.outputs,
+  };
+}

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { DataError } from "../errors.ts";
+import {
+  compareCodePoints,
+  listHash,
+  listImageFolder,
+  parseImageList,
+  readImageList,
+} from "./image_list.ts";
+
+async function touch(path: string): Promise<void> {
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  await Deno.writeFile(path, new Uint8Array(0));
+}
+
+Deno.test("listImageFolder: torchvision order (walk dirs by full path, files sorted) and labels", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    for (
+      const p of [
+        "b/z.jpg",
+        "b/a.PNG",
+        "b/sub/c.jpg",
+        "b/sub/deep/e.jpg",
+        "b/sub-x/d.jpg",
+        "a/1.jpeg",
+        "a/readme.txt",
+        "c/x.webp",
+      ]
+    ) await touch(`${root}/${p}`);
+    const list = await listImageFolder(root);
+    assert.equal(list.layout, "imagefolder");
+    assert.deepEqual(list.classes, ["a", "b", "c"]);
+    // Python's sorted(os.walk()) orders directories by path: "b/sub" < "b/sub-x" < "b/sub/deep"
+    // ('-' is 0x2d, '/' 0x2f), not depth-first.
+    assert.deepEqual(list.entries, [
+      { path: "a/1.jpeg", label: 0 },
+      { path: "b/a.PNG", label: 1 },
+      { path: "b/z.jpg", label: 1 },
+      { path: "b/sub/c.jpg", label: 1 },
+      { path: "b/sub-x/d.jpg", label: 1 },
+      { path: "b/sub/deep/e.jpg", label: 1 },
+      { path: "c/x.webp", label: 2 },
+    ]);
+    assert.equal(list.ignored, 1);
+    await touch(`${root}/stray.jpg`);
+    await assert.rejects(listImageFolder(root), DataError);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("listImageFolder: a flat folder has labels -1", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    for (const p of ["b.jpg", "a.png", "c.txt"]) await touch(`${root}/${p}`);
+    const list = await listImageFolder(root);
+    assert.equal(list.layout, "flat");
+    assert.deepEqual(list.entries, [{ path: "a.png", label: -1 }, { path: "b.jpg", label: -1 }]);
+    assert.equal(list.ignored, 1);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("parseImageList: labels, tabs, spaces in names, comments; keeps file order", () => {
+  const text =
+    "# comment\nb/x.jpg 3\n\na/y.jpg\nc/with space.jpg\t7\nd/img 2.jpg -1\n./e/./f.png\n";
+  assert.deepEqual(parseImageList(text, "l.txt"), [
+    { path: "b/x.jpg", label: 3 },
+    { path: "a/y.jpg", label: -1 },
+    { path: "c/with space.jpg", label: 7 },
+    { path: "d/img 2.jpg", label: -1 },
+    { path: "e/f.png", label: -1 },
+  ]);
+});
+
+Deno.test("parseImageList: duplicates, escapes and absolute paths are DataErrors naming the line", () => {
+  const cases: [string, RegExp][] = [
+    ["a.jpg 1\nb.jpg\n./a.jpg 2\n", /l\.txt line 3: .*duplicates line 1/],
+    ["a.jpg\n../secret.jpg\n", /l\.txt line 2: .*leaves --root/],
+    ["x/../../b.jpg\n", /line 1/],
+    ["a.jpg\n/etc/passwd\n", /l\.txt line 2: .*absolute/],
+    ["a.jpg\tcat\n", /line 1: label "cat"/],
+    ["a.jpg -5\n", /line 1: label -5/],
+    ["# only a comment\n", /lists no images/],
+  ];
+  for (const [text, re] of cases) {
+    assert.throws(
+      () => parseImageList(text, "l.txt"),
+      (e: unknown) => e instanceof DataError && re.test(e.message),
+    );
+  }
+});
+
+Deno.test("readImageList: missing list or root is a DataError", async () => {
+  await assert.rejects(readImageList("/nonexistent/list.txt", "/tmp"), DataError);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/l.txt`, "a.jpg\n");
+    await assert.rejects(readImageList(`${dir}/l.txt`, `${dir}/nope`), DataError);
+    assert.equal((await readImageList(`${dir}/l.txt`, dir)).entries.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("compareCodePoints and listHash", () => {
+  // U+FF5E (one UTF-16 unit) sorts after U+1F600 (a surrogate pair) in JS but before it in Python.
+  assert.ok(compareCodePoints("\uff5e", "\u{1f600}") < 0);
+  assert.ok("\uff5e" > "\u{1f600}");
+  assert.equal(compareCodePoints("ab", "ab"), 0);
+  assert.ok(compareCodePoints("a", "ab") < 0);
+  const a = [{ path: "x.jpg", label: 1 }];
+  assert.notEqual(listHash(a), listHash([{ path: "x.jpg", label: 2 }]));
+  assert.equal(listHash(a), listHash([{ path: "x.jpg", label: 1 }]));
+});

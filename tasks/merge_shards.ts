@@ -1,0 +1,42 @@
+/**
+ * `deno task merge-shards`: concatenates the feature sets of a sharded extraction in shard order.
+ *
+ * @module
+ */
+import { UsageError } from "../lib/errors.ts";
+import { mergeShards } from "../lib/extract/merge.ts";
+import { type FlagValues, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
+
+const SPEC: TaskSpec = {
+  name: "merge-shards",
+  summary: "Merge the shard feature sets of one `deno task extract --shard i/n` run.",
+  usage: "deno task merge-shards --out results/features/train results/features/train.shard*",
+  flags: {
+    out: { type: "string", help: "DIR  merged feature set" },
+  },
+  positionals: true,
+  notes: [
+    "All shards 0..n-1 must be given (any order); they must share the image list, model,",
+    "preprocessing, dtype and outputs. Counts and ranges are checked before anything is written.",
+  ],
+};
+
+async function main(values: FlagValues, positionals: string[]): Promise<void> {
+  const out = requireString(values, "out", SPEC.name).replace(/\/+$/, "");
+  if (positionals.length === 0) {
+    throw new UsageError(
+      "give the shard directories after --out; see `deno task merge-shards --help`",
+    );
+  }
+  const dirs = positionals.map((d) => d.replace(/\/+$/, ""));
+  if (dirs.includes(out)) {
+    throw new UsageError(`--out ${out} is also a shard; choose a new directory`);
+  }
+  const s = await mergeShards(out, dirs);
+  console.log(
+    `merged ${s.shards} shards into ${s.outDir}: ${s.count} images, dim ${s.dim}, ` +
+      `${s.skipped} skipped`,
+  );
+}
+
+if (import.meta.main) await runTask(SPEC, main);

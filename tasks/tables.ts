@@ -1,0 +1,214 @@
+/**
+ * `deno task tables`: the only table builder. Reads raw score results (metrics.csv and
+ * timings.csv of one or more score directories, head.json accuracies) and renders the paper's
+ * Table 1 and Table 3 as CSV and Markdown, optionally beside the published numbers.
+ *
+ * @module
+ */
+import { DataError, UsageError } from "../lib/errors.ts";
+import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
+import { readHead } from "../lib/io/head.ts";
+import { parseTimingsCsv } from "../lib/io/score_files.ts";
+import {
+  defaultPaperDir,
+  PAPER_DATASETS,
+  PAPER_FILES,
+  parsePaperTable1,
+  parsePaperTable3,
+} from "../lib/tables/paper_reference.ts";
+import {
+  type Accuracy,
+  accuracyLine,
+  type MetricRow,
+  parseMetricsCsv,
+  table1,
+  table3,
+} from "../lib/tables/paper_tables.ts";
+import { renderCsv, renderMarkdown, type Table } from "../lib/tables/render.ts";
+import { type FlagValues, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
+
+export const SPEC: TaskSpec = {
+  name: "tables",
+  summary: "Render the paper's Table 1 and Table 3 (CSV + Markdown) from score results.",
+  usage: "deno task tables --scores DIR [--scores DIR ...] --out DIR [--flat-head DIR] " +
+    "[--group-head DIR] [--datasets LIST] [--compare-paper] [--paper-map ours=paper,...]",
+  flags: {
+    scores: {
+      type: "string",
+      multiple: true,
+      help: "DIR   a score output directory (metrics.csv, timings.csv); repeatable",
+    },
+    out: { type: "string", help: "DIR   where table1.{csv,md} and table3.{csv,md} go" },
+    "flat-head": { type: "string", help: "DIR   flat head (its val accuracy goes in the notes)" },
+    "group-head": { type: "string", help: "DIR   group head (its val accuracy)" },
+    datasets: { type: "string", help: "LIST  OOD sets in column order (default: as found)" },
+    "compare-paper": {
+      type: "boolean",
+      help: "put the paper's numbers and the differences beside",
+    },
+    "paper-map": {
+      type: "string",
+      help: "LIST  ours=paper pairs for comparing sets with other names (e.g. sun-like=sun)",
+    },
+    title: { type: "string", help: "TEXT  title suffix (e.g. the backbone or 'synthetic data')" },
+  },
+};
+
+/** Inputs of {@linkcode writePaperTables}. */
+export interface PaperTablesOptions {
+  scoreDirs: string[];
+  out: string;
+  flatHead?: string;
+  groupHead?: string;
+  datasets?: string[];
+  comparePaper?: boolean;
+  paperMap?: Record<string, string>;
+  /** Extra words for the titles, e.g. "synthetic demo data". */
+  title?: string;
+  /** Notes added under both tables. */
+  notes?: string[];
+}
+
+/** What was written. */
+export interface PaperTablesResult {
+  table1: Table;
+  table3: Table;
+  accuracy: string | null;
+  files: string[];
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    throw new DataError(`${what} not found: ${path}; run \`deno task score\` first`);
+  }
+}
+
+async function headAccuracy(dir: string | undefined): Promise<number | undefined> {
+  if (!dir) return undefined;
+  const head = await readHead(dir);
+  const acc = head.info.train?.val_accuracy;
+  return typeof acc === "number" ? acc : undefined;
+}
+
+/** Builds Table 1 and Table 3 from score directories and writes them atomically under `out`. */
+export async function writePaperTables(o: PaperTablesOptions): Promise<PaperTablesResult> {
+  if (o.scoreDirs.length === 0) throw new UsageError("--scores DIR is required (at least one)");
+  const rows: MetricRow[] = [];
+  const times: Record<string, number> = {};
+  for (const dir of o.scoreDirs) {
+    const path = `${dir}/metrics.csv`;
+    rows.push(...parseMetricsCsv(await readText(path, "metrics.csv"), path));
+    const tPath = `${dir}/timings.csv`;
+    const tText = await Deno.readTextFile(tPath).catch(() => null);
+    if (tText !== null) Object.assign(times, parseTimingsCsv(tText, tPath));
+  }
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const key = `${r.method}/${r.dataset}`;
+    if (seen.has(key)) {
+      throw new DataError(
+        `Method "${r.method}" on "${r.dataset}" appears in more than one --scores directory; ` +
+          `give each method once`,
+      );
+    }
+    seen.add(key);
+  }
+  const found = [...new Set(rows.map((r) => r.dataset))];
+  const datasets = o.datasets ?? found;
+  for (const d of datasets) {
+    if (!found.includes(d)) {
+      throw new DataError(`--datasets names "${d}" but no metrics.csv has it; found ${found}`);
+    }
+  }
+  let paper1, paper3;
+  if (o.comparePaper) {
+    const dir = defaultPaperDir();
+    paper1 = parsePaperTable1(await Deno.readTextFile(`${dir}/${PAPER_FILES.table1}`));
+    paper3 = parsePaperTable3(await Deno.readTextFile(`${dir}/${PAPER_FILES.table3}`));
+    const comparable = datasets.some((d) => PAPER_DATASETS.includes(o.paperMap?.[d] ?? d));
+    if (!comparable) {
+      throw new UsageError(
+        `--compare-paper: none of ${datasets.join(", ")} is one of the paper's sets ` +
+          `(${PAPER_DATASETS.join(", ")}); map them with --paper-map ours=paper`,
+      );
+    }
+  }
+  const suffix = o.title ? ` (${o.title})` : "";
+  const t1 = table1(rows, {
+    datasets,
+    times,
+    paper: paper1,
+    paperDatasets: o.paperMap,
+    title: `Table 1: OOD detection, AUROC / FPR95 (%)${suffix}`,
+  });
+  const t3 = table3(rows, {
+    datasets,
+    paper: paper3,
+    paperDatasets: o.paperMap,
+    title: `Table 3: AUROC / FPR95 / AUPR-In (%)${suffix}`,
+  });
+  const acc: Accuracy = {
+    flat: await headAccuracy(o.flatHead),
+    group: await headAccuracy(o.groupHead),
+  };
+  const accuracy = acc.flat !== undefined || acc.group !== undefined
+    ? accuracyLine(acc, { paper: o.comparePaper })
+    : null;
+  const notes = [
+    ...(o.notes ?? []),
+    ...(accuracy ? [accuracy] : []),
+    "Test time: seconds of scoring on this machine (head forward pass included); " +
+    "the paper's column is minutes on its GPU setup.",
+  ];
+  t1.notes = [...(t1.notes ?? []), ...notes];
+  t3.notes = [...(t3.notes ?? []), ...notes];
+  await ensureWritableDir(o.out, "out");
+  const files: string[] = [];
+  for (const [name, t] of [["table1", t1], ["table3", t3]] as const) {
+    await writeTextAtomic(`${o.out}/${name}.csv`, renderCsv(t));
+    await writeTextAtomic(`${o.out}/${name}.md`, renderMarkdown(t));
+    files.push(`${o.out}/${name}.csv`, `${o.out}/${name}.md`);
+  }
+  return { table1: t1, table3: t3, accuracy, files };
+}
+
+function parseMap(raw: string | undefined): Record<string, string> | undefined {
+  if (!raw) return undefined;
+  const map: Record<string, string> = {};
+  for (const pair of raw.split(",")) {
+    const [ours, theirs] = pair.split("=");
+    if (!ours || !theirs) {
+      throw new UsageError(
+        `--paper-map "${pair}" must be ours=paper, e.g. novel-groups=inaturalist`,
+      );
+    }
+    if (!PAPER_DATASETS.includes(theirs)) {
+      throw new UsageError(
+        `--paper-map: "${theirs}" is not a paper set; use one of ${PAPER_DATASETS.join(", ")}`,
+      );
+    }
+    map[ours] = theirs;
+  }
+  return map;
+}
+
+async function main(values: FlagValues): Promise<void> {
+  const r = await writePaperTables({
+    scoreDirs: (values.scores as string[] | undefined) ?? [],
+    out: requireString(values, "out", SPEC.name),
+    flatHead: values["flat-head"] as string | undefined,
+    groupHead: values["group-head"] as string | undefined,
+    datasets: typeof values.datasets === "string"
+      ? values.datasets.split(",").map((s) => s.trim()).filter(Boolean)
+      : undefined,
+    comparePaper: values["compare-paper"] === true,
+    paperMap: parseMap(values["paper-map"] as string | undefined),
+    title: values.title as string | undefined,
+  });
+  console.log(renderMarkdown(r.table1));
+  console.error(`tables: wrote ${r.files.join(", ")}`);
+}
+
+if (import.meta.main) await runTask(SPEC, main);
