@@ -14,7 +14,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import sharp from "npm:sharp@0.35.5";
+import sharp from "sharp";
 import { inferArch } from "../lib/bit/arch.ts";
 import { randomBitWeights } from "../lib/bit/random_weights.ts";
 import { buildBitOnnx, type GroupNormImpl } from "../lib/bit/resnet_v2_onnx.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { unzipSync, zipSync } from "npm:fflate@0.8.3";
+import { unzipSync, zipSync } from "fflate";
 import { DataError } from "../errors.ts";
 import { encodeNpy, type NpyArray, parseNpy } from "../io/npy.ts";
 

@@ -58,10 +58,11 @@ function coefficients(inSize: number, outSize: number): Coeffs {
   return { ksize, bounds, weights };
 }
 
+/** Pillow's clip8: fixed point -> byte (the sum fits int32: weights are >= 0 here). */
 function clip8(v: number): number {
   if (v >= ONE * 256) return 255;
   if (v <= 0) return 0;
-  return Math.floor(v / ONE);
+  return v >> PRECISION_BITS;
 }
 
 /**
@@ -91,41 +92,91 @@ export function resizeBilinearPil(
   if (ow !== w) {
     const hc = coefficients(w, ow);
     const rows = last - first;
-    const tmp = new Uint8Array(ow * rows * C);
-    const half = ONE / 2;
-    for (let y = 0; y < rows; y++) {
-      const srcRow = (y + first) * w * C;
-      for (let xx = 0; xx < ow; xx++) {
-        const xmin = hc.bounds[xx * 2];
-        const n = hc.bounds[xx * 2 + 1];
-        const kOff = xx * hc.ksize;
-        for (let c = 0; c < C; c++) {
-          let ss = half;
-          for (let x = 0; x < n; x++) ss += src[srcRow + (x + xmin) * C + c] * hc.weights[kOff + x];
-          tmp[(y * ow + xx) * C + c] = clip8(ss);
-        }
-      }
-    }
-    img = tmp;
+    img = C === 3
+      ? horizontal3(src, w, first, rows, ow, hc)
+      : horizontalN(src, w, first, rows, ow, C, hc);
     rowOffset = first;
     imgW = ow;
   }
   if (oh === h) return img;
+  // Vertical pass a whole output row at a time: contiguous inner loops over x * C.
+  const rowLen = imgW * C;
   const out = new Uint8Array(ow * oh * C);
-  const half = ONE / 2;
+  const acc = new Float64Array(rowLen);
   for (let yy = 0; yy < oh; yy++) {
     const ymin = vert.bounds[yy * 2] - rowOffset;
     const n = vert.bounds[yy * 2 + 1];
     const kOff = yy * vert.ksize;
-    for (let xx = 0; xx < imgW; xx++) {
+    acc.fill(ONE / 2);
+    for (let y = 0; y < n; y++) {
+      const wgt = vert.weights[kOff + y];
+      const base = (y + ymin) * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i] += img[base + i] * wgt;
+    }
+    const o = yy * rowLen;
+    for (let i = 0; i < rowLen; i++) out[o + i] = clip8(acc[i]);
+  }
+  return out;
+}
+
+/** Horizontal pass for RGB: the three channels share each tap's weight. */
+function horizontal3(
+  src: Uint8Array,
+  w: number,
+  first: number,
+  rows: number,
+  ow: number,
+  hc: Coeffs,
+): Uint8Array {
+  const tmp = new Uint8Array(ow * rows * 3);
+  const half = ONE / 2;
+  for (let y = 0; y < rows; y++) {
+    const srcRow = (y + first) * w * 3;
+    const dstRow = y * ow * 3;
+    for (let xx = 0; xx < ow; xx++) {
+      const n = hc.bounds[xx * 2 + 1];
+      const kOff = xx * hc.ksize;
+      let p = srcRow + hc.bounds[xx * 2] * 3;
+      let s0 = half;
+      let s1 = half;
+      let s2 = half;
+      for (let x = 0; x < n; x++, p += 3) {
+        const k = hc.weights[kOff + x];
+        s0 += src[p] * k;
+        s1 += src[p + 1] * k;
+        s2 += src[p + 2] * k;
+      }
+      const d = dstRow + xx * 3;
+      tmp[d] = clip8(s0);
+      tmp[d + 1] = clip8(s1);
+      tmp[d + 2] = clip8(s2);
+    }
+  }
+  return tmp;
+}
+
+function horizontalN(
+  src: Uint8Array,
+  w: number,
+  first: number,
+  rows: number,
+  ow: number,
+  C: number,
+  hc: Coeffs,
+): Uint8Array {
+  const tmp = new Uint8Array(ow * rows * C);
+  for (let y = 0; y < rows; y++) {
+    const srcRow = (y + first) * w * C;
+    for (let xx = 0; xx < ow; xx++) {
+      const xmin = hc.bounds[xx * 2];
+      const n = hc.bounds[xx * 2 + 1];
+      const kOff = xx * hc.ksize;
       for (let c = 0; c < C; c++) {
-        let ss = half;
-        for (let y = 0; y < n; y++) {
-          ss += img[((y + ymin) * imgW + xx) * C + c] * vert.weights[kOff + y];
-        }
-        out[(yy * ow + xx) * C + c] = clip8(ss);
+        let ss = ONE / 2;
+        for (let x = 0; x < n; x++) ss += src[srcRow + (x + xmin) * C + c] * hc.weights[kOff + x];
+        tmp[(y * ow + xx) * C + c] = clip8(ss);
       }
     }
   }
-  return out;
+  return tmp;
 }

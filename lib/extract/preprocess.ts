@@ -19,7 +19,7 @@
  *
  * @module
  */
-import sharp from "npm:sharp@0.35.5";
+import sharp from "sharp";
 import { resizeBilinearPil } from "./pil_resize.ts";
 
 /** What the preprocessing does, recorded in each feature set's meta.json. */

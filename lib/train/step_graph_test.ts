@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assertClose } from "../../tests/assert_close.ts";
+import { assertClose, type Tolerance } from "../../tests/assert_close.ts";
 import { type GroupLayout, groupLayout } from "../groups.ts";
 import { createRng } from "../random.ts";
 import { mixupDraw, softTargets } from "./mixup.ts";
@@ -39,10 +39,16 @@ async function runBoth(
   return { fast, ref, losses };
 }
 
-function compare(fast: TrainStep, ref: TrainStep, losses: [number, number][]): number {
-  const tol = {
-    atol: 2e-6,
-    rtol: 2e-4,
+function compare(
+  fast: TrainStep,
+  ref: TrainStep,
+  losses: [number, number][],
+  tolerance?: Tolerance,
+): number {
+  // Measured worst here: |dW| 3e-8, relative 4e-6 (weights up to 0.17); ~5x margin.
+  const tol = tolerance ?? {
+    atol: 1.5e-7,
+    rtol: 2e-5,
     reason: "float32 ORT GEMMs vs float64 reference sums, 20 compounding momentum steps",
   };
   let worst = 0;
@@ -53,7 +59,7 @@ function compare(fast: TrainStep, ref: TrainStep, losses: [number, number][]): n
   worst = Math.max(worst, assertClose(f.vWeight, r.vWeight, tol));
   worst = Math.max(worst, assertClose(f.vBias, r.vBias, tol));
   for (const [a, b] of losses) {
-    assertClose(a, b, { atol: 1e-5, rtol: 1e-5, reason: "float32 log-softmax sums over O" });
+    assertClose(a, b, { atol: 3e-6, rtol: 1e-6, reason: "float32 log-softmax sums over O" });
   }
   return worst;
 }
@@ -106,7 +112,11 @@ Deno.test("ORT group step with padded buckets equals the reference (many uneven 
     const [b] = await ref.run([{ labels, draw, lr: 0.5 }]);
     losses.push([a, b]);
   }
-  compare(fast, ref, losses);
+  compare(fast, ref, losses, {
+    atol: 1e-6,
+    rtol: 1e-4,
+    reason: "lr 0.5 on 3x-scaled inputs: large steps amplify float32 rounding (measured 2e-7)",
+  });
   await fast.release();
 });
 

@@ -1,0 +1,173 @@
+/**
+ * Shared pieces of the command-line tests: run a task as a real subprocess, write a tiny labelled
+ * feature-set family (well-separated classes plus two OOD sets made differently), and snapshot a
+ * directory tree to prove a failed run created or changed nothing.
+ *
+ * @module
+ */
+import { writeFeatureSet } from "../lib/io/feature_set.ts";
+import { createRng } from "../lib/random.ts";
+
+/** Repository root (the parent of tests/), the working directory of every task run. */
+export const REPO_ROOT: string = decodeURIComponent(new URL("..", import.meta.url).pathname)
+  .replace(/\/$/, "");
+
+/** What a task run produced. */
+export interface TaskResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `deno run -A tasks/<file> ...args` from the repository root with `MOS_QUIET=1` and returns
+ * its exit code and decoded output.
+ */
+export async function runTask(file: string, args: string[]): Promise<TaskResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `tasks/${file}`, ...args],
+    cwd: REPO_ROOT,
+    env: { MOS_QUIET: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Formats a run for assertion messages. */
+export function describeRun(file: string, args: string[], r: TaskResult): string {
+  return `${file} ${args.join(" ")} -> exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+}
+
+/** Number of classes of the fixture family. */
+export const FIXTURE_C = 10;
+/** Feature dimension of the fixture family. */
+export const FIXTURE_D = 16;
+/** The fixture's grouping: K = 3 groups covering classes 0..9. */
+export const FIXTURE_GROUPS: number[][] = [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]];
+/** Backbone name recorded in every fixture meta.json (heads check it on scoring). */
+export const FIXTURE_BACKBONE = "fixture-backbone";
+
+/** Paths of a written fixture family. */
+export interface Fixture {
+  root: string;
+  train: string;
+  val: string;
+  /** OOD sets by name: `faint` (a weakened class direction) and `far` (unused dimensions). */
+  ood: Record<"faint" | "far", string>;
+  /** JSON file holding {@linkcode FIXTURE_GROUPS}. */
+  groups: string;
+}
+
+/**
+ * Class c's centroid: 6 on dimension c (c < 10 < D), so classes are far apart compared with the
+ * [0, 1) noise and a linear head separates them perfectly.
+ */
+function classRows(rng: ReturnType<typeof createRng>, perClass: number) {
+  const N = perClass * FIXTURE_C;
+  const data = new Float32Array(N * FIXTURE_D);
+  const labels = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    const c = i % FIXTURE_C;
+    labels[i] = c;
+    for (let j = 0; j < FIXTURE_D; j++) data[i * FIXTURE_D + j] = rng.float();
+    data[i * FIXTURE_D + c] += 6;
+  }
+  return { features: { data, rows: N, cols: FIXTURE_D }, labels };
+}
+
+/**
+ * Writes the fixture family under `root`: `train` (40 per class), `val` (10 per class), and two
+ * OOD sets of 100 unlabelled rows: `ood_faint` (a class direction scaled by a uniform factor in
+ * [0, 1), so some rows look like ID and its AUROCs are not all 100) and `ood_far` (mass 6 on
+ * dimensions 10..15, which no class uses). All values are nonnegative. Also `groups.json`.
+ */
+export async function writeFixture(root: string, seed = 1): Promise<Fixture> {
+  const rng = createRng(seed);
+  const meta = (dataset: string) => ({
+    dataset,
+    backbone: FIXTURE_BACKBONE,
+    preprocess: "synthetic test fixture",
+    num_classes: FIXTURE_C,
+  });
+  const train = `${root}/train`;
+  const val = `${root}/val`;
+  await writeFeatureSet(train, { meta: meta("fixture-train"), ...classRows(rng, 40) });
+  await writeFeatureSet(val, { meta: meta("fixture-val"), ...classRows(rng, 10) });
+
+  const M = 100;
+  const faint = new Float32Array(M * FIXTURE_D);
+  const far = new Float32Array(M * FIXTURE_D);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < FIXTURE_D; j++) {
+      faint[i * FIXTURE_D + j] = rng.float();
+      far[i * FIXTURE_D + j] = rng.float();
+    }
+    faint[i * FIXTURE_D + (i % FIXTURE_C)] += 6 * rng.float();
+    far[i * FIXTURE_D + FIXTURE_C + (i % (FIXTURE_D - FIXTURE_C))] += 6;
+  }
+  const ood = { faint: `${root}/ood_faint`, far: `${root}/ood_far` };
+  for (const [name, data] of [["faint", faint], ["far", far]] as const) {
+    await writeFeatureSet(ood[name], {
+      meta: meta(`fixture-ood-${name}`),
+      features: { data, rows: M, cols: FIXTURE_D },
+      labels: new Int32Array(M).fill(-1),
+    });
+  }
+  const groups = `${root}/groups.json`;
+  await Deno.writeTextFile(groups, JSON.stringify(FIXTURE_GROUPS));
+  return { root, train, val, ood, groups };
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** One entry of a tree snapshot: a directory, or a file with its size, mtime and sha256. */
+export type SnapshotEntry = "dir" | { size: number; mtime: number | null; sha256: string };
+
+/**
+ * Snapshots the tree under `dir` (relative path -> entry); an absent `dir` gives null. Comparing
+ * two snapshots with `deepEqual` proves nothing was created, removed, rewritten or changed.
+ */
+export async function snapshotTree(dir: string): Promise<Record<string, SnapshotEntry> | null> {
+  try {
+    await Deno.stat(dir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+  const out: Record<string, SnapshotEntry> = {};
+  const walk = async (rel: string): Promise<void> => {
+    const abs = rel === "" ? dir : `${dir}/${rel}`;
+    const names: Deno.DirEntry[] = [];
+    for await (const e of Deno.readDir(abs)) names.push(e);
+    names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of names) {
+      const path = rel === "" ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory) {
+        out[path] = "dir";
+        await walk(path);
+      } else {
+        const full = `${dir}/${path}`;
+        const bytes = await Deno.readFile(full);
+        const info = await Deno.stat(full);
+        const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+        out[path] = { size: bytes.length, mtime: info.mtime?.getTime() ?? null, sha256: hex(hash) };
+      }
+    }
+  };
+  await walk("");
+  return out;
+}
+
+/** Makes a temp dir, runs `fn` in it and removes it afterwards, whatever happens. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "mos_cli_" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
