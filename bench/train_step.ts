@@ -105,7 +105,7 @@ console.error(
 );
 
 async function loopMs(lay: GroupLayout | null): Promise<{ median: number; p10: number }> {
-  const rule = hyperRule(N, { steps: WARMUP + STEPS });
+  const rule = hyperRule(N, { steps: WARMUP + STEPS, mixupAlpha: 0.1 });
   const stamps: number[] = [];
   let last = performance.now();
   await trainHead({

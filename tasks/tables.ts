@@ -164,7 +164,7 @@ export async function writePaperTables(o: PaperTablesOptions): Promise<PaperTabl
   ];
   t1.notes = [...(t1.notes ?? []), ...notes];
   t3.notes = [...(t3.notes ?? []), ...notes];
-  await ensureWritableDir(o.out, "out");
+  await ensureWritableDir(o.out, "--out");
   const files: string[] = [];
   for (const [name, t] of [["table1", t1], ["table3", t3]] as const) {
     await writeTextAtomic(`${o.out}/${name}.csv`, renderCsv(t));

@@ -49,6 +49,11 @@ export const FIXTURE_GROUPS: number[][] = [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]];
 /** Backbone name recorded in every fixture meta.json (heads check it on scoring). */
 export const FIXTURE_BACKBONE = "fixture-backbone";
 
+/** Rows per class of the train and val sets. */
+export const FIXTURE_PER_CLASS = { train: 40, val: 10 } as const;
+/** Rows of each OOD set (different, so a score file of the wrong set has the wrong length). */
+export const FIXTURE_OOD_ROWS = { faint: 100, far: 80 } as const;
+
 /** Paths of a written fixture family. */
 export interface Fixture {
   root: string;
@@ -79,9 +84,9 @@ function classRows(rng: ReturnType<typeof createRng>, perClass: number) {
 
 /**
  * Writes the fixture family under `root`: `train` (40 per class), `val` (10 per class), and two
- * OOD sets of 100 unlabelled rows: `ood_faint` (a class direction scaled by a uniform factor in
- * [0, 1), so some rows look like ID and its AUROCs are not all 100) and `ood_far` (mass 6 on
- * dimensions 10..15, which no class uses). All values are nonnegative. Also `groups.json`.
+ * unlabelled OOD sets: `ood_faint` (100 rows: a class direction scaled by a uniform factor
+ * in [0, 1), so some rows look like ID and its AUROCs are not all 100) and `ood_far` (80 rows:
+ * mass 6 on dimensions 10..15, which no class uses). All values are nonnegative. Also `groups.json`.
  */
 export async function writeFixture(root: string, seed = 1): Promise<Fixture> {
   const rng = createRng(seed);
@@ -93,26 +98,31 @@ export async function writeFixture(root: string, seed = 1): Promise<Fixture> {
   });
   const train = `${root}/train`;
   const val = `${root}/val`;
-  await writeFeatureSet(train, { meta: meta("fixture-train"), ...classRows(rng, 40) });
-  await writeFeatureSet(val, { meta: meta("fixture-val"), ...classRows(rng, 10) });
+  await writeFeatureSet(train, {
+    meta: meta("fixture-train"),
+    ...classRows(rng, FIXTURE_PER_CLASS.train),
+  });
+  await writeFeatureSet(val, {
+    meta: meta("fixture-val"),
+    ...classRows(rng, FIXTURE_PER_CLASS.val),
+  });
 
-  const M = 100;
-  const faint = new Float32Array(M * FIXTURE_D);
-  const far = new Float32Array(M * FIXTURE_D);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < FIXTURE_D; j++) {
-      faint[i * FIXTURE_D + j] = rng.float();
-      far[i * FIXTURE_D + j] = rng.float();
-    }
+  const faint = new Float32Array(FIXTURE_OOD_ROWS.faint * FIXTURE_D);
+  const far = new Float32Array(FIXTURE_OOD_ROWS.far * FIXTURE_D);
+  for (let i = 0; i < FIXTURE_OOD_ROWS.faint; i++) {
+    for (let j = 0; j < FIXTURE_D; j++) faint[i * FIXTURE_D + j] = rng.float();
     faint[i * FIXTURE_D + (i % FIXTURE_C)] += 6 * rng.float();
+  }
+  for (let i = 0; i < FIXTURE_OOD_ROWS.far; i++) {
+    for (let j = 0; j < FIXTURE_D; j++) far[i * FIXTURE_D + j] = rng.float();
     far[i * FIXTURE_D + FIXTURE_C + (i % (FIXTURE_D - FIXTURE_C))] += 6;
   }
   const ood = { faint: `${root}/ood_faint`, far: `${root}/ood_far` };
   for (const [name, data] of [["faint", faint], ["far", far]] as const) {
     await writeFeatureSet(ood[name], {
       meta: meta(`fixture-ood-${name}`),
-      features: { data, rows: M, cols: FIXTURE_D },
-      labels: new Int32Array(M).fill(-1),
+      features: { data, rows: FIXTURE_OOD_ROWS[name], cols: FIXTURE_D },
+      labels: new Int32Array(FIXTURE_OOD_ROWS[name]).fill(-1),
     });
   }
   const groups = `${root}/groups.json`;
@@ -127,34 +137,39 @@ function hex(bytes: Uint8Array): string {
 /** One entry of a tree snapshot: a directory, or a file with its size, mtime and sha256. */
 export type SnapshotEntry = "dir" | { size: number; mtime: number | null; sha256: string };
 
+async function fileEntry(path: string): Promise<SnapshotEntry> {
+  const bytes = await Deno.readFile(path);
+  const info = await Deno.stat(path);
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return { size: bytes.length, mtime: info.mtime?.getTime() ?? null, sha256: hex(hash) };
+}
+
 /**
- * Snapshots the tree under `dir` (relative path -> entry); an absent `dir` gives null. Comparing
- * two snapshots with `deepEqual` proves nothing was created, removed, rewritten or changed.
+ * Snapshots the tree under `path` (relative path -> entry; a plain file is the single entry "");
+ * an absent `path` gives null. Comparing two snapshots with `deepEqual` proves nothing was
+ * created, removed, rewritten (mtime) or changed (sha256) there.
  */
-export async function snapshotTree(dir: string): Promise<Record<string, SnapshotEntry> | null> {
+export async function snapshotTree(path: string): Promise<Record<string, SnapshotEntry> | null> {
+  let info: Deno.FileInfo;
   try {
-    await Deno.stat(dir);
+    info = await Deno.stat(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
     throw err;
   }
+  if (!info.isDirectory) return { "": await fileEntry(path) };
   const out: Record<string, SnapshotEntry> = {};
   const walk = async (rel: string): Promise<void> => {
-    const abs = rel === "" ? dir : `${dir}/${rel}`;
     const names: Deno.DirEntry[] = [];
-    for await (const e of Deno.readDir(abs)) names.push(e);
+    for await (const e of Deno.readDir(rel === "" ? path : `${path}/${rel}`)) names.push(e);
     names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of names) {
-      const path = rel === "" ? e.name : `${rel}/${e.name}`;
+      const sub = rel === "" ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory) {
-        out[path] = "dir";
-        await walk(path);
+        out[sub] = "dir";
+        await walk(sub);
       } else {
-        const full = `${dir}/${path}`;
-        const bytes = await Deno.readFile(full);
-        const info = await Deno.stat(full);
-        const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-        out[path] = { size: bytes.length, mtime: info.mtime?.getTime() ?? null, sha256: hex(hash) };
+        out[sub] = await fileEntry(`${path}/${sub}`);
       }
     }
   };

@@ -383,9 +383,17 @@ async function computeChunks(
   }
 }
 
+/**
+ * A stable reason for skipped.tsv. libvips keeps one error buffer per process, so under
+ * concurrent decoding a failure's message can carry text from another image's failure; the raw
+ * message would make skipped.tsv differ between runs. Reasons are therefore categories.
+ */
 function errorReason(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split("\n")[0].trim() || "unreadable image";
+  if (/empty|zero-length|0 bytes/i.test(msg)) return "empty file";
+  if (/unsupported image format/i.test(msg)) return "not a recognised image format";
+  if (/no such file|not found|permission denied/i.test(msg)) return "file cannot be read";
+  return "corrupt or truncated image data";
 }
 
 async function assemble(

@@ -69,9 +69,22 @@ export function parseFlags(
     if (def.short) options[name].short = def.short;
     if (def.default !== undefined) options[name].default = def.default;
   }
+  // parseArgs refuses "--steps -1" as ambiguous; join such values so the number check below
+  // reports the flag and the bad value instead.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : "";
+    const next = args[i + 1];
+    if (
+      spec.flags[name]?.type === "string" && next !== undefined && /^-\d|^-\.\d/.test(next)
+    ) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else joined.push(args[i]);
+  }
   try {
     const parsed = parseArgs({
-      args,
+      args: joined,
       options,
       strict: true,
       allowPositionals: spec.positionals ?? false,

@@ -114,7 +114,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
   const inputPaths: Record<string, string> = { features: o.features };
   if (o.val) inputPaths.val = o.val;
 
-  await ensureWritableDir(o.out, "out");
+  await ensureWritableDir(o.out, "--out");
   const lock = await acquireLock(o.out, "train-head");
   try {
     const inputs = await hashInputs(inputPaths);
@@ -251,7 +251,7 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
   const ood: NamedSet[] = [];
   for (const s of o.ood) ood.push(await read(s));
 
-  await ensureWritableDir(o.out, "out");
+  await ensureWritableDir(o.out, "--out");
   const lock = await acquireLock(o.out, "score");
   try {
     const inputs = await hashInputs(inputPaths);

@@ -48,7 +48,7 @@ export async function writeSyntheticSets(
     description: "",
     reused: false,
   };
-  await ensureWritableDir(root, "out");
+  await ensureWritableDir(root, "--out");
   const lock = await acquireLock(root, "synthetic benchmark");
   try {
     const descFile = `${root}/README.txt`;
