@@ -141,7 +141,9 @@ async function main(values: FlagValues): Promise<void> {
     out: opts.out,
     threads: opts.threads,
     force: opts.force,
-    onStep: (step) => console.error(`score: ${step}`),
+    onStep: (step) => {
+      if (Deno.env.get("MOS_QUIET") !== "1") console.error(`score: ${step}`);
+    },
   });
   if (skipped) {
     console.error(`score: ${opts.out} is up to date (manifest matches); --force recomputes`);
@@ -152,7 +154,7 @@ async function main(values: FlagValues): Promise<void> {
     }
   }
   console.log((await Deno.readTextFile(`${opts.out}/metrics.csv`)).trimEnd());
-  console.error(`score: wrote ${opts.out}/metrics.csv and ${opts.out}/scores/`);
+  if (!skipped) console.error(`score: wrote ${opts.out}/metrics.csv and ${opts.out}/scores/`);
 }
 
 if (import.meta.main) await runTask(SPEC, main);

@@ -158,12 +158,6 @@ async function copyTree(src: string, dst: string): Promise<string> {
   return dst;
 }
 
-/**
- * Cases that fail today because of a task bug (listed in the step name and the comment at the
- * call) are registered ignored, so the suite stays green; remove `ignore` once the bug is fixed.
- */
-const KNOWN_BUG = true;
-
 /** Numbered fresh paths under `root`, so every case writes (or must not write) its own dir. */
 function counter(root: string, prefix: string): () => string {
   let i = 0;
@@ -265,9 +259,9 @@ Deno.test("bad input: train-head fails cleanly and writes nothing", async (t) =>
       ["is invalid JSON", "[[0,1,2],[3,4,5,6],[7,8,9]", ["not valid JSON"]],
       ["is an empty group list", "[]", ["non-empty"]],
     ];
-    for (const [what, text, mentions] of groupCases) {
+    for (const [k, [what, text, mentions]] of groupCases.entries()) {
       await t.step(`groups file ${what}`, async () => {
-        const path = `${root}/groups_${nextSet().split("_").pop()}.json`;
+        const path = `${root}/groups_${k}.json`;
         await Deno.writeTextFile(path, text);
         const out = nextOut();
         await expectError("train_head.ts", train(fx.train, out, ["--groups", path]), {
@@ -291,7 +285,7 @@ Deno.test("bad input: train-head fails cleanly and writes nothing", async (t) =>
     const usageCases: [string, string[], string[]][] = [
       ["--steps 0", ["--steps", "0"], ["--steps", '"0"']],
       ["--steps=-1", ["--steps=-1"], ["--steps", '"-1"']],
-      ["--steps -1 (dash value)", ["--steps", "-1"], ["--steps"]],
+      ["--steps -1 (dash value)", ["--steps", "-1"], ["--steps", '"-1"']],
       ["--batch 0", ["--batch", "0"], ["--batch", '"0"']],
       ["--lr abc", ["--lr", "abc"], ["--lr", '"abc"']],
       ["--lr 0", ["--lr", "0"], ["--lr", '"0"']],
@@ -381,8 +375,7 @@ Deno.test("bad input: train-head fails cleanly and writes nothing", async (t) =>
     // --debug for details)": an internal error that does not name the feature set. Expected: a
     // DataError naming --features DIR right after readFeatureSet.
     await t.step({
-      name: "empty training set (0 rows) [known bug: internal error]",
-      ignore: KNOWN_BUG,
+      name: "empty training set (0 rows)",
       fn: async () => {
         const set = await writeSet(nextSet(), 0);
         const out = nextOut();
@@ -454,8 +447,7 @@ Deno.test("bad input: score fails cleanly and writes nothing", async (t) => {
     // run leaves a new empty --out dir behind, and over an existing result it deletes that
     // result's manifest.json. Expected: validate every set (D, rows) before touching --out.
     await t.step({
-      name: "feature set D differs from the head's: --out untouched [known bug]",
-      ignore: KNOWN_BUG,
+      name: "feature set D differs from the head's: --out untouched",
       fn: async () => {
         for (const out of [nextOut(), await prior()]) {
           const { set, args } = await narrowArgs(out);
@@ -522,8 +514,7 @@ Deno.test("bad input: score fails cleanly and writes nothing", async (t) => {
     // BUG: same as the D check above (tasks/_shared/stages.ts runScoreStage): the 0-row check runs
     // inside scoreSets after --out is created and manifest.json removed.
     await t.step({
-      name: "empty OOD set (0 rows): --out untouched [known bug]",
-      ignore: KNOWN_BUG,
+      name: "empty OOD set (0 rows): --out untouched",
       fn: async () => {
         for (const out of [nextOut(), await prior()]) {
           const set = await writeSet(nextSet(), 0);
@@ -604,8 +595,7 @@ Deno.test("bad input: score fails cleanly and writes nothing", async (t) => {
     // UsageError from parseScoreFlags/main ("--methods mahalanobis needs --train DIR") before
     // any work.
     await t.step({
-      name: "mahalanobis without --train [known bug: exit 1, two lines, --out created]",
-      ignore: KNOWN_BUG,
+      name: "mahalanobis without --train",
       fn: async () => {
         const out = nextOut();
         await expectError("score.ts", [...score({ out }), "--methods", "mahalanobis"], {
@@ -621,8 +611,7 @@ Deno.test("bad input: score fails cleanly and writes nothing", async (t) => {
     // lines (three stderr lines) and after --out is created / its manifest.json removed.
     // Expected: check the ID labels up front (before progress output and before touching --out).
     await t.step({
-      name: "kl with an unlabelled ID set [known bug: multi-line stderr, --out changed]",
-      ignore: KNOWN_BUG,
+      name: "kl with an unlabelled ID set",
       fn: async () => {
         for (const out of [nextOut(), await prior()]) {
           const args = [
@@ -644,8 +633,7 @@ Deno.test("bad input: score fails cleanly and writes nothing", async (t) => {
     // DIR not found", neither names --train nor says what to do. Expected: readFeatureMeta-style
     // "Feature set not found: DIR; ..." (naming --train) before --out is touched.
     await t.step({
-      name: "missing --train directory [known bug: vague message, --out created]",
-      ignore: KNOWN_BUG,
+      name: "missing --train directory",
       fn: async () => {
         const missing = `${root}/no_such_train`;
         const out = nextOut();
@@ -662,8 +650,7 @@ Deno.test("bad input: score fails cleanly and writes nothing", async (t) => {
     // only." which names no file, after a "score: mahalanobis" progress line (two lines) and after
     // --out is created. Expected: one line naming DIR/labels.npy, before touching --out.
     await t.step({
-      name: "unlabelled --train set [known bug: no file named, two lines, --out created]",
-      ignore: KNOWN_BUG,
+      name: "unlabelled --train set",
       fn: async () => {
         const out = nextOut();
         await expectError(

@@ -27,6 +27,9 @@ export function createSession(
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: "all",
+    // Errors only: ORT's optimiser warnings (e.g. an initializer it folded away) are not the
+    // user's concern and would break the one-line error contract of the tasks.
+    logSeverityLevel: 3,
   };
   return typeof model === "string"
     ? ort.InferenceSession.create(model, opts)

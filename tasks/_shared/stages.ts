@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DataError } from "../../lib/errors.ts";
+import { DataError, UsageError } from "../../lib/errors.ts";
 import { groupLayout } from "../../lib/groups.ts";
 import { ensureWritableDir } from "../../lib/io/atomic.ts";
 import { readClassTable } from "../../lib/io/classes.ts";
@@ -23,6 +23,7 @@ import { writeScoreOutputs } from "../../lib/io/score_files.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.ts";
 import {
+  checkDims,
   type KlVariant,
   type NamedSet,
   type ScoreResult,
@@ -74,6 +75,11 @@ export interface TrainStageResult {
 export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageResult> {
   const label = o.label ?? "train-head";
   const set = await readFeatureSet(o.features);
+  if (set.features.rows === 0) {
+    throw new DataError(
+      `--features ${o.features} is empty (0 samples); training needs labelled rows`,
+    );
+  }
   const C = o.numClasses ?? numClassesOf(set);
   let fileText: string | undefined;
   if (o.groups !== "flat" && o.groups !== "taxonomy") {
@@ -250,20 +256,69 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
   const id = await read(o.id);
   const ood: NamedSet[] = [];
   for (const s of o.ood) ood.push(await read(s));
-
-  await ensureWritableDir(o.out, "--out");
-  const lock = await acquireLock(o.out, "score");
-  try {
-    const inputs = await hashInputs(inputPaths);
-    if (!o.force && await manifestMatches(o.out, { stage: "score", config, inputs })) {
-      return { result: null, skipped: true };
+  // Every check that can fail runs before the output directory is touched.
+  for (const s of [id, ...ood]) {
+    if (s.set.features.rows === 0) {
+      throw new DataError(
+        `Feature set ${s.set.dir} (${s.name}) is empty (0 samples); every evaluated set needs ` +
+          `at least one sample`,
+      );
     }
-    await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
-    const t0 = performance.now();
-    const train = usesTrain && o.train
-      ? await openFeatureStream(o.train, { numClasses: C })
-      : undefined;
+  }
+  checkDims(head, [id, ...ood].map((s) => ({ name: s.name, dir: s.set.dir, dim: s.set.meta.dim })));
+  if (usesTrain && !o.train) {
+    throw new UsageError(
+      o.methods.includes("mahalanobis")
+        ? "--methods mahalanobis needs --train DIR (class means and covariance come from the " +
+          "training features); add --train or drop mahalanobis"
+        : "--kl-variant clean needs --train DIR (templates come from a held-out ID split)",
+    );
+  }
+  if (o.methods.includes("kl") && o.klVariant === "paper" && id.set.labels.some((l) => l < 0)) {
+    throw new DataError(
+      `KL matching (paper variant) builds templates from the ID set's labels, but ` +
+        `${id.set.dir}/labels.npy has -1 entries; label the ID set or use --kl-variant clean --train DIR`,
+    );
+  }
+  let train: Awaited<ReturnType<typeof openFeatureStream>> | undefined;
+  if (usesTrain && o.train) {
     try {
+      train = await openFeatureStream(o.train, { numClasses: C });
+    } catch (e) {
+      throw e instanceof DataError ? new DataError(`--train: ${e.message}`) : e;
+    }
+  }
+  try {
+    if (train) {
+      if (train.meta.dim !== head.weight.cols) {
+        throw new DataError(
+          `--train ${o.train} has D = ${train.meta.dim} but head ${o.head} expects D = ` +
+            `${head.weight.cols}; use training features of the head's backbone`,
+        );
+      }
+      const bad = train.labels.findIndex((l) => l < 0);
+      if (bad !== -1 && o.methods.includes("mahalanobis")) {
+        throw new DataError(
+          `${o.train}/labels.npy has label ${train.labels[bad]} at row ${bad}; Mahalanobis ` +
+            `statistics need labelled ID training rows (no -1)`,
+        );
+      }
+    }
+  } catch (e) {
+    train?.close();
+    throw e;
+  }
+
+  try {
+    await ensureWritableDir(o.out, "--out");
+    const lock = await acquireLock(o.out, "score");
+    try {
+      const inputs = await hashInputs(inputPaths);
+      if (!o.force && await manifestMatches(o.out, { stage: "score", config, inputs })) {
+        return { result: null, skipped: true };
+      }
+      await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
+      const t0 = performance.now();
       const result = await scoreSets({
         head,
         id,
@@ -280,16 +335,16 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
         o.out,
         buildManifest({
           stage: "score",
-          config: { ...config },
+          config,
           inputs,
           wallSeconds: (performance.now() - t0) / 1000,
         }),
       );
       return { result, skipped: false };
     } finally {
-      train?.close();
+      lock.release();
     }
   } finally {
-    lock.release();
+    train?.close();
   }
 }

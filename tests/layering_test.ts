@@ -1,0 +1,176 @@
+/**
+ * Layering rules of the code base, checked on the source text: lib/ never imports tasks/ or
+ * bench/; lib/ code (tests aside) has no console output, no Deno.args and no Deno.exit; every task
+ * entry point in tasks/ runs only under `if (import.meta.main)`. Comments and string contents are
+ * blanked first, so a JSDoc example such as `console.log(...)` is not a violation; the scanner is
+ * itself checked on hand-written snippets.
+ */
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "./cli_helpers.ts";
+
+/** Every .ts file under `dir` (relative to the repo root), sorted. */
+async function tsFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(`${REPO_ROOT}/${rel}`)) {
+      const path = `${rel}/${e.name}`;
+      if (e.isDirectory) await walk(path);
+      else if (e.isFile && e.name.endsWith(".ts")) out.push(path);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+/**
+ * Replaces comments by spaces and the contents of string / template literals by "_" (keeping
+ * newlines and the quotes), so code tokens can be matched by regex. Template `${...}` bodies are
+ * blanked too: no rule here needs to look inside them.
+ */
+function blankCommentsAndStrings(src: string): string {
+  let out = "";
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i];
+    const next = src[i + 1];
+    if (c === "/" && next === "/") {
+      while (i < src.length && src[i] !== "\n") {
+        out += " ";
+        i++;
+      }
+    } else if (c === "/" && next === "*") {
+      const end = src.indexOf("*/", i + 2);
+      const stop = end < 0 ? src.length : end + 2;
+      for (; i < stop; i++) out += src[i] === "\n" ? "\n" : " ";
+    } else if (c === '"' || c === "'" || c === "`") {
+      out += c;
+      i++;
+      while (i < src.length && src[i] !== c) {
+        if (src[i] === "\\") {
+          out += "__";
+          i += 2;
+          continue;
+        }
+        out += src[i] === "\n" ? "\n" : "_";
+        i++;
+      }
+      if (i < src.length) out += c;
+      i++;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Module specifiers of static imports / re-exports and dynamic `import("...")` calls. */
+function importSpecifiers(src: string): string[] {
+  const blanked = blankCommentsAndStrings(src);
+  const specs: string[] = [];
+  // Match on the blanked text (so commented-out imports do not count), read the real specifier.
+  const re =
+    /\b(?:import|export)\b[^;'"`]*?\bfrom\s*(["'])|\bimport\s*\(\s*(["'])|\bimport\s+(["'])/g;
+  for (const m of blanked.matchAll(re)) {
+    const quoteAt = (m.index ?? 0) + m[0].length - 1;
+    const quote = src[quoteAt];
+    const end = src.indexOf(quote, quoteAt + 1);
+    specs.push(src.slice(quoteAt + 1, end));
+  }
+  return specs;
+}
+
+/** Resolves a relative specifier of `file` (repo-relative) to a repo-relative path. */
+function resolveRelative(file: string, spec: string): string | null {
+  if (!spec.startsWith("./") && !spec.startsWith("../")) return null;
+  const url = new URL(spec, `file:///repo/${file}`);
+  return url.pathname.replace(/^\/repo\//, "");
+}
+
+function isLayerViolation(file: string, spec: string): boolean {
+  const target = resolveRelative(file, spec);
+  if (target === null) return false;
+  return target.startsWith("tasks/") || target.startsWith("bench/") || target.startsWith("../");
+}
+
+const FORBIDDEN_CALLS = /\bconsole\s*\.\s*\w+|\bDeno\s*\.\s*(?:args|exit)\b/g;
+
+function forbiddenUses(src: string): string[] {
+  return [...blankCommentsAndStrings(src).matchAll(FORBIDDEN_CALLS)].map((m) => m[0]);
+}
+
+Deno.test("layering: the scanner finds what it must and nothing else", () => {
+  const snippet = [
+    `import { a } from "../../tasks/x.ts";`,
+    `import type { B } from '../io/b.ts';`,
+    `export { c } from "./c.ts";`,
+    `import "../../bench/side_effect.ts";`,
+    `const m = await import("../../tasks/dyn.ts");`,
+    `import {`,
+    `  d,`,
+    `  e,`,
+    `} from "npm:yaml@2";`,
+    `// import { z } from "../../tasks/commented.ts";`,
+    `/* console.log("hidden") */ const s = "console.log(1) Deno.exit(2)";`,
+    `const t = \`Deno.args \${x}\`;`,
+    `console.error("real"); Deno.exit(1); const argv = Deno.args;`,
+  ].join("\n");
+  assert.deepEqual(importSpecifiers(snippet), [
+    "../../tasks/x.ts",
+    "../io/b.ts",
+    "./c.ts",
+    "../../bench/side_effect.ts",
+    "../../tasks/dyn.ts",
+    "npm:yaml@2",
+  ]);
+  const file = "lib/scores/energy.ts";
+  assert.deepEqual(
+    importSpecifiers(snippet).filter((s) => isLayerViolation(file, s)),
+    ["../../tasks/x.ts", "../../bench/side_effect.ts", "../../tasks/dyn.ts"],
+  );
+  assert.equal(resolveRelative(file, "../io/b.ts"), "lib/io/b.ts");
+  assert.deepEqual(forbiddenUses(snippet), ["console.error", "Deno.exit", "Deno.args"]);
+});
+
+Deno.test("layering: lib/ never imports tasks/ or bench/", async () => {
+  const files = await tsFiles("lib");
+  assert.ok(files.length > 20, `expected the lib/ tree, found ${files.length} files`);
+  const bad: string[] = [];
+  let relative = 0;
+  for (const f of files) {
+    const src = await Deno.readTextFile(`${REPO_ROOT}/${f}`);
+    for (const spec of importSpecifiers(src)) {
+      if (resolveRelative(f, spec) !== null) relative++;
+      if (isLayerViolation(f, spec)) bad.push(`${f} imports ${spec}`);
+    }
+  }
+  // lib/ is full of relative imports; finding few would mean the scanner missed them.
+  assert.ok(relative > files.length, `only ${relative} relative imports in ${files.length} files`);
+  assert.deepEqual(bad, []);
+});
+
+Deno.test("layering: lib/ code has no console output, Deno.args or Deno.exit", async () => {
+  const files = (await tsFiles("lib")).filter((f) => !f.endsWith("_test.ts"));
+  const bad: string[] = [];
+  for (const f of files) {
+    const src = await Deno.readTextFile(`${REPO_ROOT}/${f}`);
+    for (const use of forbiddenUses(src)) bad.push(`${f}: ${use}`);
+  }
+  assert.deepEqual(bad, []);
+});
+
+Deno.test("layering: every task entry point is guarded by import.meta.main", async () => {
+  const tasks: string[] = [];
+  for await (const e of Deno.readDir(`${REPO_ROOT}/tasks`)) {
+    if (e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) {
+      tasks.push(`tasks/${e.name}`);
+    }
+  }
+  assert.ok(tasks.length >= 4, `expected the task files, found ${tasks}`);
+  const bad: string[] = [];
+  for (const f of tasks.sort()) {
+    const code = blankCommentsAndStrings(await Deno.readTextFile(`${REPO_ROOT}/${f}`));
+    if (!/\bif\s*\(\s*import\.meta\.main\s*\)/.test(code)) bad.push(f);
+  }
+  assert.deepEqual(bad, []);
+});
