@@ -52,8 +52,11 @@ export function numClassesOf(set: FeatureSet): number {
 export interface TrainStageOptions {
   features: string;
   out: string;
-  /** "flat", "taxonomy" or a path to a groups JSON file. */
-  groups: string;
+  /**
+   * "flat", "taxonomy", a path to a groups JSON file, or the groups themselves (ablations that
+   * compute groupings in code; validated like a file).
+   */
+  groups: string | number[][];
   overrides: HyperRuleOverrides;
   seed: number;
   val?: string;
@@ -82,7 +85,10 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
   }
   const C = o.numClasses ?? numClassesOf(set);
   let fileText: string | undefined;
-  if (o.groups !== "flat" && o.groups !== "taxonomy") {
+  const choice = typeof o.groups === "string" ? o.groups : "groups (computed)";
+  if (typeof o.groups !== "string") {
+    fileText = JSON.stringify(o.groups);
+  } else if (o.groups !== "flat" && o.groups !== "taxonomy") {
     try {
       fileText = await Deno.readTextFile(o.groups);
     } catch {
@@ -92,7 +98,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
     }
   }
   const classTable = o.groups === "taxonomy" ? await readClassTable() : undefined;
-  const groups = resolveGroups(o.groups, C, { fileText, classTable });
+  const groups = resolveGroups(choice, C, { fileText, classTable });
   const layout = groups ? groupLayout(groups, C) : null;
   for (let i = 0; i < set.labels.length; i++) {
     if (!(set.labels[i] >= 0 && set.labels[i] < C)) {
@@ -172,7 +178,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
         backbone: set.meta.backbone,
         features: `${set.meta.dataset} (${set.meta.backbone}) ${inputs.features}`,
         train: {
-          config: { ...rule, groups: o.groups },
+          config: { ...rule, groups: choice },
           seed: o.seed,
           steps: result.steps,
           final_loss: result.finalLoss,
