@@ -10,10 +10,9 @@ import { stringify } from "csv-stringify/sync";
 import { DataError } from "../errors.ts";
 import { writeTextAtomic } from "./atomic.ts";
 import { writeNpy } from "./npy.ts";
-import type { MetricRow, ScoreResult } from "../scoring/score_sets.ts";
-
-/** Header of metrics.csv. */
-export const METRICS_COLUMNS = ["method", "dataset", "auroc", "fpr95", "aupr_in", "aupr_out"];
+import type { MetricRow } from "../metrics/metric_row.ts";
+import { METRICS_HEADER } from "../metrics/metric_row.ts";
+import type { ScoreResult } from "../scoring/score_sets.ts";
 
 /** Renders metric rows as metrics.csv text (values with 4 decimals). */
 export function metricsCsv(rows: readonly MetricRow[]): string {
@@ -26,7 +25,7 @@ export function metricsCsv(rows: readonly MetricRow[]): string {
       r.aupr_in.toFixed(4),
       r.aupr_out.toFixed(4),
     ]),
-    { header: true, columns: METRICS_COLUMNS },
+    { header: true, columns: [...METRICS_HEADER] },
   );
 }
 

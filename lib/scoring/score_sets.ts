@@ -15,6 +15,7 @@ import type { FeatureSet } from "../io/feature_set.ts";
 import type { Head } from "../io/head.ts";
 import type { Matrix } from "../matrix.ts";
 import { type DetectionMetrics, evaluate } from "../metrics/evaluate.ts";
+import type { MetricRow } from "../metrics/metric_row.ts";
 import type { FprConvention } from "../metrics/fpr95.ts";
 import { forEachLogitsChunk, linearLogits, type RowSource } from "../ort/linear.ts";
 import { klMatchingFromLogits } from "../ort/kl_kernel.ts";
@@ -57,16 +58,6 @@ export interface ScoreInputs {
   threads?: number;
 }
 
-/** One row of metrics.csv, in percent. */
-export interface MetricRow {
-  method: string;
-  dataset: string;
-  auroc: number;
-  fpr95: number;
-  aupr_in: number;
-  aupr_out: number;
-}
-
 /** Output of {@linkcode scoreSets}. */
 export interface ScoreResult {
   /** method -> dataset -> scores (higher = more ID). */
@@ -83,6 +74,19 @@ export type StepListener = (message: string) => void;
 
 function elapsed(t0: number): number {
   return (performance.now() - t0) / 1000;
+}
+
+/** Checks that no evaluated set is empty and that every set's D matches the head's. */
+export function checkEvaluatedSets(head: Head, sets: readonly NamedSet[]): void {
+  for (const s of sets) {
+    if (s.set.features.rows === 0) {
+      throw new DataError(
+        `Feature set ${s.set.dir} (${s.name}) is empty (0 samples); every evaluated set needs ` +
+          `at least one sample`,
+      );
+    }
+  }
+  checkDims(head, sets.map((s) => ({ name: s.name, dir: s.set.dir, dim: s.set.meta.dim })));
 }
 
 /** Checks that every set's feature dimension matches the head's and returns nothing. */
@@ -131,15 +135,7 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
   if (ood.length === 0) {
     throw new DataError("No OOD set given; pass at least one --ood NAME=DIR");
   }
-  for (const s of [id, ...ood]) {
-    if (s.set.features.rows === 0) {
-      throw new DataError(
-        `Feature set ${s.set.dir} (${s.name}) is empty (0 samples); every evaluated set needs ` +
-          `at least one sample`,
-      );
-    }
-  }
-  checkDims(head, [id, ...ood].map((s) => ({ name: s.name, dir: s.set.dir, dim: s.set.meta.dim })));
+  checkEvaluatedSets(head, [id, ...ood]);
   const threads = inputs.threads;
   const all = [id, ...ood];
   const scores = new Map<string, Map<string, Float32Array>>();

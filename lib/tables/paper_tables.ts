@@ -21,36 +21,14 @@ import {
   type PaperTable3Row,
 } from "./paper_reference.ts";
 import { type Cell, formatCell, type Table } from "./render.ts";
+import { type MetricRow, METRICS_HEADER } from "../metrics/metric_row.ts";
+import { PAPER_METHODS } from "../scoring/methods.ts";
 
-/** One line of `metrics.csv`: every metric in percent. */
-export interface MetricRow {
-  method: string;
-  dataset: string;
-  auroc: number;
-  fpr95: number;
-  aupr_in: number;
-  aupr_out: number;
-}
-
-/** The header of `metrics.csv`. */
-export const METRICS_HEADER: readonly string[] = Object.freeze([
-  "method",
-  "dataset",
-  "auroc",
-  "fpr95",
-  "aupr_in",
-  "aupr_out",
-]);
+export type { MetricRow } from "../metrics/metric_row.ts";
+export { METRICS_HEADER } from "../metrics/metric_row.ts";
 
 /** The paper's method order (Table 1); other methods follow in order of appearance. */
-export const METHOD_ORDER: readonly string[] = Object.freeze([
-  "msp",
-  "odin",
-  "mahalanobis",
-  "energy",
-  "kl",
-  "mos",
-]);
+export const METHOD_ORDER: readonly string[] = PAPER_METHODS;
 
 /** Display name of a method key: the paper's name for its six methods, else the key itself. */
 export function methodLabel(key: string): string {

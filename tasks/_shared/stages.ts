@@ -23,7 +23,7 @@ import { writeScoreOutputs } from "../../lib/io/score_files.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.ts";
 import {
-  checkDims,
+  checkEvaluatedSets,
   type KlVariant,
   type NamedSet,
   type ScoreResult,
@@ -263,15 +263,7 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
   const ood: NamedSet[] = [];
   for (const s of o.ood) ood.push(await read(s));
   // Every check that can fail runs before the output directory is touched.
-  for (const s of [id, ...ood]) {
-    if (s.set.features.rows === 0) {
-      throw new DataError(
-        `Feature set ${s.set.dir} (${s.name}) is empty (0 samples); every evaluated set needs ` +
-          `at least one sample`,
-      );
-    }
-  }
-  checkDims(head, [id, ...ood].map((s) => ({ name: s.name, dir: s.set.dir, dim: s.set.meta.dim })));
+  checkEvaluatedSets(head, [id, ...ood]);
   if (usesTrain && !o.train) {
     throw new UsageError(
       o.methods.includes("mahalanobis")
