@@ -12,12 +12,18 @@
  * Usage: deno run -A bench/scoring.ts [--train N] [--full] [--threads T] [--chunk R] [--seed S]
  *        [--scale F] [--no-peer]
  *
+ * {@linkcode runScoringBench} runs the same measurement for bench/mod.ts (`deno task bench`) and
+ * returns, per paper score, our time and the peer's for "features -> score" (the shared logits
+ * matmul counted in each score that needs it).
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import { groupLayout } from "../lib/groups.ts";
 import { encodeNpyHeader, openNpy, writeNpy } from "../lib/io/npy.ts";
 import { type Matrix, matrix, rowSlice } from "../lib/matrix.ts";
+import { DataError } from "../lib/errors.ts";
+import { openFeatureStream } from "../lib/io/feature_stream.ts";
 import { evaluate } from "../lib/metrics/evaluate.ts";
 import { createRng, type Rng } from "../lib/random.ts";
 import { energy } from "../lib/scores/energy.ts";
@@ -35,49 +41,8 @@ import { invertCovariance, mahalanobisFast } from "../lib/ort/mahalanobis_kernel
 const IMAGENET_TRAIN = 1_281_167;
 const OOD_SIZES = [10_000, 10_000, 10_000, 5_640];
 
-const { values: args } = parseArgs({
-  options: {
-    train: { type: "string", default: "100000" },
-    full: { type: "boolean", default: false },
-    threads: { type: "string", default: String(navigator.hardwareConcurrency ?? 2) },
-    chunk: { type: "string", default: "8192" },
-    seed: { type: "string", default: "0" },
-    scale: { type: "string", default: "1" },
-    "no-peer": { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
-  strict: true,
-});
-if (args.help) {
-  console.log(
-    "deno run -A bench/scoring.ts [--train N] [--full] [--threads T] [--chunk R] [--seed S] " +
-      "[--scale F (shrinks every row count, for a quick look)] [--no-peer]",
-  );
-  Deno.exit(0);
-}
-function posInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name} must be a positive integer, got "${v}"`);
-    Deno.exit(2);
-  }
-  return n;
-}
-const threads = posInt("threads", args.threads!);
-const chunkRows = posInt("chunk", args.chunk!);
-const seed = Number(args.seed);
-const scale = Number(args.scale);
-if (!(scale > 0 && scale <= 1)) {
-  console.error(`--scale must be in (0, 1], got "${args.scale}"`);
-  Deno.exit(2);
-}
 const D = 2048;
 const C = 1000;
-const nId = Math.round(50_000 * scale);
-const oodSizes = OOD_SIZES.map((n) => Math.max(1, Math.round(n * scale)));
-const nEval = nId + oodSizes.reduce((a, b) => a + b, 0);
-const nTrain = args.full ? IMAGENET_TRAIN : Math.round(posInt("train", args.train!) * scale);
-const opts = { threads, chunkRows };
 
 // ------------------------------------------------------------------------------------------
 // Synthetic data: x = relu(mu_y + s * (u1 + u2 - 1)), class means |N(0, 0.5)| - 0.15 so about a
@@ -128,273 +93,494 @@ function randomHead(rng: Rng, o: number): { weight: Matrix; bias: Float32Array }
 
 // ------------------------------------------------------------------------------------------
 
-const rows: { name: string; ms: number; gflop: number; peer?: number; note?: string }[] = [];
-async function time<T>(
-  name: string,
-  gflop: number,
-  fn: () => T | Promise<T>,
-  note?: string,
-): Promise<T> {
-  const t = performance.now();
-  const out = await fn();
-  rows.push({ name, ms: performance.now() - t, gflop, note });
-  return out;
+/** Options of {@linkcode runScoringBench}. */
+export interface ScoringBenchOptions {
+  /** Training rows of the Mahalanobis fit (ignored with `full` or `fitSet`). */
+  train: number;
+  /** Stream the fit from a temporary 1,281,167-row float32 .npy (10.5 GB of disk). */
+  full: boolean;
+  /** Stream the fit from this feature set's features.npy and labels.npy instead. */
+  fitSet?: string;
+  threads: number;
+  chunkRows: number;
+  seed: number;
+  /** Shrinks every row count (for a quick look); 1 = the paper's sizes. */
+  scale: number;
+  peer: boolean;
+  log?: (message: string) => void;
 }
 
-console.log(
-  `scoring bench: eval ${nEval} rows (ID ${nId} + OOD ${oodSizes.join(" + ")}), D ${D}, C ${C}, ` +
-    `train ${nTrain}${args.full ? " (full, streamed from disk)" : ""}, threads ${threads}, ` +
-    `chunk ${chunkRows}`,
-);
-const genStart = performance.now();
-const rng = createRng(seed);
-const mu = classMeans(rng);
-const idLabels = labelsFor(rng, nId);
-const evalX = matrix(nEval, D);
-fillRows(rng, mu, evalX.data.subarray(0, nId * D), idLabels, 0, false);
-fillRows(rng, mu, evalX.data.subarray(nId * D), idLabels, 0, true);
-const flat = randomHead(rng, C);
-// Group head for MOS: the paper's 8 taxonomy group sizes over classes 0..999 in order.
-const groupSizes = [398, 521, 9, 7, 52, 8, 3, 2];
-const groups: number[][] = [];
-{
-  let c0 = 0;
-  for (const s of groupSizes) {
-    groups.push(Array.from({ length: s }, (_, i) => c0 + i));
-    c0 += s;
-  }
+/** One timed kernel of {@linkcode runScoringBench}. */
+export interface KernelRow {
+  name: string;
+  ms: number;
+  gflop: number;
+  note?: string;
 }
-const layout = groupLayout(groups, C);
-const grouped = randomHead(rng, layout.numOutputs);
-const trainLabels = labelsFor(rng, nTrain);
-let trainSource: RowSource;
-let tempDir: string | undefined;
-let trainMatrix: Matrix | undefined;
-if (args.full) {
-  tempDir = await Deno.makeTempDir({ prefix: "mos_bench_" });
-  const path = `${tempDir}/train.npy`;
-  const f = await Deno.open(path, { write: true, create: true, truncate: true });
-  await f.write(encodeNpyHeader("<f4", [nTrain, D]));
-  const buf = new Float32Array(8192 * D);
-  for (let s = 0; s < nTrain; s += 8192) {
-    const n = Math.min(8192, nTrain - s);
-    const b = buf.subarray(0, n * D);
-    fillRows(rng, mu, b, trainLabels, s, false);
-    const bytes = new Uint8Array(b.buffer, 0, b.byteLength);
-    for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
-  }
-  f.close();
-  trainSource = await openNpy(path);
-} else {
-  trainMatrix = matrix(nTrain, D);
-  fillRows(rng, mu, trainMatrix.data, trainLabels, 0, false);
-  trainSource = matrixSource(trainMatrix);
+
+/** Result of {@linkcode runScoringBench}; all times in milliseconds. */
+export interface ScoringBenchResult {
+  nEval: number;
+  nId: number;
+  oodSizes: number[];
+  nTrain: number;
+  rows: KernelRow[];
+  /** NumPy peer's kernel times by key, when it ran. */
+  peer?: Record<string, number>;
+  peerNote: string;
+  /** Per paper score, features -> score: ours and the peer's (undefined without the peer). */
+  scores: { name: string; ms: number; peerMs?: number }[];
+  /** Six scores + metrics on the evaluation sets, the fit excluded. */
+  wallMs: number;
+  /** The peer's time for the same six scores (metrics excluded). */
+  peerWallMs?: number;
+  fitMs: number;
+  peerFitMs?: number;
+  /** Fit time per row x 1,281,167 + the inverse (equal to fitMs when nTrain is that already). */
+  fitFullMs: number;
+  peerFitFullMs?: number;
+  fitStreamed: boolean;
+  inverseMethod: string;
+  klDiff: number;
+  mahaRel: number;
+  agreement?: string;
 }
-console.log(`data generated in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
 
-// ------------------------------------------------------------------------------------------
-// Our kernels. The "six scores + metrics" wall time covers everything after the fit.
-
-const wallStart = performance.now();
-const logits = await time(
-  "linear logits (flat head)",
-  (2 * nEval * D * C) / 1e9,
-  () => linearLogits(evalX, flat.weight, flat.bias, opts),
-);
-const groupLogits = await time(
-  "linear logits (group head)",
-  (2 * nEval * D * layout.numOutputs) / 1e9,
-  () => linearLogits(evalX, grouped.weight, grouped.bias, opts),
-);
-const sMsp = await time("msp (TS)", 0, () => msp(logits));
-const sOdin = await time("odin (TS)", 0, () => odin(logits));
-const sEnergy = await time("energy (TS)", 0, () => energy(logits));
-const sMos = await time("mos (TS)", 0, () => mos(layout, groupLogits));
-const idLogits = rowSlice(logits, 0, nId);
-const idProbs = await time("softmax of ID logits (TS)", 0, () => softmaxRows(idLogits));
-const templates = await time("kl templates (TS)", 0, () => klTemplates(idProbs, idLabels, C));
-const sKl = await time(
-  "kl matching from logits (fused)",
-  (2 * nEval * C * C) / 1e9,
-  () => klMatchingFromLogits(logits, templates, opts),
-);
-const wallBeforeMaha = performance.now() - wallStart;
-
-// Fit (reported separately: it runs once per backbone, not per evaluation).
-const t0 = performance.now();
-const stats = await time(
-  "fit: class means (TS)",
-  0,
-  () => classStats(trainSource, trainLabels, C, opts),
-);
-const scatter = await time(
-  "fit: within-class scatter",
-  (2 * nTrain * D * D) / 1e9,
-  () => withinClassScatter(trainSource, trainLabels, stats, opts),
-  "GFLOP/s counts the full D x D product",
-);
-for (let i = 0; i < scatter.length; i++) scatter[i] /= nTrain;
-const inv = await time(
-  "fit: inverse (float64 Cholesky)",
-  D ** 3 / 1e9,
-  () => invertCovariance(scatter, D),
-);
-const fitMs = performance.now() - t0;
-const model = {
-  means: { data: Float32Array.from(stats.means), rows: C, cols: D },
-  precision: { data: Float32Array.from(inv.inverse), rows: D, cols: D },
-};
-
-const wallMaha = performance.now();
-const sMaha = await time(
-  "mahalanobis score",
-  (2 * nEval * D * D + 2 * nEval * D * C) / 1e9,
-  () => mahalanobisFast(model, evalX, opts),
-);
-const methods: Record<string, Float32Array> = {
-  msp: sMsp,
-  odin: sOdin,
-  energy: sEnergy,
-  mos: sMos,
-  kl: sKl,
-  mahalanobis: sMaha,
-};
-await time("metrics (6 methods x 4 OOD sets)", 0, () => {
-  for (const s of Object.values(methods)) {
-    let off = nId;
-    for (const n of oodSizes) {
-      evaluate(s.subarray(0, nId), s.subarray(off, off + n));
-      off += n;
-    }
+/** Runs the scoring benchmark (see the module doc). */
+export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBenchResult> {
+  const { threads, chunkRows, seed, scale } = o;
+  const args = { full: o.full };
+  const nId = Math.round(50_000 * scale);
+  const oodSizes = OOD_SIZES.map((n) => Math.max(1, Math.round(n * scale)));
+  const nEval = nId + oodSizes.reduce((a, b) => a + b, 0);
+  let nTrain = o.full ? IMAGENET_TRAIN : Math.round(o.train * scale);
+  const opts = { threads, chunkRows };
+  const log = o.log ?? (() => {});
+  const rows: KernelRow[] = [];
+  async function time<T>(
+    name: string,
+    gflop: number,
+    fn: () => T | Promise<T>,
+    note?: string,
+  ): Promise<T> {
+    const t = performance.now();
+    const out = await fn();
+    rows.push({ name, ms: performance.now() - t, gflop, note });
+    return out;
   }
-});
-const wallMs = wallBeforeMaha + (performance.now() - wallMaha);
 
-// Unfused KL and its agreement, outside the wall total.
-const allProbs = softmaxRows(logits);
-const sKl2 = await time(
-  "kl matching from probs",
-  (2 * nEval * C * C) / 1e9,
-  () => klMatchingFast(allProbs, templates, opts),
-);
-let klDiff = 0;
-for (let i = 0; i < nEval; i++) klDiff = Math.max(klDiff, Math.abs(sKl2[i] - sKl[i]));
-
-// Mahalanobis float32 kernel vs the float64 reference on a subset.
-const sub = Math.min(64, nEval);
-const refIdx = [...Array(sub).keys()].map((i) => Math.floor((i * nEval) / sub));
-const subX = matrix(sub, D);
-refIdx.forEach((r, i) => subX.data.set(evalX.data.subarray(r * D, (r + 1) * D), i * D));
-const ref = mahalanobis(model, subX);
-let mahaRel = 0;
-refIdx.forEach((r, i) => {
-  mahaRel = Math.max(mahaRel, Math.abs(sMaha[r] - ref[i]) / Math.max(Math.abs(ref[i]), 1));
-});
-
-// ------------------------------------------------------------------------------------------
-// NumPy peer.
-
-const py = "/usr/bin/python3";
-let peer: Record<string, number> & { checksum?: Record<string, number> } | undefined;
-let peerNote = "";
-if (args["no-peer"]) {
-  peerNote = "numpy peer skipped (--no-peer)";
-} else {
-  let hasNumpy = false;
-  try {
-    const r = await new Deno.Command(py, { args: ["-c", "import numpy"], stderr: "null" }).output();
-    hasNumpy = r.success;
-  } catch {
-    hasNumpy = false;
-  }
-  if (!hasNumpy) {
-    peerNote = `numpy peer not run: ${py} is missing or has no numpy (apt install python3-numpy)`;
-  } else {
-    const dir = tempDir ?? await Deno.makeTempDir({ prefix: "mos_bench_" });
-    tempDir = dir;
-    const f4 = (name: string, m: Matrix) =>
-      writeNpy(`${dir}/${name}.npy`, { dtype: "<f4", shape: [m.rows, m.cols], data: m.data });
-    await f4("features", evalX);
-    await f4("weight", flat.weight);
-    await writeNpy(`${dir}/bias.npy`, { dtype: "<f4", shape: [C], data: flat.bias });
-    await f4("templates", templates);
-    await f4("means", model.means);
-    await f4("precision", model.precision);
-    if (trainMatrix) await f4("train", trainMatrix);
-    await writeNpy(`${dir}/train_labels.npy`, { dtype: "<i4", shape: [nTrain], data: trainLabels });
-    const script = new URL("./peers/scoring_numpy.py", import.meta.url).pathname;
-    const r = await new Deno.Command(py, {
-      args: [script, dir],
-      env: { OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: String(threads) },
-    }).output();
-    if (r.success) {
-      peer = JSON.parse(new TextDecoder().decode(r.stdout));
-    } else {
-      peerNote = `numpy peer failed: ${
-        new TextDecoder().decode(r.stderr).trim().split("\n").pop()
-      }`;
-    }
-  }
-}
-if (tempDir) await Deno.remove(tempDir, { recursive: true });
-const peerKey: Record<string, string> = {
-  "linear logits (flat head)": "linear",
-  "kl matching from probs": "kl",
-  "mahalanobis score": "mahalanobis",
-  "fit: class means (TS)": "class_means",
-  "fit: within-class scatter": "scatter",
-  "fit: inverse (float64 Cholesky)": "inverse",
-};
-
-// ------------------------------------------------------------------------------------------
-// Report.
-
-const pad = (s: string, n: number) => s.padEnd(n);
-const num = (v: number, d = 0) => v.toFixed(d).padStart(9);
-console.log();
-console.log(
-  `${pad("kernel", 36)}${"ms".padStart(9)}${"GFLOP/s".padStart(9)}${"numpy ms".padStart(10)}${
-    "ratio".padStart(8)
-  }`,
-);
-for (const r of rows) {
-  const key = peerKey[r.name];
-  const p = peer && key ? peer[key] : undefined;
-  console.log(
-    pad(r.name, 36) + num(r.ms) + (r.gflop > 0 ? num(r.gflop / (r.ms / 1000)) : "        -") +
-      (p !== undefined ? num(p).padStart(10) + (p / r.ms).toFixed(2).padStart(8) : "") +
-      (r.note ? `  (${r.note})` : ""),
+  log(
+    `scoring bench: eval ${nEval} rows (ID ${nId} + OOD ${
+      oodSizes.join(" + ")
+    }), D ${D}, C ${C}, ` +
+      `train ${nTrain}${args.full ? " (full, streamed from disk)" : ""}, threads ${threads}, ` +
+      `chunk ${chunkRows}`,
   );
-}
-if (peerNote) console.log(peerNote);
-const perRow = (name: string) => rows.find((r) => r.name === name)!.ms / nTrain;
-const extrap = (perRow("fit: class means (TS)") + perRow("fit: within-class scatter")) *
-    IMAGENET_TRAIN + rows.find((r) => r.name === "fit: inverse (float64 Cholesky)")!.ms;
-console.log();
-console.log(`six scores + metrics (eval set, excluding the fit): ${(wallMs / 1000).toFixed(2)} s`);
-console.log(
-  `mahalanobis fit on ${nTrain} rows: ${(fitMs / 1000).toFixed(2)} s (inverse: ${inv.method})`,
-);
-if (!args.full) {
-  console.log(`  extrapolated to ${IMAGENET_TRAIN} rows: ${(extrap / 1000).toFixed(1)} s`);
-}
-if (peer?.checksum) {
-  const first4 = (a: ArrayLike<number>) => Array.from(a).slice(0, 4).reduce((x, y) => x + y, 0);
-  const ours: Record<string, number> = {
-    linear: 0,
-    kl: first4(sKl2),
-    mahalanobis: first4(sMaha),
+  const genStart = performance.now();
+  const rng = createRng(seed);
+  const mu = classMeans(rng);
+  const idLabels = labelsFor(rng, nId);
+  const evalX = matrix(nEval, D);
+  fillRows(rng, mu, evalX.data.subarray(0, nId * D), idLabels, 0, false);
+  fillRows(rng, mu, evalX.data.subarray(nId * D), idLabels, 0, true);
+  const flat = randomHead(rng, C);
+  // Group head for MOS: the paper's 8 taxonomy group sizes over classes 0..999 in order.
+  const groupSizes = [398, 521, 9, 7, 52, 8, 3, 2];
+  const groups: number[][] = [];
+  {
+    let c0 = 0;
+    for (const s of groupSizes) {
+      groups.push(Array.from({ length: s }, (_, i) => c0 + i));
+      c0 += s;
+    }
+  }
+  const layout = groupLayout(groups, C);
+  const grouped = randomHead(rng, layout.numOutputs);
+  let trainLabels: Int32Array;
+  let trainSource: RowSource;
+  let tempDir: string | undefined;
+  let trainMatrix: Matrix | undefined;
+  let trainPath: string | undefined;
+  let closeTrain = () => {};
+  if (o.fitSet) {
+    const stream = await openFeatureStream(o.fitSet, { numClasses: C });
+    if (stream.meta.dim !== D) {
+      stream.close();
+      throw new DataError(`--fit-set ${o.fitSet} has D = ${stream.meta.dim}; the bench needs ${D}`);
+    }
+    trainLabels = stream.labels;
+    trainSource = stream.features;
+    trainPath = stream.features.path;
+    nTrain = stream.features.rows;
+    closeTrain = () => stream.close();
+  } else if (args.full) {
+    trainLabels = labelsFor(rng, nTrain);
+    tempDir = await Deno.makeTempDir({ prefix: "mos_bench_" });
+    const path = `${tempDir}/train.npy`;
+    const f = await Deno.open(path, { write: true, create: true, truncate: true });
+    await f.write(encodeNpyHeader("<f4", [nTrain, D]));
+    const buf = new Float32Array(8192 * D);
+    for (let s = 0; s < nTrain; s += 8192) {
+      const n = Math.min(8192, nTrain - s);
+      const b = buf.subarray(0, n * D);
+      fillRows(rng, mu, b, trainLabels, s, false);
+      const bytes = new Uint8Array(b.buffer, 0, b.byteLength);
+      for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
+    }
+    f.close();
+    trainSource = await openNpy(path);
+    trainPath = path;
+  } else {
+    trainLabels = labelsFor(rng, nTrain);
+    trainMatrix = matrix(nTrain, D);
+    fillRows(rng, mu, trainMatrix.data, trainLabels, 0, false);
+    trainSource = matrixSource(trainMatrix);
+  }
+  log(`data generated in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+
+  // ------------------------------------------------------------------------------------------
+  // Our kernels. The "six scores + metrics" wall time covers everything after the fit.
+
+  const wallStart = performance.now();
+  const logits = await time(
+    "linear logits (flat head)",
+    (2 * nEval * D * C) / 1e9,
+    () => linearLogits(evalX, flat.weight, flat.bias, opts),
+  );
+  const groupLogits = await time(
+    "linear logits (group head)",
+    (2 * nEval * D * layout.numOutputs) / 1e9,
+    () => linearLogits(evalX, grouped.weight, grouped.bias, opts),
+  );
+  const sMsp = await time("msp (TS)", 0, () => msp(logits));
+  const sOdin = await time("odin (TS)", 0, () => odin(logits));
+  const sEnergy = await time("energy (TS)", 0, () => energy(logits));
+  const sMos = await time("mos (TS)", 0, () => mos(layout, groupLogits));
+  const idLogits = rowSlice(logits, 0, nId);
+  const idProbs = await time("softmax of ID logits (TS)", 0, () => softmaxRows(idLogits));
+  const templates = await time("kl templates (TS)", 0, () => klTemplates(idProbs, idLabels, C));
+  const sKl = await time(
+    "kl matching from logits (fused)",
+    (2 * nEval * C * C) / 1e9,
+    () => klMatchingFromLogits(logits, templates, opts),
+  );
+  const wallBeforeMaha = performance.now() - wallStart;
+
+  // Fit (reported separately: it runs once per backbone, not per evaluation).
+  const t0 = performance.now();
+  const stats = await time(
+    "fit: class means (TS)",
+    0,
+    () => classStats(trainSource, trainLabels, C, opts),
+  );
+  const scatter = await time(
+    "fit: within-class scatter",
+    (2 * nTrain * D * D) / 1e9,
+    () => withinClassScatter(trainSource, trainLabels, stats, opts),
+    "GFLOP/s counts the full D x D product",
+  );
+  for (let i = 0; i < scatter.length; i++) scatter[i] /= nTrain;
+  const inv = await time(
+    "fit: inverse (float64 Cholesky)",
+    D ** 3 / 1e9,
+    () => invertCovariance(scatter, D),
+  );
+  const fitMs = performance.now() - t0;
+  const model = {
+    means: { data: Float32Array.from(stats.means), rows: C, cols: D },
+    precision: { data: Float32Array.from(inv.inverse), rows: D, cols: D },
   };
-  ours.linear = Array.from(logits.data.subarray(0, 4 * C)).reduce((x, y) => x + y, 0);
-  console.log(
-    "numpy peer agreement (sum of the first 4 rows' outputs): " +
+
+  const wallMaha = performance.now();
+  const sMaha = await time(
+    "mahalanobis score",
+    (2 * nEval * D * D + 2 * nEval * D * C) / 1e9,
+    () => mahalanobisFast(model, evalX, opts),
+  );
+  const methods: Record<string, Float32Array> = {
+    msp: sMsp,
+    odin: sOdin,
+    energy: sEnergy,
+    mos: sMos,
+    kl: sKl,
+    mahalanobis: sMaha,
+  };
+  await time("metrics (6 methods x 4 OOD sets)", 0, () => {
+    for (const s of Object.values(methods)) {
+      let off = nId;
+      for (const n of oodSizes) {
+        evaluate(s.subarray(0, nId), s.subarray(off, off + n));
+        off += n;
+      }
+    }
+  });
+  const wallMs = wallBeforeMaha + (performance.now() - wallMaha);
+
+  // Unfused KL and its agreement, outside the wall total.
+  const allProbs = softmaxRows(logits);
+  const sKl2 = await time(
+    "kl matching from probs",
+    (2 * nEval * C * C) / 1e9,
+    () => klMatchingFast(allProbs, templates, opts),
+  );
+  let klDiff = 0;
+  for (let i = 0; i < nEval; i++) klDiff = Math.max(klDiff, Math.abs(sKl2[i] - sKl[i]));
+
+  // Mahalanobis float32 kernel vs the float64 reference on a subset.
+  const sub = Math.min(64, nEval);
+  const refIdx = [...Array(sub).keys()].map((i) => Math.floor((i * nEval) / sub));
+  const subX = matrix(sub, D);
+  refIdx.forEach((r, i) => subX.data.set(evalX.data.subarray(r * D, (r + 1) * D), i * D));
+  const ref = mahalanobis(model, subX);
+  let mahaRel = 0;
+  refIdx.forEach((r, i) => {
+    mahaRel = Math.max(mahaRel, Math.abs(sMaha[r] - ref[i]) / Math.max(Math.abs(ref[i]), 1));
+  });
+
+  // ------------------------------------------------------------------------------------------
+  // NumPy peer.
+
+  const py = "/usr/bin/python3";
+  let peer: Record<string, number> & { checksum?: Record<string, number> } | undefined;
+  let peerNote = "";
+  if (!o.peer) {
+    peerNote = "numpy peer skipped (--no-peer)";
+  } else {
+    let hasNumpy = false;
+    try {
+      const r = await new Deno.Command(py, { args: ["-c", "import numpy"], stderr: "null" })
+        .output();
+      hasNumpy = r.success;
+    } catch {
+      hasNumpy = false;
+    }
+    if (!hasNumpy) {
+      peerNote = `numpy peer not run: ${py} is missing or has no numpy (apt install python3-numpy)`;
+    } else {
+      const dir = tempDir ?? await Deno.makeTempDir({ prefix: "mos_bench_" });
+      tempDir = dir;
+      const f4 = (name: string, m: Matrix) =>
+        writeNpy(`${dir}/${name}.npy`, { dtype: "<f4", shape: [m.rows, m.cols], data: m.data });
+      await f4("features", evalX);
+      await f4("group_weight", grouped.weight);
+      await writeNpy(`${dir}/group_bias.npy`, {
+        dtype: "<f4",
+        shape: [layout.numOutputs],
+        data: grouped.bias,
+      });
+      await writeNpy(`${dir}/group_sizes.npy`, {
+        dtype: "<i4",
+        shape: [groupSizes.length],
+        data: Int32Array.from(groupSizes),
+      });
+      await writeNpy(`${dir}/id_labels.npy`, { dtype: "<i4", shape: [nId], data: idLabels });
+      await f4("weight", flat.weight);
+      await writeNpy(`${dir}/bias.npy`, { dtype: "<f4", shape: [C], data: flat.bias });
+      await f4("templates", templates);
+      await f4("means", model.means);
+      await f4("precision", model.precision);
+      if (trainMatrix) await f4("train", trainMatrix);
+      await writeNpy(`${dir}/train_labels.npy`, {
+        dtype: "<i4",
+        shape: [nTrain],
+        data: trainLabels,
+      });
+      const script = new URL("./peers/scoring_numpy.py", import.meta.url).pathname;
+      const r = await new Deno.Command(py, {
+        args: [script, dir, ...(trainPath ? [trainPath] : [])],
+        env: { OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: String(threads) },
+      }).output();
+      if (r.success) {
+        peer = JSON.parse(new TextDecoder().decode(r.stdout));
+      } else {
+        peerNote = `numpy peer failed: ${
+          new TextDecoder().decode(r.stderr).trim().split("\n").pop()
+        }`;
+      }
+    }
+  }
+  closeTrain();
+  if (tempDir) await Deno.remove(tempDir, { recursive: true });
+
+  const ms = (name: string) => rows.find((r) => r.name === name)!.ms;
+  const lin = ms("linear logits (flat head)");
+  const scores: ScoringBenchResult["scores"] = [
+    { name: "msp", ms: lin + ms("msp (TS)"), peerMs: peer && peer.linear + peer.msp },
+    { name: "odin", ms: lin + ms("odin (TS)"), peerMs: peer && peer.linear + peer.odin },
+    { name: "energy", ms: lin + ms("energy (TS)"), peerMs: peer && peer.linear + peer.energy },
+    {
+      name: "mos",
+      ms: ms("linear logits (group head)") + ms("mos (TS)"),
+      peerMs: peer && peer.group_linear + peer.mos,
+    },
+    {
+      name: "kl matching",
+      ms: lin + ms("softmax of ID logits (TS)") + ms("kl templates (TS)") +
+        ms("kl matching from logits (fused)"),
+      peerMs: peer && peer.linear + peer.kl_full,
+    },
+    { name: "mahalanobis", ms: ms("mahalanobis score"), peerMs: peer?.mahalanobis },
+  ];
+  const peerWallMs = peer
+    ? peer.linear + peer.group_linear + peer.msp + peer.odin + peer.energy + peer.mos +
+      peer.kl_full + peer.mahalanobis
+    : undefined;
+  const perRow = (v: number) => (v / nTrain) * IMAGENET_TRAIN;
+  const fitFullMs = perRow(ms("fit: class means (TS)") + ms("fit: within-class scatter")) +
+    ms("fit: inverse (float64 Cholesky)");
+  const peerFitMs = peer && peer.class_means + peer.scatter + peer.inverse;
+  const peerFitFullMs = peer && perRow(peer.class_means + peer.scatter) + peer.inverse;
+  let agreement: string | undefined;
+  if (peer?.checksum) {
+    const first4 = (a: ArrayLike<number>) => Array.from(a).slice(0, 4).reduce((x, y) => x + y, 0);
+    const ours: Record<string, number> = {
+      linear: Array.from(logits.data.subarray(0, 4 * C)).reduce((x, y) => x + y, 0),
+      kl: first4(sKl2),
+      mahalanobis: first4(sMaha),
+      msp: first4(sMsp),
+      energy: first4(sEnergy),
+      mos: first4(sMos),
+    };
+    agreement = "numpy peer agreement (sum of the first 4 rows' outputs): " +
       Object.keys(ours).map((k) =>
         `${k} ${ours[k].toPrecision(7)} vs ${peer!.checksum![k].toPrecision(7)}`
-      ).join("; "),
+      ).join("; ");
+  }
+  return {
+    nEval,
+    nId,
+    oodSizes,
+    nTrain,
+    rows,
+    peer: peer
+      ? Object.fromEntries(Object.entries(peer).filter(([, v]) => typeof v === "number")) as Record<
+        string,
+        number
+      >
+      : undefined,
+    peerNote,
+    scores,
+    wallMs,
+    peerWallMs,
+    fitMs,
+    peerFitMs,
+    fitFullMs,
+    peerFitFullMs,
+    fitStreamed: Boolean(trainPath),
+    inverseMethod: inv.method,
+    klDiff,
+    mahaRel,
+    agreement,
+  };
+}
+
+if (import.meta.main) {
+  const { values: args } = parseArgs({
+    options: {
+      train: { type: "string", default: "100000" },
+      full: { type: "boolean", default: false },
+      "fit-set": { type: "string" },
+      threads: { type: "string", default: String(navigator.hardwareConcurrency ?? 2) },
+      chunk: { type: "string", default: "8192" },
+      seed: { type: "string", default: "0" },
+      scale: { type: "string", default: "1" },
+      "no-peer": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (args.help) {
+    console.log(
+      "deno run -A bench/scoring.ts [--train N] [--full | --fit-set DIR] [--threads T] " +
+        "[--chunk R] [--seed S] [--scale F (shrinks every row count, for a quick look)] [--no-peer]",
+    );
+    Deno.exit(0);
+  }
+  const posInt = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) {
+      console.error(`--${name} must be a positive integer, got "${v}"`);
+      Deno.exit(2);
+    }
+    return n;
+  };
+  const scale = Number(args.scale);
+  if (!(scale > 0 && scale <= 1)) {
+    console.error(`--scale must be in (0, 1], got "${args.scale}"`);
+    Deno.exit(2);
+  }
+  const r = await runScoringBench({
+    train: posInt("train", args.train!),
+    full: args.full!,
+    fitSet: args["fit-set"],
+    threads: posInt("threads", args.threads!),
+    chunkRows: posInt("chunk", args.chunk!),
+    seed: Number(args.seed),
+    scale,
+    peer: !args["no-peer"],
+    log: (m) => console.log(m),
+  });
+  const peerKey: Record<string, string> = {
+    "linear logits (flat head)": "linear",
+    "linear logits (group head)": "group_linear",
+    "msp (TS)": "msp",
+    "odin (TS)": "odin",
+    "energy (TS)": "energy",
+    "mos (TS)": "mos",
+    "kl matching from probs": "kl",
+    "mahalanobis score": "mahalanobis",
+    "fit: class means (TS)": "class_means",
+    "fit: within-class scatter": "scatter",
+    "fit: inverse (float64 Cholesky)": "inverse",
+  };
+  const pad = (s: string, n: number) => s.padEnd(n);
+  const num = (v: number, d = 0) => v.toFixed(d).padStart(9);
+  console.log();
+  console.log(
+    `${pad("kernel", 36)}${"ms".padStart(9)}${"GFLOP/s".padStart(9)}${"numpy ms".padStart(10)}${
+      "ratio".padStart(8)
+    }`,
+  );
+  for (const row of r.rows) {
+    const key = peerKey[row.name];
+    const p = r.peer && key ? r.peer[key] : undefined;
+    console.log(
+      pad(row.name, 36) + num(row.ms) +
+        (row.gflop > 0 ? num(row.gflop / (row.ms / 1000)) : "        -") +
+        (p !== undefined ? num(p).padStart(10) + (p / row.ms).toFixed(2).padStart(8) : "") +
+        (row.note ? `  (${row.note})` : ""),
+    );
+  }
+  if (r.peerNote) console.log(r.peerNote);
+  console.log();
+  console.log("per score, features -> score (shared logits counted in each):");
+  for (const s of r.scores) {
+    console.log(
+      `  ${pad(s.name, 14)}${num(s.ms)} ms` +
+        (s.peerMs !== undefined
+          ? `  numpy ${num(s.peerMs)} ms  ratio ${(s.peerMs / s.ms).toFixed(2)}`
+          : ""),
+    );
+  }
+  console.log(
+    `six scores + metrics (eval set, excluding the fit): ${(r.wallMs / 1000).toFixed(2)} s` +
+      (r.peerWallMs ? ` (numpy, metrics excluded: ${(r.peerWallMs / 1000).toFixed(2)} s)` : ""),
+  );
+  console.log(
+    `mahalanobis fit on ${r.nTrain} rows${r.fitStreamed ? " (streamed from disk)" : ""}: ` +
+      `${(r.fitMs / 1000).toFixed(2)} s (inverse: ${r.inverseMethod})` +
+      (r.peerFitMs ? `; numpy ${(r.peerFitMs / 1000).toFixed(2)} s` : ""),
+  );
+  if (r.nTrain !== IMAGENET_TRAIN) {
+    console.log(
+      `  extrapolated to ${IMAGENET_TRAIN} rows: ${(r.fitFullMs / 1000).toFixed(1)} s` +
+        (r.peerFitFullMs ? `; numpy ${(r.peerFitFullMs / 1000).toFixed(1)} s` : ""),
+    );
+  }
+  if (r.agreement) console.log(r.agreement);
+  console.log(`kl fused vs from-probs: worst |diff| ${r.klDiff.toExponential(2)}`);
+  console.log(
+    `mahalanobis float32 kernel vs float64 reference (64 rows): worst rel error ` +
+      r.mahaRel.toExponential(2),
   );
 }
-console.log(`kl fused vs from-probs: worst |diff| ${klDiff.toExponential(2)}`);
-console.log(
-  `mahalanobis float32 kernel vs float64 reference (${sub} rows): worst rel error ` +
-    mahaRel.toExponential(2),
-);

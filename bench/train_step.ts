@@ -12,6 +12,8 @@
  * Usage: deno run -A bench/train_step.ts [--steps 48] [--warmup 8] [--threads 2] [--rows 65536]
  *        [--seed 0] [--unroll 4] [--no-peer]
  *
+ * {@linkcode runTrainBench} runs the same measurement for bench/mod.ts (`deno task bench`).
+ *
  * @module
  */
 import { parseArgs } from "node:util";
@@ -24,40 +26,6 @@ import { createBatchSampler } from "../lib/train/sampler.ts";
 import { createOrtStep } from "../lib/train/step_graph.ts";
 import { DEFAULT_UNROLL, gatherSource, trainHead } from "../lib/train/trainer.ts";
 
-const args = parseArgs({
-  options: {
-    steps: { type: "string", default: "48" },
-    warmup: { type: "string", default: "8" },
-    threads: { type: "string", default: "2" },
-    rows: { type: "string", default: "65536" },
-    seed: { type: "string", default: "0" },
-    unroll: { type: "string", default: String(DEFAULT_UNROLL) },
-    "no-peer": { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
-  strict: true,
-});
-if (args.values.help) {
-  console.log(
-    "deno run -A bench/train_step.ts [--steps 48] [--warmup 8] [--threads 2] [--rows 65536] " +
-      "[--seed 0] [--unroll 4] [--no-peer]",
-  );
-  Deno.exit(0);
-}
-function int(name: string, min: number): number {
-  const v = Number(args.values[name as keyof typeof args.values]);
-  if (!Number.isInteger(v) || v < min) {
-    console.error(`--${name} must be an integer >= ${min}, got "${args.values[name as "steps"]}"`);
-    Deno.exit(2);
-  }
-  return v;
-}
-const STEPS = int("steps", 1);
-const WARMUP = int("warmup", 0);
-const THREADS = int("threads", 1);
-const N = int("rows", 512);
-const SEED = int("seed", 0);
-const UNROLL = int("unroll", 1);
 const D = 2048;
 const B = 512;
 const SIZES = [398, 521, 9, 7, 52, 8, 3, 2];
@@ -75,169 +43,258 @@ const p10 = (v: number[]) => {
   return i + 1 < s.length ? s[i] + (r - i) * (s[i + 1] - s[i]) : s[i];
 };
 
-// Seeded synthetic features: post-ReLU values around class centroids (uniform noise keeps the
-// generation of 134M values to about a second).
-const t0 = performance.now();
-const rng = createRng(SEED);
-const centroids = Float32Array.from({ length: C * D }, () => rng.normal());
-const labels = new Int32Array(N);
-const feats = matrix(N, D);
-for (let i = 0; i < N; i++) {
-  const c = rng.int(C);
-  labels[i] = c;
-  const row = i * D;
-  const cen = c * D;
-  for (let j = 0; j < D; j++) {
-    const v = centroids[cen + j] + rng.uint32() / 4294967296 - 0.5;
-    feats.data[row + j] = v > 0 ? v : 0;
-  }
+/** Options of {@linkcode runTrainBench}. */
+export interface TrainBenchOptions {
+  /** Timed steps per head (after the warm-up). */
+  steps: number;
+  warmup: number;
+  threads: number;
+  /** Rows of the synthetic feature set (65,536 for the issue's case). */
+  rows: number;
+  seed: number;
+  /** Steps per onnxruntime run (`trainHead`'s unroll). */
+  unroll: number;
+  /** Run the PyTorch peer when Debian's python3 has torch. */
+  peer: boolean;
+  /** Also time the pieces of a step (graph, gather, preparation) separately. */
+  breakdown: boolean;
+  /** Progress messages (stderr in the CLIs). */
+  log?: (message: string) => void;
 }
-const classes = shuffle(createRng(SEED + 1), Array.from({ length: C }, (_, i) => i));
-const groups: number[][] = [];
-let p = 0;
-for (const s of SIZES) {
-  groups.push(classes.slice(p, p + s));
-  p += s;
-}
-const layout = groupLayout(groups, C);
-console.error(
-  `features ${N} x ${D} generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-);
 
-async function loopMs(lay: GroupLayout | null): Promise<{ median: number; p10: number }> {
-  const rule = hyperRule(N, { steps: WARMUP + STEPS, mixupAlpha: 0.1 });
-  const stamps: number[] = [];
-  let last = performance.now();
-  await trainHead({
-    source: gatherSource(feats),
-    labels,
-    numClasses: C,
-    layout: lay,
-    rule,
-    seed: SEED,
-    threads: THREADS,
-    unroll: UNROLL,
-    onProgress: () => {
-      const now = performance.now();
-      stamps.push(now - last);
-      last = now;
-    },
-  });
-  // With unroll k, progress arrives in bursts of k: average over whole runs.
-  const perRun: number[] = [];
-  for (let i = WARMUP - (WARMUP % UNROLL) + UNROLL; i + UNROLL <= stamps.length; i += UNROLL) {
-    perRun.push(stamps.slice(i, i + UNROLL).reduce((a, b) => a + b, 0) / UNROLL);
-  }
-  const v = perRun.length ? perRun : stamps.slice(WARMUP);
-  return { median: median(v), p10: p10(v) };
+/** A per-step time: median and 10th percentile, milliseconds. */
+export interface StepTime {
+  median: number;
+  p10: number;
+}
+
+/** Result of {@linkcode runTrainBench}. */
+export interface TrainBenchResult {
+  ours: { group: StepTime; flat: StepTime };
+  /** Medians of the pieces of one step, when `breakdown` was asked for. */
+  parts?: Record<"group" | "flat", { graph: number; gather: number; prep: number }>;
+  peer?: { group: StepTime; flat: StepTime; version: string; threads: number; python: string };
+  /** Why the peer did not run, when it did not. */
+  peerNote: string;
+  /** Outputs of the group head and of the flat head. */
+  outputs: { group: number; flat: number };
 }
 
 /**
- * Times the pieces of one (not unrolled) step separately: `step.run` (soft targets + the ORT
- * graph), the batch gather, and the rest of the TypeScript preparation (labels, mixup draw).
+ * Times the real training loop (`trainHead` on an in-memory source) for the group and the flat
+ * head on seeded synthetic features, and the PyTorch peer on the same shapes in the same run.
  */
-async function breakdown(lay: GroupLayout | null) {
-  const O = lay ? lay.numOutputs : C;
-  const step = await createOrtStep(
-    { batch: B, dim: D, numOutputs: O, layout: lay, mixup: true },
-    { threads: THREADS },
-  );
-  const sampler = createBatchSampler(SEED, N, B);
-  const source = gatherSource(feats);
-  const idx = new Int32Array(B);
-  const y = new Int32Array(B);
-  const graph: number[] = [];
-  const gather: number[] = [];
-  const prep: number[] = [];
-  for (let t = 0; t < WARMUP + STEPS; t++) {
-    const a = performance.now();
-    sampler.indices(t, idx);
-    source.gather(idx, step.xs[0]);
-    const b = performance.now();
-    for (let i = 0; i < B; i++) y[i] = labels[idx[i]];
-    const draw = mixupDraw(SEED, t, B, 0.1);
-    const c = performance.now();
-    await step.run([{ labels: y, draw, lr: 0.003 }]);
-    const d = performance.now();
-    if (t >= WARMUP) {
-      gather.push(b - a);
-      prep.push(c - b);
-      graph.push(d - c);
+export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchResult> {
+  const { steps: STEPS, warmup: WARMUP, threads: THREADS, rows: N, seed: SEED } = o;
+  const UNROLL = o.unroll;
+  // Seeded synthetic features: post-ReLU values around class centroids (uniform noise keeps the
+  // generation of 134M values to about a second).
+  const t0 = performance.now();
+  const rng = createRng(SEED);
+  const centroids = Float32Array.from({ length: C * D }, () => rng.normal());
+  const labels = new Int32Array(N);
+  const feats = matrix(N, D);
+  for (let i = 0; i < N; i++) {
+    const c = rng.int(C);
+    labels[i] = c;
+    const row = i * D;
+    const cen = c * D;
+    for (let j = 0; j < D; j++) {
+      const v = centroids[cen + j] + rng.uint32() / 4294967296 - 0.5;
+      feats.data[row + j] = v > 0 ? v : 0;
     }
   }
-  await step.release();
-  return { graph: median(graph), gather: median(gather), prep: median(prep) };
-}
-
-const ours = {
-  group: await loopMs(layout),
-  flat: await loopMs(null),
-};
-const parts = { group: await breakdown(layout), flat: await breakdown(null) };
-
-interface Peer {
-  group_ms: number;
-  group_p10_ms: number;
-  flat_ms: number;
-  flat_p10_ms: number;
-  torch: string;
-  threads: number;
-}
-let peer: Peer | undefined;
-let peerNote = "";
-const py = "/usr/bin/python3";
-if (args.values["no-peer"]) {
-  peerNote = "torch peer skipped (--no-peer)";
-} else {
-  let hasTorch = false;
-  try {
-    hasTorch =
-      (await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" }).output())
-        .success;
-  } catch {
-    hasTorch = false;
+  const classes = shuffle(createRng(SEED + 1), Array.from({ length: C }, (_, i) => i));
+  const groups: number[][] = [];
+  let p = 0;
+  for (const s of SIZES) {
+    groups.push(classes.slice(p, p + s));
+    p += s;
   }
-  if (!hasTorch) {
-    peerNote = `torch peer not run: ${py} is missing or cannot import torch`;
+  const layout = groupLayout(groups, C);
+  o.log?.(`features ${N} x ${D} generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const loopMs = async (lay: GroupLayout | null): Promise<StepTime> => {
+    const rule = hyperRule(N, { steps: WARMUP + STEPS, mixupAlpha: 0.1 });
+    const stamps: number[] = [];
+    let last = performance.now();
+    await trainHead({
+      source: gatherSource(feats),
+      labels,
+      numClasses: C,
+      layout: lay,
+      rule,
+      seed: SEED,
+      threads: THREADS,
+      unroll: UNROLL,
+      onProgress: () => {
+        const now = performance.now();
+        stamps.push(now - last);
+        last = now;
+      },
+    });
+    // With unroll k, progress arrives in bursts of k: average over whole runs.
+    const perRun: number[] = [];
+    for (let i = WARMUP - (WARMUP % UNROLL) + UNROLL; i + UNROLL <= stamps.length; i += UNROLL) {
+      perRun.push(stamps.slice(i, i + UNROLL).reduce((a, b) => a + b, 0) / UNROLL);
+    }
+    const v = perRun.length ? perRun : stamps.slice(WARMUP);
+    return { median: median(v), p10: p10(v) };
+  };
+
+  /**
+   * Times the pieces of one (not unrolled) step separately: `step.run` (soft targets + the ORT
+   * graph), the batch gather, and the rest of the TypeScript preparation (labels, mixup draw).
+   */
+  const breakdown = async (lay: GroupLayout | null) => {
+    const O = lay ? lay.numOutputs : C;
+    const step = await createOrtStep(
+      { batch: B, dim: D, numOutputs: O, layout: lay, mixup: true },
+      { threads: THREADS },
+    );
+    const sampler = createBatchSampler(SEED, N, B);
+    const source = gatherSource(feats);
+    const idx = new Int32Array(B);
+    const y = new Int32Array(B);
+    const graph: number[] = [];
+    const gather: number[] = [];
+    const prep: number[] = [];
+    for (let t = 0; t < WARMUP + STEPS; t++) {
+      const a = performance.now();
+      sampler.indices(t, idx);
+      source.gather(idx, step.xs[0]);
+      const b = performance.now();
+      for (let i = 0; i < B; i++) y[i] = labels[idx[i]];
+      const draw = mixupDraw(SEED, t, B, 0.1);
+      const c = performance.now();
+      await step.run([{ labels: y, draw, lr: 0.003 }]);
+      const d = performance.now();
+      if (t >= WARMUP) {
+        gather.push(b - a);
+        prep.push(c - b);
+        graph.push(d - c);
+      }
+    }
+    await step.release();
+    return { graph: median(graph), gather: median(gather), prep: median(prep) };
+  };
+
+  o.log?.("timing our training loop (group, flat)");
+  const ours = { group: await loopMs(layout), flat: await loopMs(null) };
+  const parts = o.breakdown
+    ? { group: await breakdown(layout), flat: await breakdown(null) }
+    : undefined;
+
+  let peer: TrainBenchResult["peer"];
+  let peerNote = "";
+  const py = "/usr/bin/python3";
+  if (!o.peer) {
+    peerNote = "torch peer skipped (--no-peer)";
   } else {
-    const script = new URL("./peers/torch_train.py", import.meta.url).pathname;
-    const r = await new Deno.Command(py, {
-      args: [script, N, D, B, STEPS, WARMUP, THREADS, SEED, SIZES.join(",")].map(String),
-      env: { OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: String(THREADS) },
-    }).output();
-    if (r.success) peer = JSON.parse(new TextDecoder().decode(r.stdout));
-    else {
-      peerNote = `torch peer failed: ${
-        new TextDecoder().decode(r.stderr).trim().split("\n").pop()
-      }`;
+    let hasTorch = false;
+    try {
+      hasTorch =
+        (await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" }).output())
+          .success;
+    } catch {
+      hasTorch = false;
+    }
+    if (!hasTorch) {
+      peerNote = `torch peer not run: ${py} is missing or cannot import torch ` +
+        "(apt-get install python3-torch)";
+    } else {
+      o.log?.("timing the PyTorch peer (group, flat)");
+      const script = new URL("./peers/torch_train.py", import.meta.url).pathname;
+      const r = await new Deno.Command(py, {
+        args: [script, N, D, B, STEPS, WARMUP, THREADS, SEED, SIZES.join(",")].map(String),
+        env: { OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: String(THREADS) },
+      }).output();
+      if (r.success) {
+        const j = JSON.parse(new TextDecoder().decode(r.stdout));
+        peer = {
+          group: { median: j.group_ms, p10: j.group_p10_ms },
+          flat: { median: j.flat_ms, p10: j.flat_p10_ms },
+          version: j.torch,
+          threads: j.threads,
+          python: py,
+        };
+      } else {
+        peerNote = `torch peer failed: ${
+          new TextDecoder().decode(r.stderr).trim().split("\n").pop()
+        }`;
+      }
     }
   }
+  return { ours, parts, peer, peerNote, outputs: { group: layout.numOutputs, flat: C } };
 }
 
-console.log(
-  `Head training step, batch ${B}, ${N} x ${D} features, mixup 0.1, ${THREADS} threads, ` +
-    `unroll ${UNROLL}, ${STEPS} steps after ${WARMUP} warm-up steps; ms/step as median ` +
-    `(10th percentile, the figure least disturbed by other processes on the cores)`,
-);
-console.log(
-  "| head | ours ms/step | step.run | gather | labels+mixup draw | torch ms/step | torch/ours |",
-);
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-const f2 = (v: number) => v.toFixed(2);
-for (
-  const [name, label] of [
-    ["group", `group 2048->${C + SIZES.length}`],
-    ["flat", `flat 2048->${C}`],
-  ] as const
-) {
-  const ms = ours[name];
-  const pt = parts[name];
-  const tm = peer ? { median: peer[`${name}_ms`], p10: peer[`${name}_p10_ms`] } : undefined;
+if (import.meta.main) {
+  const args = parseArgs({
+    options: {
+      steps: { type: "string", default: "48" },
+      warmup: { type: "string", default: "8" },
+      threads: { type: "string", default: "2" },
+      rows: { type: "string", default: "65536" },
+      seed: { type: "string", default: "0" },
+      unroll: { type: "string", default: String(DEFAULT_UNROLL) },
+      "no-peer": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (args.values.help) {
+    console.log(
+      "deno run -A bench/train_step.ts [--steps 48] [--warmup 8] [--threads 2] [--rows 65536] " +
+        "[--seed 0] [--unroll 4] [--no-peer]",
+    );
+    Deno.exit(0);
+  }
+  const int = (name: string, min: number): number => {
+    const raw = args.values[name as keyof typeof args.values];
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min) {
+      console.error(`--${name} must be an integer >= ${min}, got "${raw}"`);
+      Deno.exit(2);
+    }
+    return v;
+  };
+  const o: TrainBenchOptions = {
+    steps: int("steps", 1),
+    warmup: int("warmup", 0),
+    threads: int("threads", 1),
+    rows: int("rows", 512),
+    seed: int("seed", 0),
+    unroll: int("unroll", 1),
+    peer: !args.values["no-peer"],
+    breakdown: true,
+    log: (m) => console.error(m),
+  };
+  const r = await runTrainBench(o);
   console.log(
-    `| ${label} | ${f2(ms.median)} (${f2(ms.p10)}) | ${f2(pt.graph)} | ${f2(pt.gather)} | ` +
-      `${f2(pt.prep)} | ${tm ? `${f2(tm.median)} (${f2(tm.p10)})` : "-"} | ` +
-      `${tm ? `${f2(tm.median / ms.median)} (${f2(tm.p10 / ms.p10)})` : "-"} |`,
+    `Head training step, batch ${B}, ${o.rows} x ${D} features, mixup 0.1, ${o.threads} threads, ` +
+      `unroll ${o.unroll}, ${o.steps} steps after ${o.warmup} warm-up steps; ms/step as median ` +
+      `(10th percentile, the figure least disturbed by other processes on the cores)`,
   );
+  console.log(
+    "| head | ours ms/step | step.run | gather | labels+mixup draw | torch ms/step | torch/ours |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const f2 = (v: number) => v.toFixed(2);
+  for (
+    const [name, label] of [
+      ["group", `group 2048->${C + SIZES.length}`],
+      ["flat", `flat 2048->${C}`],
+    ] as const
+  ) {
+    const ms = r.ours[name];
+    const pt = r.parts![name];
+    const tm = r.peer?.[name];
+    console.log(
+      `| ${label} | ${f2(ms.median)} (${f2(ms.p10)}) | ${f2(pt.graph)} | ${f2(pt.gather)} | ` +
+        `${f2(pt.prep)} | ${tm ? `${f2(tm.median)} (${f2(tm.p10)})` : "-"} | ` +
+        `${tm ? `${f2(tm.median / ms.median)} (${f2(tm.p10 / ms.p10)})` : "-"} |`,
+    );
+  }
+  if (r.peer) console.log(`torch ${r.peer.version}, ${r.peer.threads} threads (${r.peer.python})`);
+  if (r.peerNote) console.log(r.peerNote);
 }
-if (peer) console.log(`torch ${peer.torch}, ${peer.threads} threads (${py})`);
-if (peerNote) console.log(peerNote);

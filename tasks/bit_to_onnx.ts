@@ -4,18 +4,11 @@
  *
  * @module
  */
-import { BIT_ARCH_NAMES, type BitArchName, featureDim, inferArch } from "../lib/bit/arch.ts";
+import { BIT_ARCH_NAMES, type BitArchName, featureDim } from "../lib/bit/arch.ts";
+import { convertBitCheckpoint } from "../lib/bit/convert.ts";
 import { readNpz } from "../lib/bit/npz.ts";
-import {
-  BIT_OUTPUTS,
-  type BitOutput,
-  buildBitOnnx,
-  type GroupNormImpl,
-  needsExternalData,
-} from "../lib/bit/resnet_v2_onnx.ts";
+import { BIT_OUTPUTS, type BitOutput, type GroupNormImpl } from "../lib/bit/resnet_v2_onnx.ts";
 import { UsageError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/io/atomic.ts";
-import { hashFile } from "../lib/io/manifest.ts";
 import { choiceFlag, listFlag, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
 
 const SPEC: TaskSpec = {
@@ -64,26 +57,19 @@ async function main(values: Record<string, unknown>): Promise<void> {
 
   const t0 = performance.now();
   const weights = await readNpz(npzPath);
-  const bit = inferArch(weights, npzPath, arch as BitArchName | "auto");
-  const external = needsExternalData(weights);
-  const dataName = `${out.split("/").pop()}.data`;
-  const model = buildBitOnnx(weights, bit, {
+  const r = await convertBitCheckpoint({
+    weights,
+    npzPath,
+    out,
+    arch: arch as BitArchName | "auto",
     outputs,
     groupNorm,
-    externalDataName: external ? dataName : undefined,
-    metadata: { source_npz: npzPath.split("/").pop()!, source_sha256: await hashFile(npzPath) },
   });
-  const dir = out.includes("/") ? out.slice(0, out.lastIndexOf("/")) : ".";
-  await Deno.mkdir(dir, { recursive: true });
-  // The side file first: a model file never points at weights that are not there yet.
-  if (external) await writeFileAtomic(`${out}.data`, model.externalData);
-  await writeFileAtomic(out, model.model);
-  const mb = (model.model.length + model.externalData.reduce((s, c) => s + c.length, 0)) / 1e6;
   console.log(
-    `wrote ${out}${external ? ` (+ ${dataName})` : ""}: ${bit.name}, units ` +
-      `${bit.units.join(",")}, feature dim ${featureDim(bit)}, ` +
-      `${bit.numClasses > 0 ? `${bit.numClasses} head classes, ` : "no head, "}` +
-      `outputs ${model.outputs.join(",")}, ${mb.toFixed(1)} MB, ` +
+    `wrote ${out}${r.dataFile ? ` (+ ${r.dataFile})` : ""}: ${r.arch.name}, units ` +
+      `${r.arch.units.join(",")}, feature dim ${featureDim(r.arch)}, ` +
+      `${r.arch.numClasses > 0 ? `${r.arch.numClasses} head classes, ` : "no head, "}` +
+      `outputs ${r.outputs.join(",")}, ${(r.bytes / 1e6).toFixed(1)} MB, ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
 }

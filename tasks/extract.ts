@@ -45,12 +45,25 @@ const SPEC: TaskSpec = {
     },
     force: { type: "boolean", help: "recompute even when the output is complete and up to date" },
     chunk: { type: "string", default: "256", help: "N  images per resumable part file" },
+    views: {
+      type: "string",
+      default: "1",
+      help: "V  training views per image in views.npy (resize 512, seeded random 480 crop, flip)",
+    },
+    "view-seed": { type: "string", default: "0", help: "N  seed of the view crops and flips" },
+    unlabeled: {
+      type: "boolean",
+      help: "labels -1 even with class folders (OOD sets shipped as folders, e.g. dtd/images)",
+    },
   },
   notes: [
     "Interrupted runs resume: rerun the same command and finished chunks (--chunk) are reused.",
     "Unreadable images are listed in <out>/skipped.tsv (use --strict to fail instead).",
     "Sharded runs (--shard i/n, or SLURM_ARRAY_TASK_ID / JOB_COMPLETION_INDEX) each write their",
     "own feature set; combine them with `deno task merge-shards --out DIR SHARD_DIRS...`.",
+    "--views V (> 1, for training sets): features.npy keeps the evaluation transform and",
+    "views.npy gets V x N rows (rows i*V..i*V+V-1 are image i's views; ImageNet train at V = 4",
+    "in f16 is ~21 GB); `train-head` then draws one view per example per step.",
   ],
 };
 
@@ -80,15 +93,24 @@ async function main(values: FlagValues): Promise<void> {
     navigator.hardwareConcurrency ?? 1;
   const size = numberFlag(values, "size", { integer: true, min: 32, max: 4096 }) ?? 480;
   const chunkSize = numberFlag(values, "chunk", { integer: true, min: 1, max: 1 << 20 }) ?? 256;
+  const views = numberFlag(values, "views", { integer: true, min: 1, max: 64 }) ?? 1;
+  const viewSeed = numberFlag(values, "view-seed", {
+    integer: true,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  }) ?? 0;
   const shardCount = numberFlag(values, "shard-count", { integer: true, min: 1 });
   const device = choiceFlag(values, "device", ["cpu", "cuda"] as const, "cpu");
   const dtype = choiceFlag(values, "dtype", ["f32", "f16"] as const, "f32");
   const resizer = choiceFlag(values, "resize", ["pil", "sharp"] as const, "pil");
   const shard = resolveShard(values.shard as string | undefined, shardCount, Deno.env.toObject());
 
-  const list: ImageList = images !== undefined
+  let list: ImageList = images !== undefined
     ? await listImageFolder(images.replace(/\/+$/, ""))
     : await readImageList(listPath!, rootFlag!.replace(/\/+$/, ""));
+  if (values.unlabeled === true) {
+    list = { ...list, entries: list.entries.map((e) => ({ ...e, label: -1 })) };
+  }
   const dataset = (values.dataset as string | undefined) ?? baseName(images ?? rootFlag!);
   const backbone = (values.backbone as string | undefined) ??
     baseName(model).replace(/\.onnx$/, "");
@@ -112,6 +134,8 @@ async function main(values: FlagValues): Promise<void> {
       strict: values.strict === true,
       force: values.force === true,
       chunkSize,
+      views,
+      viewSeed,
     },
     (p) => {
       progress ??= createProgress({
@@ -137,6 +161,7 @@ async function main(values: FlagValues): Promise<void> {
       `dim ${summary.dim}, ${summary.skipped} skipped` +
       (summary.resumed > 0 ? `, ${summary.resumed} resumed` : "") +
       (list.ignored > 0 ? `, ${list.ignored} non-image files ignored` : "") +
+      (views > 1 ? `, ${views} training views per image in views.npy` : "") +
       `, ${summary.seconds.toFixed(1)} s (${rate.toFixed(1)} img/s)`,
   );
 }

@@ -58,6 +58,9 @@ export const SPEC: TaskSpec = {
     out: { type: "string", help: "DIR   output directory (default: results/score)" },
     threads: { type: "string", help: "N   onnxruntime threads (default: all cores)" },
     force: { type: "boolean", help: "recompute even when manifest.json matches" },
+    ci: { type: "boolean", help: "bootstrap 95% intervals into metrics_ci.csv" },
+    resamples: { type: "string", default: "1000", help: "N   bootstrap resamples (with --ci)" },
+    "ci-seed": { type: "string", default: "0", help: "N   bootstrap seed (with --ci)" },
   },
   notes: [
     "ODIN runs without input perturbation (eps = 0, as the paper's released code did).",
@@ -117,6 +120,12 @@ export function parseScoreFlags(values: FlagValues) {
     out: (values.out as string | undefined) ?? "results/score",
     threads: numberFlag(values, "threads", { min: 1, integer: true }),
     force: values.force === true,
+    ci: values.ci === true
+      ? {
+        resamples: numberFlag(values, "resamples", { min: 1, integer: true, max: 1e6 })!,
+        seed: numberFlag(values, "ci-seed", { min: 0, integer: true, max: 2 ** 53 - 1 })!,
+      }
+      : undefined,
   };
 }
 
@@ -141,6 +150,7 @@ async function main(values: FlagValues): Promise<void> {
     out: opts.out,
     threads: opts.threads,
     force: opts.force,
+    ci: opts.ci,
     onStep: (step) => {
       if (Deno.env.get("MOS_QUIET") !== "1") console.error(`score: ${step}`);
     },

@@ -8,6 +8,7 @@
 import { DataError, UsageError } from "../lib/errors.ts";
 import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
 import { readHead } from "../lib/io/head.ts";
+import { acquireLock } from "../lib/io/lock.ts";
 import { parseTimingsCsv } from "../lib/io/score_files.ts";
 import {
   defaultPaperDir,
@@ -165,11 +166,17 @@ export async function writePaperTables(o: PaperTablesOptions): Promise<PaperTabl
   t1.notes = [...(t1.notes ?? []), ...notes];
   t3.notes = [...(t3.notes ?? []), ...notes];
   await ensureWritableDir(o.out, "--out");
+  // Two runs must not interleave their four files in one directory.
+  const lock = await acquireLock(o.out, "tables");
   const files: string[] = [];
-  for (const [name, t] of [["table1", t1], ["table3", t3]] as const) {
-    await writeTextAtomic(`${o.out}/${name}.csv`, renderCsv(t));
-    await writeTextAtomic(`${o.out}/${name}.md`, renderMarkdown(t));
-    files.push(`${o.out}/${name}.csv`, `${o.out}/${name}.md`);
+  try {
+    for (const [name, t] of [["table1", t1], ["table3", t3]] as const) {
+      await writeTextAtomic(`${o.out}/${name}.csv`, renderCsv(t));
+      await writeTextAtomic(`${o.out}/${name}.md`, renderMarkdown(t));
+      files.push(`${o.out}/${name}.csv`, `${o.out}/${name}.md`);
+    }
+  } finally {
+    lock.release();
   }
   return { table1: t1, table3: t3, accuracy, files };
 }

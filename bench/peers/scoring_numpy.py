@@ -1,10 +1,13 @@
 """NumPy peer of bench/scoring.ts: the same kernels on the same .npy inputs, timed here.
 
-Usage: python3 scoring_numpy.py DIR
+Usage: python3 scoring_numpy.py DIR [TRAIN_NPY]
 DIR holds what bench/scoring.ts wrote: features.npy (N x D eval features), weight.npy (C x D),
-bias.npy (C), templates.npy (C x C), means.npy (C x D), precision.npy (D x D), train.npy
-(M x D), train_labels.npy (M int32). Prints one JSON object of milliseconds (and checksums) to
-stdout. Run it with OPENBLAS_CORETYPE=SkylakeX so OpenBLAS picks its AVX-512 kernels.
+bias.npy (C), group_weight.npy / group_bias.npy / group_sizes.npy (the MOS head: groups of
+consecutive classes, each slice led by its "others" output), id_labels.npy (the first rows' class
+labels), templates.npy (C x C), means.npy (C x D), precision.npy (D x D), train.npy (M x D, or
+TRAIN_NPY: any float32 / float16 .npy, memory-mapped) and train_labels.npy (M int32). Prints one
+JSON object of milliseconds (and checksums) to stdout. Each score is the idiomatic NumPy
+formulation of the released MOS code's (softmax via exp / sum, logsumexp with the max shift). Run it with OPENBLAS_CORETYPE=SkylakeX so OpenBLAS picks its AVX-512 kernels.
 """
 import json
 import sys
@@ -19,18 +22,46 @@ def timed(fn):
     return out, (time.perf_counter() - t) * 1000.0
 
 
-def main(d):
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def main(d, train_path=None):
     x = np.load(f"{d}/features.npy")
+    gw = np.load(f"{d}/group_weight.npy")
+    gb = np.load(f"{d}/group_bias.npy")
+    sizes = np.load(f"{d}/group_sizes.npy")
+    id_labels = np.load(f"{d}/id_labels.npy")
     w = np.load(f"{d}/weight.npy")
     b = np.load(f"{d}/bias.npy")
     t = np.load(f"{d}/templates.npy")
     means = np.load(f"{d}/means.npy")
     prec = np.load(f"{d}/precision.npy")
-    train = np.load(f"{d}/train.npy", mmap_mode="r")
+    train = np.load(train_path or f"{d}/train.npy", mmap_mode="r")
     labels = np.load(f"{d}/train_labels.npy")
     res = {}
 
     logits, res["linear"] = timed(lambda: x @ w.T + b)
+    glogits, res["group_linear"] = timed(lambda: x @ gw.T + gb)
+    msps, res["msp"] = timed(lambda: softmax(logits).max(axis=1))
+    _, res["odin"] = timed(lambda: softmax(logits / np.float32(1000)).max(axis=1))
+
+    def energy():
+        m = logits.max(axis=1, keepdims=True)
+        return (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
+
+    energies, res["energy"] = timed(energy)
+
+    def mos():
+        others = []
+        start = 0
+        for n in sizes:
+            others.append(softmax(glogits[:, start:start + n + 1])[:, 0])
+            start += n + 1
+        return -np.min(np.stack(others, axis=1), axis=1)
+
+    moss, res["mos"] = timed(mos)
 
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -44,6 +75,25 @@ def main(d):
         return (p @ logt).max(axis=1) - neg
 
     kls, res["kl"] = timed(kl)
+
+    def kl_full():
+        # The whole KL-matching score from logits: softmax, class templates from the ID rows
+        # (mean probability per label), then the matching itself.
+        pr = softmax(logits).astype(np.float32)
+        n_id = id_labels.shape[0]
+        c = logits.shape[1]
+        order = np.argsort(id_labels, kind="stable")
+        ls = id_labels[order]
+        starts = np.flatnonzero(np.r_[True, ls[1:] != ls[:-1]])
+        sums = np.zeros((c, c))
+        sums[ls[starts]] = np.add.reduceat(pr[:n_id][order], starts, axis=0, dtype=np.float64)
+        counts = np.bincount(id_labels, minlength=c)
+        tm = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+        lt = np.log(np.maximum(tm[counts > 0], floor)).T.copy()
+        neg = np.sum(pr * np.log(np.maximum(pr, np.float32(1e-37))), axis=1)
+        return (pr @ lt).max(axis=1) - neg
+
+    _, res["kl_full"] = timed(kl_full)
 
     def maha():
         g = means.mean(axis=0, dtype=np.float64).astype(np.float32)
@@ -98,9 +148,12 @@ def main(d):
         "linear": float(np.float64(logits[:4].sum())),
         "kl": float(np.float64(kls[:4].sum())),
         "mahalanobis": float(np.float64(ms[:4].sum())),
+        "msp": float(np.float64(msps[:4].sum())),
+        "energy": float(np.float64(energies[:4].sum())),
+        "mos": float(np.float64(moss[:4].sum())),
     }
     print(json.dumps(res))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)

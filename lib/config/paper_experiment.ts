@@ -73,7 +73,8 @@ export function parsePaperExperiment(text: string, source: string): PaperExperim
   try {
     doc = parse(text);
   } catch (e) {
-    const first = (e as Error).message.split("\n")[0];
+    // The yaml library's first line ends with ":" before a source excerpt; drop it.
+    const first = (e as Error).message.split("\n")[0].replace(/:\s*$/, "");
     throw new DataError(`${source} is not valid YAML: ${first}`);
   }
   const root = object(doc, "(top level)", source);

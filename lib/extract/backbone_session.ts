@@ -80,6 +80,13 @@ export async function openBackbone(
   const dims: Record<string, number | undefined> = {};
   for (const m of session.outputMetadata) {
     const shape = "shape" in m ? m.shape : [];
+    if ("shape" in m && shape.length !== 2) {
+      await session.release();
+      throw new DataError(
+        `--model ${modelPath}: output '${m.name}' has shape (${shape.join(", ")}); expected ` +
+          "N x D (one feature row per image); export the pooled, flattened features",
+      );
+    }
     const last = shape.length === 2 ? shape[1] : undefined;
     dims[m.name] = typeof last === "number" ? last : undefined;
   }

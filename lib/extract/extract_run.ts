@@ -24,10 +24,13 @@ import { type ImageList, listHash } from "./image_list.ts";
 import { concatNpyFiles } from "./npy_concat.ts";
 import {
   configureDecoder,
-  decodeRgb,
+  cropFlipRgb,
+  decodeRgbSizes,
+  drawViews,
   preprocessInfo,
   type Resizer,
   rgbToChw,
+  viewResizeFor,
 } from "./preprocess.ts";
 import { type Shard, shardRange } from "./shard.ts";
 
@@ -54,6 +57,17 @@ export interface ExtractConfig {
   chunkSize?: number;
   /** Images decoded ahead of inference (default 2 batches + 8). */
   decodeAhead?: number;
+  /**
+   * Training views per image (default 1: none). With V > 1, `views.npy` gets V rows per image
+   * (rows i*V .. i*V+V-1 for image i of features.npy), each the primary output of one draw of
+   * the training transform (resize `viewResize`, seeded random `size` crop, random flip);
+   * features.npy keeps the evaluation transform.
+   */
+  views?: number;
+  /** Seed of the view draws (default 0). */
+  viewSeed?: number;
+  /** Square resize before the random crop (default {@linkcode viewResizeFor}(size): 512 at 480). */
+  viewResize?: number;
 }
 
 /** Progress of a run: images handled (decoded or skipped) out of the shard's total. */
@@ -106,6 +120,21 @@ function outputFile(output: string, primary: string): string {
   return output === primary ? "features.npy" : `${output}.npy`;
 }
 
+/** Name of the training-views array (its part files: `part-NNNNNN.views.npy`). */
+const VIEWS = "views";
+
+/** The view settings of a config, null when it extracts no training views. */
+function viewSettings(cfg: ExtractConfig): { views: number; seed: number; resize: number } | null {
+  const views = cfg.views ?? 1;
+  if (!Number.isInteger(views) || views < 1) throw new RangeError(`views must be >= 1: ${views}`);
+  if (views === 1) return null;
+  const resize = cfg.viewResize ?? viewResizeFor(cfg.size);
+  if (resize < cfg.size) {
+    throw new RangeError(`view resize ${resize} is smaller than the crop ${cfg.size}`);
+  }
+  return { views, seed: cfg.viewSeed ?? 0, resize };
+}
+
 async function readJsonOrNull<T>(path: string): Promise<T | null> {
   try {
     return JSON.parse(await Deno.readTextFile(path)) as T;
@@ -128,13 +157,31 @@ export async function runExtraction(
   onProgress?: (p: ExtractProgress) => void,
 ): Promise<ExtractSummary> {
   const t0 = performance.now();
+  // The model is opened (and its outputs checked) before --out is touched: a bad --model must
+  // not create or damage the output directory.
+  const backbone = await openBackbone(cfg.modelPath, {
+    device: cfg.device,
+    threads: cfg.threads,
+  });
+  try {
+    await ensureWritableDir(cfg.outDir, "--out");
+    return await extractWith(cfg, backbone, onProgress, t0);
+  } finally {
+    await backbone.session.release().catch(() => {});
+  }
+}
+
+async function extractWith(
+  cfg: ExtractConfig,
+  backbone: Backbone,
+  onProgress: ((p: ExtractProgress) => void) | undefined,
+  t0: number,
+): Promise<ExtractSummary> {
   const chunkSize = cfg.chunkSize ?? 256;
   const resizer = cfg.resizer ?? "pil";
   const entries = cfg.list.entries;
   const { start, end } = shardRange(entries.length, cfg.shard);
   const total = end - start;
-  await ensureWritableDir(cfg.outDir, "--out");
-
   const modelHash = await hashFile(cfg.modelPath);
   const inputs: Record<string, string> = {
     model: `sha256:${modelHash}`,
@@ -154,6 +201,8 @@ export async function runExtraction(
     shard: cfg.shard,
     chunk: chunkSize,
     list_root: cfg.list.root,
+    // Only with views, so feature sets extracted before views existed stay up to date.
+    ...(viewSettings(cfg) ? { views: viewSettings(cfg) } : {}),
   };
   const key = createHash("sha256").update(JSON.stringify({ config, inputs })).digest("hex");
 
@@ -189,10 +238,6 @@ export async function runExtraction(
     await Deno.mkdir(partsDir, { recursive: true });
     await writeJsonAtomic(`${partsDir}/run.json`, { key, config, inputs });
 
-    const backbone = await openBackbone(cfg.modelPath, {
-      device: cfg.device,
-      threads: cfg.threads,
-    });
     const primary = backbone.outputs[0];
     const nChunks = Math.ceil(total / chunkSize);
     const records: (PartRecord | null)[] = new Array(nChunks).fill(null);
@@ -233,7 +278,6 @@ export async function runExtraction(
       inputs,
       t0,
     });
-    await backbone.session.release();
     await Deno.remove(partsDir, { recursive: true }).catch(() => {});
     return { ...summary, resumed, seconds: (performance.now() - t0) / 1000 };
   } finally {
@@ -276,6 +320,8 @@ async function resolveDims(
 interface Decoded {
   pos: number;
   rgb?: Uint8Array;
+  /** Training views (crop x crop HWC RGB), when extracting views. */
+  views?: Uint8Array[];
   error?: string;
 }
 
@@ -300,9 +346,18 @@ async function computeChunks(
   const ahead = cfg.decodeAhead ?? 2 * cfg.batch + 8;
   const queue: Promise<Decoded>[] = [];
   let next = 0;
+  const vs = viewSettings(cfg);
   const decode = (pos: number): Promise<Decoded> =>
-    decodeRgb(`${cfg.list.root}/${cfg.list.entries[pos].path}`, S, resizer).then(
-      (rgb) => ({ pos, rgb }),
+    decodeRgbSizes(
+      `${cfg.list.root}/${cfg.list.entries[pos].path}`,
+      vs ? [S, vs.resize] : [S],
+      resizer,
+    ).then(
+      ([rgb, big]) => {
+        if (!vs) return { pos, rgb };
+        const draws = drawViews(vs.seed, pos, vs.views, vs.resize, S);
+        return { pos, rgb, views: draws.map((d) => cropFlipRgb(big, vs.resize, S, d)) };
+      },
       (err) => ({ pos, error: errorReason(err) }),
     );
   const fill = () => {
@@ -311,6 +366,8 @@ async function computeChunks(
   fill();
 
   const batchBuf = new Float32Array(cfg.batch * per);
+  const viewBuf = vs ? new Float32Array(cfg.batch * per) : null;
+  const primary = backbone.outputs[0];
   for (const c of chunks) {
     const a = ctx.start + c * ctx.chunkSize;
     const b = Math.min(ctx.end, a + ctx.chunkSize);
@@ -321,6 +378,20 @@ async function computeChunks(
     let ok = 0;
     let pendingAdvance = 0;
     let pendingSkipped = 0;
+    let inViews = 0;
+    const viewRows: Float32Array[] = [];
+    // Views go through the backbone in batches of the same size, in image-then-view order, so
+    // the rows of image i are i*V .. i*V+V-1; like image batches they never cross a chunk.
+    const flushViews = async () => {
+      if (inViews === 0) return;
+      const out = await backbone.session.run({
+        [backbone.input]: f32Tensor(viewBuf!.subarray(0, inViews * per), [inViews, 3, S, S]),
+      });
+      const data = out[primary].data as Float32Array;
+      dims[VIEWS] = data.length / inViews;
+      viewRows.push(data.slice());
+      inViews = 0;
+    };
     const flush = async () => {
       if (inBatch === 0) return;
       const out = await backbone.session.run({
@@ -329,10 +400,10 @@ async function computeChunks(
       for (const o of backbone.outputs) {
         const t = out[o];
         const data = t.data as Float32Array;
-        if (t.type !== "float32" || data.length % inBatch !== 0) {
+        if (t.type !== "float32" || t.dims.length !== 2 || t.dims[0] !== inBatch) {
           throw new DataError(
-            `--model output '${o}' is ${t.type} with shape (${t.dims.join(", ")}); expected ` +
-              "float32 N x D",
+            `--model ${cfg.modelPath}: output '${o}' is ${t.type} with shape ` +
+              `(${t.dims.join(", ")}) for ${inBatch} images; expected float32 N x D`,
           );
         }
         dims[o] = data.length / inBatch;
@@ -357,8 +428,14 @@ async function computeChunks(
       }
       rgbToChw(d.rgb!, S, batchBuf, inBatch * per);
       inBatch++;
+      for (const v of d.views ?? []) {
+        rgbToChw(v, S, viewBuf!, inViews * per);
+        inViews++;
+        if (inViews === cfg.batch) await flushViews();
+      }
       if (inBatch === cfg.batch) await flush();
     }
+    await flushViews();
     await flush();
     if (pendingAdvance > 0) onAdvance(pendingAdvance, pendingSkipped);
     for (const o of backbone.outputs) {
@@ -373,6 +450,21 @@ async function computeChunks(
       await writeNpy(`${ctx.partsDir}/${partName(c)}.${o}.npy`, {
         dtype,
         shape: [ok, cols],
+        data: dtype === "<f2" ? float32ToFloat16Bits(all) : all,
+      });
+    }
+    if (vs) {
+      const cols = dims[VIEWS] ?? 0;
+      const all = new Float32Array(ok * vs.views * cols);
+      let off = 0;
+      for (const r of viewRows) {
+        all.set(r, off);
+        off += r.length;
+      }
+      const dtype = storageDtype(primary, cfg.dtype);
+      await writeNpy(`${ctx.partsDir}/${partName(c)}.${VIEWS}.npy`, {
+        dtype,
+        shape: [ok * vs.views, cols],
         data: dtype === "<f2" ? float32ToFloat16Bits(all) : all,
       });
     }
@@ -438,6 +530,16 @@ async function assemble(
       records.map((r) => `${ctx.partsDir}/${partName(r.chunk)}.${o}.npy`),
     );
   }
+  const vs = viewSettings(cfg);
+  if (vs) {
+    await concatNpyFiles(
+      `${cfg.outDir}/${VIEWS}.npy`,
+      storageDtype(ctx.primary, cfg.dtype),
+      ctx.dims[ctx.primary],
+      count * vs.views,
+      records.map((r) => `${ctx.partsDir}/${partName(r.chunk)}.${VIEWS}.npy`),
+    );
+  }
   await writeNpy(`${cfg.outDir}/labels.npy`, { dtype: "<i4", shape: [count], data: labels });
   await writeTextAtomic(`${cfg.outDir}/paths.txt`, paths.map((p) => p + "\n").join(""));
   await writeTextAtomic(
@@ -460,12 +562,35 @@ async function assemble(
     preprocess: preprocessInfo(cfg.size, cfg.resizer ?? "pil"),
     complete: true,
     skipped: skipped.length,
-    outputs: backbone.outputs.map((o) => ({
-      name: o,
-      file: outputFile(o, ctx.primary),
-      dim: ctx.dims[o],
-      dtype: storageDtype(o, cfg.dtype) === "<f4" ? "float32" : "float16",
-    })),
+    outputs: [
+      ...backbone.outputs.map((o) => ({
+        name: o,
+        file: outputFile(o, ctx.primary),
+        dim: ctx.dims[o],
+        dtype: storageDtype(o, cfg.dtype) === "<f4" ? "float32" : "float16",
+      })),
+      ...(vs
+        ? [{
+          name: VIEWS,
+          file: `${VIEWS}.npy`,
+          dim: ctx.dims[ctx.primary],
+          dtype: storageDtype(ctx.primary, cfg.dtype) === "<f4" ? "float32" : "float16",
+          rows_per_image: vs.views,
+        }]
+        : []),
+    ],
+    views: vs ? vs.views : 1,
+    ...(vs
+      ? {
+        view_transform: {
+          resize: `${vs.resize}x${vs.resize} (same resizer as features.npy)`,
+          crop: `${cfg.size}x${cfg.size} at (top, left) uniform in [0, ${vs.resize - cfg.size}]`,
+          flip: "horizontal, probability 0.5",
+          seed: vs.seed,
+          rows: "views.npy row i*V+v is view v of features.npy row i",
+        },
+      }
+      : {}),
     source: {
       layout: cfg.list.layout,
       root: cfg.list.root,

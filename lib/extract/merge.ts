@@ -26,6 +26,8 @@ interface OutputInfo {
   file: string;
   dim: number;
   dtype: "float32" | "float16";
+  /** Rows per image (the training views array has V); 1 when absent. */
+  rows_per_image?: number;
 }
 
 interface ShardSet {
@@ -114,6 +116,7 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
   same("dataset name", (s) => s.meta.dataset);
   same("backbone name", (s) => s.meta.backbone);
   same("list size", (s) => s.shard.total);
+  same("training views", (s) => [s.meta.views ?? 1, s.meta.view_transform ?? null]);
   for (let i = 1; i < sets.length; i++) {
     if (sets[i].shard.index === sets[i - 1].shard.index) {
       throw new DataError(
@@ -153,10 +156,11 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
     for (const o of s.outputs) {
       const r = await openNpy(`${s.dir}/${o.file}`);
       r.close();
-      if (r.rows !== s.meta.count || (r.rows > 0 && r.cols !== o.dim)) {
+      const rows = s.meta.count * (o.rows_per_image ?? 1);
+      if (r.rows !== rows || (r.rows > 0 && r.cols !== o.dim)) {
         throw new DataError(
           `${s.dir}/${o.file} has shape (${r.shape.join(", ")}), expected ` +
-            `(${s.meta.count}, ${o.dim}) from its meta.json; re-extract this shard`,
+            `(${rows}, ${o.dim}) from its meta.json; re-extract this shard`,
         );
       }
     }
@@ -182,7 +186,7 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
         `${outDir}/${o.file}`,
         (o.dtype === "float16" ? "<f2" : "<f4") as NpyDtype,
         o.dim,
-        count,
+        count * (o.rows_per_image ?? 1),
         sets.map((s) => `${s.dir}/${o.file}`),
       );
     }

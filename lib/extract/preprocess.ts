@@ -20,7 +20,12 @@
  * @module
  */
 import sharp from "sharp";
+import { createRng } from "../random.ts";
+import { deriveSeed } from "../train/sampler.ts";
 import { resizeBilinearPil } from "./pil_resize.ts";
+
+/** Random stream of the training views (lib/train/sampler.ts uses 1 and 2). */
+const STREAM_VIEWS = 101;
 
 /** What the preprocessing does, recorded in each feature set's meta.json. */
 export function preprocessInfo(size: number, resizer: Resizer = "pil"): Record<string, unknown> {
@@ -61,19 +66,120 @@ export async function decodeRgb(
   size: number,
   resizer: Resizer = "pil",
 ): Promise<Uint8Array> {
+  return (await decodeRgbSizes(path, [size], resizer))[0];
+}
+
+/**
+ * {@linkcode decodeRgb} at several sizes from one read and (for `pil`) one full-size decode:
+ * the evaluation resize and the training views' resize of the same image.
+ */
+export async function decodeRgbSizes(
+  path: string,
+  sizes: readonly number[],
+  resizer: Resizer = "pil",
+): Promise<Uint8Array[]> {
   const bytes = await Deno.readFile(path);
   if (bytes.length === 0) throw new Error("empty file");
   const options = { failOn: "truncated", ignoreIcc: true, sequentialRead: true } as const;
   const meta = await sharp(bytes, options).metadata();
-  if (meta.space === "cmyk" && meta.channels === 4) return decodeCmyk(bytes, size, resizer);
-  let img = sharp(bytes, options).removeAlpha();
-  if (resizer === "sharp") {
-    img = img.resize(size, size, { fit: "fill", kernel: "linear", fastShrinkOnLoad: false });
+  if (meta.space === "cmyk" && meta.channels === 4) {
+    const out: Uint8Array[] = [];
+    for (const size of sizes) out.push(await decodeCmyk(bytes, size, resizer));
+    return out;
   }
-  const { data, info } = await img.toColourspace("srgb").raw({ depth: "uchar" })
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-  return finishResize(data, info.width, info.height, size, resizer);
+  const decode = async (size: number | null) => {
+    let img = sharp(bytes, options).removeAlpha();
+    if (size !== null) {
+      img = img.resize(size, size, { fit: "fill", kernel: "linear", fastShrinkOnLoad: false });
+    }
+    const { data, info } = await img.toColourspace("srgb").raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info };
+  };
+  if (resizer === "sharp") {
+    const out: Uint8Array[] = [];
+    for (const size of sizes) {
+      const { data, info } = await decode(size);
+      out.push(finishResize(data, info.width, info.height, size, resizer));
+    }
+    return out;
+  }
+  const { data, info } = await decode(null);
+  return sizes.map((size) => finishResize(data, info.width, info.height, size, resizer));
+}
+
+/** One training view: crop offsets in the resized image and whether it is mirrored. */
+export interface ViewDraw {
+  top: number;
+  left: number;
+  flip: boolean;
+}
+
+/** The released code's training transform at the protocol size: Resize 512, RandomCrop 480. */
+export const TRAIN_VIEW = { resize: 512, crop: 480 } as const;
+
+/** The training resize for crop size `crop`: 512 at 480 (the same 16/15 ratio otherwise). */
+export function viewResizeFor(crop: number): number {
+  return Math.round((crop * TRAIN_VIEW.resize) / TRAIN_VIEW.crop);
+}
+
+/**
+ * The `views` training draws of the image at list position `position`, as torchvision's
+ * `RandomCrop` then `RandomHorizontalFlip` draw them (top and left uniform in
+ * [0, resize - crop], flip with probability 1/2), from a generator seeded by (seed, position)
+ * only: independent of sharding, batching and resume, and views 0..k-1 are the same for any
+ * `views` >= k.
+ */
+export function drawViews(
+  seed: number,
+  position: number,
+  views: number,
+  resize: number,
+  crop: number,
+): ViewDraw[] {
+  if (crop > resize) throw new RangeError(`view crop ${crop} exceeds the resize ${resize}`);
+  const rng = createRng(deriveSeed(seed, STREAM_VIEWS, position));
+  const out: ViewDraw[] = [];
+  for (let v = 0; v < views; v++) {
+    const top = rng.int(resize - crop + 1);
+    const left = rng.int(resize - crop + 1);
+    out.push({ top, left, flip: rng.float() < 0.5 });
+  }
+  return out;
+}
+
+/**
+ * Crops a `crop` x `crop` window at (top, left) out of a `size` x `size` HWC RGB image,
+ * mirrored left-right when `flip` (crop first, then flip, as the transform composes them).
+ */
+export function cropFlipRgb(
+  rgb: Uint8Array,
+  size: number,
+  crop: number,
+  view: ViewDraw,
+): Uint8Array {
+  if (rgb.length !== 3 * size * size) throw new RangeError(`cropFlipRgb: ${rgb.length} bytes`);
+  if (view.top + crop > size || view.left + crop > size) {
+    throw new RangeError(`cropFlipRgb: window ${view.top},${view.left}+${crop} outside ${size}`);
+  }
+  const out = new Uint8Array(3 * crop * crop);
+  for (let y = 0; y < crop; y++) {
+    const srcRow = ((view.top + y) * size + view.left) * 3;
+    const dstRow = y * crop * 3;
+    if (!view.flip) {
+      out.set(rgb.subarray(srcRow, srcRow + 3 * crop), dstRow);
+      continue;
+    }
+    for (let x = 0; x < crop; x++) {
+      const s = srcRow + (crop - 1 - x) * 3;
+      const d = dstRow + x * 3;
+      out[d] = rgb[s];
+      out[d + 1] = rgb[s + 1];
+      out[d + 2] = rgb[s + 2];
+    }
+  }
+  return out;
 }
 
 function finishResize(

@@ -54,7 +54,7 @@ export async function writeFileAtomic(
       } catch { /* already closed */ }
     }
     await Deno.remove(tmp).catch(() => {});
-    throw err;
+    throw diskError(err, path);
   }
 }
 
@@ -107,6 +107,26 @@ export async function ensureWritableDir(dir: string, flagName: string): Promise<
   await Deno.remove(probe).catch(() => {});
 }
 
+/**
+ * The OS reason of a file-system error, e.g. "Read-only file system (os error 30)": Deno's class
+ * name alone is a bare "Error" for EROFS / ENOSPC, and its ": op 'path'" suffix repeats the path.
+ */
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.name : String(err);
+  if (!(err instanceof Error)) return String(err);
+  return err.message.split("\n")[0].replace(/: \w+ '[^']*'(?: -> '[^']*')?$/, "");
+}
+
+/** Error codes of a full or read-only disk: the user fixes these, not the code. */
+const DISK_CODES = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"]);
+
+/** A disk error while writing `path` as a DataError naming the file; other errors unchanged. */
+function diskError(err: unknown, path: string): unknown {
+  const code = (err as { code?: string } | null)?.code;
+  if (!(err instanceof Deno.errors.PermissionDenied) && !(code && DISK_CODES.has(code))) {
+    return err;
+  }
+  return new DataError(
+    `Cannot write ${path} (${errorText(err)}); free space there or choose another output ` +
+      "directory (--out)",
+  );
 }

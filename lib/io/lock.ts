@@ -88,6 +88,33 @@ function createExclusive(path: string, text: string): boolean {
 }
 
 /**
+ * Removes the temp files (`<name>.tmp-<pid>-<rand>`, see lib/io/atomic.ts) that processes which
+ * no longer exist left under `dir`, `depth` levels deep: a SIGKILLed write never cleans up after
+ * itself. Only called with the lock held, so no live writer of ours can be using them.
+ */
+function removeDeadTemps(dir: string, depth: number): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) {
+      if (depth > 1) removeDeadTemps(path, depth - 1);
+      continue;
+    }
+    const m = /\.tmp-(\d+)-[0-9a-z]+$/.exec(e.name);
+    if (m && !processAlive(Number(m[1]))) {
+      try {
+        Deno.removeSync(path);
+      } catch { /* gone already */ }
+    }
+  }
+}
+
+/**
  * Takes `<dir>/.lock` for `purpose` (e.g. "score"). Throws a `DataError` if a live process on this
  * host, or any process on another host, holds it; removes a stale lock left by a dead process.
  *
@@ -109,6 +136,7 @@ export async function acquireLock(dir: string, purpose: string): Promise<Lock> {
   const text = JSON.stringify(mine) + "\n";
   for (let attempt = 0; attempt < 3; attempt++) {
     if (createExclusive(path, text)) {
+      removeDeadTemps(dir, 3);
       let held = true;
       return {
         path,

@@ -10,6 +10,7 @@ import { stringify } from "csv-stringify/sync";
 import { DataError } from "../errors.ts";
 import { writeTextAtomic } from "./atomic.ts";
 import { writeNpy } from "./npy.ts";
+import type { IntervalRow } from "../metrics/bootstrap.ts";
 import type { MetricRow } from "../metrics/metric_row.ts";
 import { METRICS_HEADER } from "../metrics/metric_row.ts";
 import type { ScoreResult } from "../scoring/score_sets.ts";
@@ -27,6 +28,69 @@ export function metricsCsv(rows: readonly MetricRow[]): string {
     ]),
     { header: true, columns: [...METRICS_HEADER] },
   );
+}
+
+/** Header of metrics_ci.csv. */
+export const METRICS_CI_HEADER = [
+  "method",
+  "dataset",
+  "metric",
+  "estimate",
+  "ci_low",
+  "ci_high",
+  "resamples",
+  "seed",
+];
+
+/** Renders bootstrap intervals (percent) as metrics_ci.csv. */
+export function intervalsCsv(
+  rows: readonly IntervalRow[],
+  ci: { resamples: number; seed: number },
+): string {
+  return stringify(
+    rows.map((r) => [
+      r.method,
+      r.dataset,
+      r.metric,
+      r.estimate.toFixed(4),
+      r.low.toFixed(4),
+      r.high.toFixed(4),
+      ci.resamples,
+      ci.seed,
+    ]),
+    { header: true, columns: METRICS_CI_HEADER },
+  );
+}
+
+/** Parses metrics_ci.csv; `source` names the file in errors. */
+export function parseIntervalsCsv(text: string, source: string): IntervalRow[] {
+  let records: Record<string, string>[];
+  try {
+    records = parse(text, { columns: true, skip_empty_lines: true, trim: true });
+  } catch (e) {
+    throw new DataError(`${source} is not valid CSV: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return records.map((r, i) => {
+    const num = (k: string) => {
+      const v = Number(r[k]);
+      if (r[k] === undefined || r[k] === "" || !Number.isFinite(v)) {
+        throw new DataError(`${source} row ${i + 2}: ${k} "${r[k]}" is not a number`);
+      }
+      return v;
+    };
+    const metric = r.metric as IntervalRow["metric"];
+    if (!["auroc", "fpr95", "aupr_in", "aupr_out"].includes(metric)) {
+      throw new DataError(`${source} row ${i + 2}: unknown metric "${r.metric}"`);
+    }
+    return {
+      method: r.method,
+      dataset: r.dataset,
+      metric,
+      estimate: num("estimate"),
+      low: num("ci_low"),
+      high: num("ci_high"),
+    };
+  });
 }
 
 /** Renders `timings.csv`. */

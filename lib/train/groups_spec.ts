@@ -35,7 +35,9 @@ export function resolveGroups(
     parsed = JSON.parse(deps.fileText ?? "");
   } catch (e) {
     throw new DataError(
-      `--groups ${choice} is not valid JSON (${(e as Error).message}); expected ` +
+      `--groups ${choice} is not valid JSON (${
+        (e as Error).message.replace(/\s+/g, " ")
+      }); expected ` +
         `[[class ids of group 0], [class ids of group 1], ...]`,
     );
   }

@@ -7,7 +7,7 @@
  */
 import { DataError, UsageError } from "../../lib/errors.ts";
 import { groupLayout } from "../../lib/groups.ts";
-import { ensureWritableDir } from "../../lib/io/atomic.ts";
+import { ensureWritableDir, writeTextAtomic } from "../../lib/io/atomic.ts";
 import { readClassTable } from "../../lib/io/classes.ts";
 import { type FeatureSet, readFeatureSet } from "../../lib/io/feature_set.ts";
 import { openFeatureStream } from "../../lib/io/feature_stream.ts";
@@ -19,7 +19,8 @@ import {
   manifestMatches,
   writeManifest,
 } from "../../lib/io/manifest.ts";
-import { writeScoreOutputs } from "../../lib/io/score_files.ts";
+import { intervalsCsv, writeScoreOutputs } from "../../lib/io/score_files.ts";
+import { scoreMapIntervals } from "../../lib/metrics/bootstrap.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.ts";
 import {
@@ -31,6 +32,7 @@ import {
 } from "../../lib/scoring/score_sets.ts";
 import { resolveGroups } from "../../lib/train/groups_spec.ts";
 import { hyperRule, type HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
+import { type FileFeatureSource, npyFeatureSource } from "../../lib/train/file_source.ts";
 import { evaluateAccuracy, gatherSource, trainHead } from "../../lib/train/trainer.ts";
 import { createProgress } from "./progress.ts";
 
@@ -77,133 +79,172 @@ export interface TrainStageResult {
 /** Trains (or reuses) a head; see the module doc for the guarantees. */
 export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageResult> {
   const label = o.label ?? "train-head";
-  const set = await readFeatureSet(o.features);
-  if (set.features.rows === 0) {
-    throw new DataError(
-      `--features ${o.features} is empty (0 samples); training needs labelled rows`,
-    );
-  }
-  const C = o.numClasses ?? numClassesOf(set);
-  let fileText: string | undefined;
-  const choice = typeof o.groups === "string" ? o.groups : "groups (computed)";
-  if (typeof o.groups !== "string") {
-    fileText = JSON.stringify(o.groups);
-  } else if (o.groups !== "flat" && o.groups !== "taxonomy") {
+  // Sets above 1 GiB (ImageNet train: 5.2 GB as float16) are gathered from the file batch by
+  // batch, so memory stays bounded by the batch, not the set; same bytes as reading it whole.
+  const FILE_SOURCE_BYTES = 1 << 30;
+  const fPath = `${o.features}/features.npy`;
+  const big = await Deno.stat(fPath).then((s) => s.size > FILE_SOURCE_BYTES, () => false);
+  let set: FeatureSet;
+  let fileSource: FileFeatureSource | undefined;
+  if (big) {
+    const stream = await openFeatureStream(o.features);
     try {
-      fileText = await Deno.readTextFile(o.groups);
-    } catch {
-      throw new DataError(
-        `--groups ${o.groups}: file not found; use flat, taxonomy or a JSON file of class-id groups`,
-      );
+      const { rows, cols } = stream.features;
+      if (rows !== stream.meta.count || cols !== stream.meta.dim) {
+        throw new DataError(
+          `${fPath} is ${rows} x ${cols} but ${o.features}/meta.json says count ` +
+            `${stream.meta.count}, dim ${stream.meta.dim}; rewrite the feature set`,
+        );
+      }
+      fileSource = npyFeatureSource(stream.features);
+    } catch (e) {
+      stream.close();
+      throw e;
     }
+    // Only labels and meta are used from `set` below; the features stay on disk.
+    set = {
+      dir: stream.dir,
+      meta: stream.meta,
+      labels: stream.labels,
+      features: { rows: fileSource.rows, cols: fileSource.cols, data: new Float32Array(0) },
+    };
+  } else {
+    set = await readFeatureSet(o.features);
   }
-  const classTable = o.groups === "taxonomy" ? await readClassTable() : undefined;
-  const groups = resolveGroups(choice, C, { fileText, classTable });
-  const layout = groups ? groupLayout(groups, C) : null;
-  for (let i = 0; i < set.labels.length; i++) {
-    if (!(set.labels[i] >= 0 && set.labels[i] < C)) {
-      throw new DataError(
-        `${o.features}/labels.npy: label ${set.labels[i]} at row ${i} is outside [0, ${C}); ` +
-          `training features need class labels 0..${C - 1}`,
-      );
-    }
-  }
-  const val = o.val ? await readFeatureSet(o.val, { numClasses: C }) : undefined;
-  if (val && val.meta.dim !== set.meta.dim) {
-    throw new DataError(
-      `--val ${o.val} has D = ${val.meta.dim} but --features ${o.features} has D = ` +
-        `${set.meta.dim}; use features from the same backbone`,
-    );
-  }
-  const rule = hyperRule(set.features.rows, o.overrides);
-  const config = {
-    kind: groups ? "group" : "flat",
-    groups,
-    num_classes: C,
-    rule,
-    seed: o.seed,
-  };
-  const inputPaths: Record<string, string> = { features: o.features };
-  if (o.val) inputPaths.val = o.val;
-
-  await ensureWritableDir(o.out, "--out");
-  const lock = await acquireLock(o.out, "train-head");
   try {
-    const inputs = await hashInputs(inputPaths);
-    if (!o.force && await manifestMatches(o.out, { stage: "train_head", config, inputs })) {
-      const head = await readHead(o.out);
-      const acc = head.info.train?.val_accuracy;
-      return { head, skipped: true, valAccuracy: typeof acc === "number" ? acc : null };
+    if (set.features.rows === 0) {
+      throw new DataError(
+        `--features ${o.features} is empty (0 samples); training needs labelled rows`,
+      );
     }
-    await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
-    const t0 = performance.now();
-    const progress = createProgress({ label, total: rule.totalSteps, unit: "steps" });
-    let started = false;
-    const result = await trainHead({
-      source: gatherSource(set.features),
-      labels: set.labels,
-      numClasses: C,
-      layout,
+    const C = o.numClasses ?? numClassesOf(set);
+    let fileText: string | undefined;
+    const choice = typeof o.groups === "string" ? o.groups : "groups (computed)";
+    if (typeof o.groups !== "string") {
+      fileText = JSON.stringify(o.groups);
+    } else if (o.groups !== "flat" && o.groups !== "taxonomy") {
+      try {
+        fileText = await Deno.readTextFile(o.groups);
+      } catch {
+        throw new DataError(
+          `--groups ${o.groups}: file not found; use flat, taxonomy or a JSON file of class-id groups`,
+        );
+      }
+    }
+    const classTable = o.groups === "taxonomy" ? await readClassTable() : undefined;
+    const groups = resolveGroups(choice, C, { fileText, classTable });
+    const layout = groups ? groupLayout(groups, C) : null;
+    for (let i = 0; i < set.labels.length; i++) {
+      if (!(set.labels[i] >= 0 && set.labels[i] < C)) {
+        throw new DataError(
+          `${o.features}/labels.npy: label ${set.labels[i]} at row ${i} is outside [0, ${C}); ` +
+            `training features need class labels 0..${C - 1}`,
+        );
+      }
+    }
+    const val = o.val ? await readFeatureSet(o.val, { numClasses: C }) : undefined;
+    if (val && val.meta.dim !== set.meta.dim) {
+      throw new DataError(
+        `--val ${o.val} has D = ${val.meta.dim} but --features ${o.features} has D = ` +
+          `${set.meta.dim}; use features from the same backbone`,
+      );
+    }
+    const rule = hyperRule(set.features.rows, o.overrides);
+    const config = {
+      kind: groups ? "group" : "flat",
+      groups,
+      num_classes: C,
       rule,
       seed: o.seed,
-      threads: o.threads,
-      checkpoint: {
-        dir: `${o.out}/.checkpoint`,
-        every: Math.max(50, Math.ceil(rule.totalSteps / 20)),
-      },
-      onProgress: (step, _total, loss) => {
-        if (!started) started = true;
-        progress.update(step, `loss ${loss.toFixed(4)}`);
-      },
-    });
-    progress.finish(
-      `final loss ${result.finalLoss.toFixed(4)}` +
-        (result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ""),
-    );
-    const valAccuracy = val
-      ? await evaluateAccuracy(
-        result.weight,
-        result.bias,
-        layout,
-        val.features,
-        val.labels,
-        o.threads,
-      )
-      : null;
-    const head: Head = {
-      info: {
-        kind: groups ? "group" : "flat",
-        num_classes: C,
-        groups: groups ?? [],
-        backbone: set.meta.backbone,
-        features: `${set.meta.dataset} (${set.meta.backbone}) ${inputs.features}`,
-        train: {
-          config: { ...rule, groups: choice },
-          seed: o.seed,
-          steps: result.steps,
-          final_loss: result.finalLoss,
-          val_accuracy: valAccuracy,
-        },
-      },
-      weight: result.weight,
-      bias: result.bias,
     };
-    await writeHead(o.out, head);
-    await writeManifest(
-      o.out,
-      buildManifest({
-        stage: "train_head",
-        config,
+    const inputPaths: Record<string, string> = { features: o.features };
+    if (o.val) inputPaths.val = o.val;
+
+    await ensureWritableDir(o.out, "--out");
+    const lock = await acquireLock(o.out, "train-head");
+    try {
+      const inputs = await hashInputs(inputPaths);
+      if (!o.force && await manifestMatches(o.out, { stage: "train_head", config, inputs })) {
+        const head = await readHead(o.out);
+        const acc = head.info.train?.val_accuracy;
+        return { head, skipped: true, valAccuracy: typeof acc === "number" ? acc : null };
+      }
+      await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
+      // A superseded head must not stay readable while its replacement trains.
+      await Deno.remove(`${o.out}/head.json`).catch(() => {});
+      const t0 = performance.now();
+      const progress = createProgress({ label, total: rule.totalSteps, unit: "steps" });
+      let started = false;
+      const result = await trainHead({
+        source: fileSource ?? gatherSource(set.features),
+        labels: set.labels,
+        numClasses: C,
+        layout,
+        rule,
         seed: o.seed,
-        inputs,
-        wallSeconds: (performance.now() - t0) / 1000,
-      }),
-    );
-    await Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {});
-    head.dir = o.out;
-    return { head, skipped: false, valAccuracy };
+        threads: o.threads,
+        checkpoint: {
+          dir: `${o.out}/.checkpoint`,
+          every: Math.max(50, Math.ceil(rule.totalSteps / 20)),
+          // Never resume a checkpoint of other features (same shape and labels).
+          key: inputs.features,
+        },
+        onProgress: (step, _total, loss) => {
+          if (!started) started = true;
+          progress.update(step, `loss ${loss.toFixed(4)}`);
+        },
+      });
+      progress.finish(
+        `final loss ${result.finalLoss.toFixed(4)}` +
+          (result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ""),
+      );
+      const valAccuracy = val
+        ? await evaluateAccuracy(
+          result.weight,
+          result.bias,
+          layout,
+          val.features,
+          val.labels,
+          o.threads,
+        )
+        : null;
+      const head: Head = {
+        info: {
+          kind: groups ? "group" : "flat",
+          num_classes: C,
+          groups: groups ?? [],
+          backbone: set.meta.backbone,
+          features: `${set.meta.dataset} (${set.meta.backbone}) ${inputs.features}`,
+          train: {
+            config: { ...rule, groups: choice },
+            seed: o.seed,
+            steps: result.steps,
+            final_loss: result.finalLoss,
+            val_accuracy: valAccuracy,
+          },
+        },
+        weight: result.weight,
+        bias: result.bias,
+      };
+      await writeHead(o.out, head);
+      await writeManifest(
+        o.out,
+        buildManifest({
+          stage: "train_head",
+          config,
+          seed: o.seed,
+          inputs,
+          wallSeconds: (performance.now() - t0) / 1000,
+        }),
+      );
+      await Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {});
+      head.dir = o.out;
+      return { head, skipped: false, valAccuracy };
+    } finally {
+      lock.release();
+    }
   } finally {
-    lock.release();
+    fileSource?.close();
   }
 }
 
@@ -221,6 +262,8 @@ export interface ScoreStageOptions {
   threads?: number;
   force?: boolean;
   onStep?: (message: string) => void;
+  /** Bootstrap 95% intervals into metrics_ci.csv (resamples, seed). */
+  ci?: { resamples: number; seed: number };
 }
 
 /** Result of a score stage: the computed result, or null when reused (read metrics.csv). */
@@ -240,6 +283,7 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
     kl_variant: o.klVariant,
     fpr_convention: o.fprConvention,
     odin_temperature: o.odinTemperature,
+    ...(o.ci ? { ci: o.ci } : {}),
   };
   const usesTrain = o.methods.includes("mahalanobis") ||
     (o.methods.includes("kl") && o.klVariant === "clean");
@@ -316,6 +360,9 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
         return { result: null, skipped: true };
       }
       await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
+      // Superseded metrics must not stay readable (by tables) while new scores are computed.
+      await Deno.remove(`${o.out}/metrics.csv`).catch(() => {});
+      await Deno.remove(`${o.out}/timings.csv`).catch(() => {});
       const t0 = performance.now();
       const result = await scoreSets({
         head,
@@ -329,6 +376,17 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
         threads: o.threads,
       }, o.onStep);
       await writeScoreOutputs(o.out, result);
+      if (o.ci) {
+        o.onStep?.(`bootstrap intervals (${o.ci.resamples} resamples)`);
+        const rows = scoreMapIntervals(result.scores, o.id.name, o.ood.map((s) => s.name), {
+          resamples: o.ci.resamples,
+          seed: o.ci.seed,
+          fprConvention: o.fprConvention,
+        });
+        await writeTextAtomic(`${o.out}/metrics_ci.csv`, intervalsCsv(rows, o.ci));
+      } else {
+        await Deno.remove(`${o.out}/metrics_ci.csv`).catch(() => {});
+      }
       await writeManifest(
         o.out,
         buildManifest({

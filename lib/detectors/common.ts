@@ -1,0 +1,144 @@
+/**
+ * Pieces shared by the post-hoc detectors in lib/detectors: the head they read, shape checks with
+ * user-facing messages, the energy score most of them end in, and streamed passes over training
+ * features (means, features together with their logits) that keep memory bounded at
+ * 1.28M x 2048.
+ *
+ * @module
+ */
+import { DataError } from "../errors.ts";
+import type { GroupLayout } from "../groups.ts";
+import type { Matrix } from "../matrix.ts";
+import {
+  type ChunkOptions,
+  chunkRowsOf,
+  forEachRowChunk,
+  linearLogits,
+  linearLogitsStream,
+  type RowSource,
+} from "../ort/linear.ts";
+import { logsumexpRows } from "../softmax.ts";
+
+/** The trained linear head a detector reads: `logits = x W^T + b`, W is O x D. */
+export interface DetectorHead {
+  weight: Matrix;
+  bias: Float32Array;
+  /** "flat": O = C softmax classes; "group": the paper's group-softmax layout (O = C + K). */
+  kind: "flat" | "group";
+  /** The group layout of a group head. */
+  layout?: GroupLayout;
+}
+
+/** Throws a DataError when `features` does not match the head's input dimension. */
+export function checkFeatures(what: string, features: { cols: number }, head: DetectorHead): void {
+  if (features.cols !== head.weight.cols) {
+    throw new DataError(
+      `${what}: features have ${features.cols} columns but the head expects ` +
+        `${head.weight.cols}; use features from the backbone the head was trained on.`,
+    );
+  }
+}
+
+/** Throws a DataError when `logits` is not `rows` x `cols`. */
+export function checkLogits(what: string, logits: Matrix, rows: number, cols: number): void {
+  if (logits.rows !== rows || logits.cols !== cols) {
+    throw new DataError(
+      `${what}: logits are ${logits.rows} x ${logits.cols} but ${rows} x ${cols} were expected; ` +
+        `pass the head's logits of the same feature rows.`,
+    );
+  }
+}
+
+/** Throws a DataError when a head is not the kind a detector needs. */
+export function checkHeadKind(what: string, head: DetectorHead, kind: "flat" | "group"): void {
+  if (head.kind !== kind) {
+    throw new DataError(
+      `${what} needs a ${kind} head but got a ${head.kind} head; ` +
+        (kind === "flat"
+          ? `train one with --groups flat.`
+          : `train one with --groups taxonomy or a groups file.`),
+    );
+  }
+}
+
+/** Energy score `logsumexp_j z_j` per row (T = 1), the score ReAct, ASH, SCALE and DICE end in. */
+export function energyScore(logits: Matrix): Float32Array {
+  return logsumexpRows(logits, 1);
+}
+
+/** Per-column mean of every row of `source`, accumulated in float64 over streamed chunks. */
+export async function columnMeans(
+  source: RowSource,
+  opts: ChunkOptions = {},
+): Promise<Float64Array> {
+  if (source.rows === 0) {
+    throw new DataError(`Cannot average 0 training rows; pass a non-empty training feature set.`);
+  }
+  const d = source.cols;
+  const sums = new Float64Array(d);
+  await forEachRowChunk(source, chunkRowsOf(opts), (_s, n, rows) => {
+    for (let r = 0; r < n; r++) {
+      const base = r * d;
+      for (let j = 0; j < d; j++) sums[j] += rows[base + j];
+    }
+  });
+  for (let j = 0; j < d; j++) sums[j] /= source.rows;
+  return sums;
+}
+
+/**
+ * Calls `fn(start, features, logits)` for consecutive chunks of `source`, with the head's logits
+ * of the chunk computed by onnxruntime. Both matrices are only valid during the call.
+ */
+export async function forEachFeatureLogitsChunk(
+  source: RowSource,
+  head: { weight: Matrix; bias: Float32Array },
+  fn: (start: number, features: Matrix, logits: Matrix) => void | Promise<void>,
+  opts: ChunkOptions = {},
+): Promise<void> {
+  const chunk = chunkRowsOf(opts);
+  await forEachRowChunk(source, chunk, async (start, n, rows) => {
+    const x: Matrix = { data: rows, rows: n, cols: source.cols };
+    const logits = await linearLogits(x, head.weight, head.bias, {
+      threads: opts.threads,
+      chunkRows: n,
+    });
+    await fn(start, x, logits);
+  });
+}
+
+/** Index of the largest value of row `i` (first one on ties, as `torch.max` on CPU). */
+export function rowArgmax(m: Matrix, i: number): number {
+  const base = i * m.cols;
+  let best = 0;
+  let v = m.data[base];
+  for (let j = 1; j < m.cols; j++) {
+    if (m.data[base + j] > v) {
+      v = m.data[base + j];
+      best = j;
+    }
+  }
+  return best;
+}
+
+/**
+ * Logits `t(x) W^T + b` of features transformed row-block by row-block by `transform(src, dst,
+ * rows)` (ReAct clipping, ASH pruning, ...): the transformed copy exists one chunk at a time, so an
+ * N x D input never gets a second N x D buffer. Returns the N x O logits.
+ */
+export function transformedLogits(
+  features: Matrix,
+  head: { weight: Matrix; bias: Float32Array },
+  transform: (src: Float32Array, dst: Float32Array, rows: number) => void,
+  opts: ChunkOptions = {},
+): Promise<Matrix> {
+  const d = features.cols;
+  const source: RowSource = {
+    rows: features.rows,
+    cols: d,
+    readRows(start, count, out) {
+      transform(features.data.subarray(start * d, (start + count) * d), out, count);
+    },
+  };
+  return linearLogitsStream(source, head.weight, head.bias, opts);
+}

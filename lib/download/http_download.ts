@@ -1,0 +1,273 @@
+/**
+ * Resumable HTTP(S) downloads. Bytes go to `<dest>.part`; a side file `<dest>.part.json` records
+ * the URL and the server's validators (ETag / Last-Modified) so a later run continues with
+ * `Range: bytes=<have>-` and `If-Range`, and starts over when the remote file changed or the
+ * server ignores ranges. Only a complete, size-checked file is renamed to `dest`, so `dest`
+ * existing means the download finished.
+ *
+ * @module
+ */
+import { DataError, MosError } from "../errors.ts";
+
+/**
+ * The host could not be reached or the connection broke: a machine without internet access, a
+ * DNS failure, a refused or stalled connection. The message is one line; `host` and `reason`
+ * let a task add what to do.
+ */
+export class NetworkError extends MosError {
+  /** Host (and port) of the URL. */
+  readonly host: string;
+  /** Short cause, e.g. "DNS lookup failed" or "connection refused". */
+  readonly reason: string;
+  constructor(message: string, host: string, reason: string) {
+    super(message, 1);
+    this.name = "NetworkError";
+    this.host = host;
+    this.reason = reason;
+  }
+}
+
+/** Options of {@linkcode downloadFile}. */
+export interface DownloadOptions {
+  url: string;
+  /** Final path; written only when the download is complete and its size checked. */
+  dest: string;
+  /** Exact size in bytes when known; a different size is a `DataError` (and the file is dropped). */
+  expectedSize?: number;
+  /** Called as bytes arrive: bytes on disk so far and the total (null when the server omits it). */
+  onProgress?: (done: number, total: number | null) => void;
+  /** Abort when no byte arrives for this long (default 60 s). */
+  idleTimeoutMs?: number;
+  /** Aborting stops the transfer; the partial file is kept for a later resume. */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode downloadFile} did. */
+export interface DownloadResult {
+  path: string;
+  bytes: number;
+  /** Bytes already on disk from an interrupted run that this run continued from (0: fresh). */
+  resumedFrom: number;
+  /** True when `dest` already existed with the right size and nothing was fetched. */
+  reused: boolean;
+}
+
+interface PartInfo {
+  url: string;
+  etag?: string;
+  lastModified?: string;
+  total?: number;
+}
+
+async function sizeOrNull(path: string): Promise<number | null> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}
+
+/** `host[:port]` of a URL, for messages. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** A short, stable cause from a fetch / body-read error (the runtime's text is long). */
+export function networkReason(err: unknown): string {
+  const msg = err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err);
+  if (/dns|lookup|name resolution|getaddrinfo|nodename/i.test(msg)) return "DNS lookup failed";
+  if (/refused/i.test(msg)) return "connection refused";
+  if (/unreachable/i.test(msg)) return "network unreachable";
+  if (/timed? ?out|idle/i.test(msg)) return "timed out";
+  if (/reset|closed|incomplete|unexpected end|eof|body|aborted/i.test(msg)) {
+    return "connection closed early";
+  }
+  if (/certificate|tls|ssl/i.test(msg)) return "TLS error";
+  return msg.split("\n")[0].trim().slice(0, 120) || "network error";
+}
+
+/** Parses `Content-Range: bytes a-b/total` (total may be `*`). */
+function parseContentRange(h: string | null): { start: number; total: number | null } | null {
+  const m = h ? /^bytes\s+(\d+)-\d+\/(\d+|\*)$/i.exec(h.trim()) : null;
+  if (!m) return null;
+  return { start: Number(m[1]), total: m[2] === "*" ? null : Number(m[2]) };
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await file.write(bytes.subarray(off));
+}
+
+async function dropPart(part: string): Promise<void> {
+  await Deno.remove(part).catch(() => {});
+  await Deno.remove(`${part}.json`).catch(() => {});
+}
+
+/**
+ * Downloads `url` to `dest`, resuming a `<dest>.part` left by an interrupted run (see the module
+ * doc). Throws {@linkcode NetworkError} when the host cannot be reached or the transfer breaks
+ * (the partial file stays, so rerunning resumes), and `DataError` for an HTTP error status or a
+ * size mismatch (the bad bytes are deleted).
+ *
+ * @example
+ * ```ts
+ * await downloadFile({ url: "https://example.org/a.tar.gz", dest: "data/a.tar.gz" });
+ * ```
+ */
+export async function downloadFile(opts: DownloadOptions): Promise<DownloadResult> {
+  const { url, dest } = opts;
+  const part = `${dest}.part`;
+  const host = hostOf(url);
+  const existing = await sizeOrNull(dest);
+  if (existing !== null && (opts.expectedSize === undefined || existing === opts.expectedSize)) {
+    opts.onProgress?.(existing, existing);
+    return { path: dest, bytes: existing, resumedFrom: 0, reused: true };
+  }
+  let info: PartInfo | null = null;
+  try {
+    info = JSON.parse(await Deno.readTextFile(`${part}.json`));
+  } catch { /* no usable side file */ }
+  let have = (info && info.url === url) ? (await sizeOrNull(part) ?? 0) : 0;
+  if (have === 0) await dropPart(part);
+  if (opts.expectedSize !== undefined && have > opts.expectedSize) {
+    await dropPart(part);
+    have = 0;
+  }
+
+  const idleMs = opts.idleTimeoutMs ?? 60_000;
+  const ctrl = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ctrl.abort(new Error("idle timeout")), idleMs);
+  };
+  const onAbort = () => ctrl.abort(opts.signal!.reason);
+  opts.signal?.addEventListener("abort", onAbort);
+  const headers: Record<string, string> = { "accept-encoding": "identity" };
+  if (have > 0) {
+    headers.range = `bytes=${have}-`;
+    const validator = info?.etag ?? info?.lastModified;
+    if (validator) headers["if-range"] = validator;
+  }
+  arm();
+  let res: Response;
+  try {
+    res = await fetch(url, { headers, signal: ctrl.signal, redirect: "follow" });
+  } catch (err) {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", onAbort);
+    opts.signal?.throwIfAborted();
+    const reason = ctrl.signal.aborted ? "timed out" : networkReason(err);
+    throw new NetworkError(`cannot reach ${host} (${reason})`, host, reason);
+  }
+  let file: Deno.FsFile | undefined;
+  try {
+    let offset = 0;
+    let total: number | null = null;
+    if (res.status === 206) {
+      const cr = parseContentRange(res.headers.get("content-range"));
+      if (!cr || cr.start !== have) {
+        throw new DataError(
+          `${url}: the server answered a resume request with an unexpected range ` +
+            `(${res.headers.get("content-range")}); delete ${part} and rerun`,
+        );
+      }
+      offset = have;
+      total = cr.total;
+    } else if (res.status === 416 && have > 0) {
+      // Nothing left to send: the part may already be whole, else it does not match the file.
+      const cr = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
+      await res.body?.cancel();
+      if (cr && Number(cr[1]) === have) {
+        offset = have;
+        total = have;
+      } else {
+        await dropPart(part);
+        clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        return await downloadFile(opts);
+      }
+    } else if (res.status === 200) {
+      const len = res.headers.get("content-length");
+      total = len !== null && /^\d+$/.test(len) ? Number(len) : null;
+      offset = 0; // a full answer: the server ignored the range or the file changed
+    } else {
+      await res.body?.cancel();
+      throw new DataError(
+        `${url} answered HTTP ${res.status} ${res.statusText}; check the URL (or --mirror) and ` +
+          "that the file is still published there",
+      );
+    }
+    if (opts.expectedSize !== undefined && total !== null && total !== opts.expectedSize) {
+      await res.body?.cancel();
+      throw new DataError(
+        `${url} is ${total} bytes but ${opts.expectedSize} were expected; the published file ` +
+          "changed or the URL points at something else",
+      );
+    }
+    const newInfo: PartInfo = {
+      url,
+      etag: res.headers.get("etag") ?? info?.etag ?? undefined,
+      lastModified: res.headers.get("last-modified") ?? info?.lastModified ?? undefined,
+      total: total ?? undefined,
+    };
+    await Deno.writeTextFile(`${part}.json`, JSON.stringify(newInfo) + "\n");
+    file = await Deno.open(part, { write: true, create: true, truncate: offset === 0 });
+    await file.seek(offset, Deno.SeekMode.Start);
+    let done = offset;
+    opts.onProgress?.(done, total);
+    if (res.status !== 416 && res.body) {
+      try {
+        for await (const chunk of res.body) {
+          arm();
+          await writeAll(file, chunk);
+          done += chunk.length;
+          opts.onProgress?.(done, total);
+        }
+      } catch (err) {
+        opts.signal?.throwIfAborted();
+        const reason = ctrl.signal.aborted ? `no data for ${idleMs / 1000} s` : networkReason(err);
+        throw new NetworkError(
+          `download of ${url} broke off after ${done} of ${total ?? "?"} bytes (${reason}); ` +
+            "rerun the same command to resume",
+          host,
+          reason,
+        );
+      }
+    }
+    await file.sync();
+    file.close();
+    file = undefined;
+    if (total !== null && done !== total) {
+      throw new NetworkError(
+        `download of ${url} ended after ${done} of ${total} bytes (connection closed early); ` +
+          "rerun the same command to resume",
+        host,
+        "connection closed early",
+      );
+    }
+    if (opts.expectedSize !== undefined && done !== opts.expectedSize) {
+      await dropPart(part);
+      throw new DataError(
+        `${url} gave ${done} bytes but ${opts.expectedSize} were expected; the partial file was ` +
+          "deleted, rerun to download it again",
+      );
+    }
+    await Deno.rename(part, dest);
+    await Deno.remove(`${part}.json`).catch(() => {});
+    return { path: dest, bytes: done, resumedFrom: offset, reused: false };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", onAbort);
+    if (file) {
+      try {
+        file.close();
+      } catch { /* closed */ }
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Training on cached augmented views: a {@linkcode FeatureSource} over `views.npy` (written by
+ * `extract --views V`: rows i*V .. i*V+V-1 are the V training views of example i) that hands the
+ * trainer ONE view per example per step. The view is a pure function of (seed, step, example),
+ * so the same step draws the same views in a resumed run, whatever the batch composition.
+ *
+ * The trainer passes the step as `gather`'s third argument; a call without it is an error, since
+ * a silent fixed view would quietly train without augmentation.
+ *
+ * @module
+ */
+import { DataError } from "../errors.ts";
+import { readFeatureMeta } from "../io/feature_set.ts";
+import { float16BitsToFloat32, readNpy } from "../io/npy.ts";
+import { deriveSeed } from "./sampler.ts";
+import type { FeatureSource } from "./trainer.ts";
+
+/** Random stream of the per-step view picks (sampler: 1, 2; extraction views: 101). */
+export const STREAM_VIEW_PICK = 102;
+
+function mix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Per-step key of {@linkcode viewIndex} (hoisted out of the per-row loop). */
+export function stepKey(seed: number, step: number): number {
+  return deriveSeed(seed, STREAM_VIEW_PICK, step) % 4294967296;
+}
+
+/** The view (0..views-1) example `row` uses at `step` of a run seeded with `seed`. */
+export function viewIndex(seed: number, step: number, row: number, views: number): number {
+  return pick(stepKey(seed, step), row, views);
+}
+
+function pick(key: number, row: number, views: number): number {
+  const h = mix32(key ^ mix32((row + 0x9e3779b9) >>> 0) ^ Math.floor(row / 4294967296));
+  return Math.floor((h / 4294967296) * views);
+}
+
+/** A training source that gathers one view per example per step. */
+export interface ViewSource extends FeatureSource {
+  /** Views per example. */
+  views: number;
+  /** Copies, for each `indices[i]`, its view of step `step` into `out[i * cols ..]`. */
+  gather(indices: Int32Array, out: Float32Array, step?: number): void;
+}
+
+/**
+ * A view source over `rows * views` rows of `cols` values (float32, or float16 bits kept as
+ * they are so the views take half the memory, converted per gathered row).
+ */
+export function viewSource(
+  data: Float32Array | Uint16Array,
+  rows: number,
+  cols: number,
+  views: number,
+  seed: number,
+): ViewSource {
+  if (data.length !== rows * views * cols) {
+    throw new RangeError(`viewSource: ${data.length} values for ${rows} x ${views} x ${cols}`);
+  }
+  deriveSeed(seed, 0, 0); // validates the seed
+  return {
+    rows,
+    cols,
+    views,
+    gather(indices: Int32Array, out: Float32Array, step?: number): void {
+      if (step === undefined) {
+        throw new RangeError("viewSource.gather needs the training step (third argument)");
+      }
+      const key = stepKey(seed, step);
+      for (let i = 0; i < indices.length; i++) {
+        const r = (indices[i] * views + pick(key, indices[i], views)) * cols;
+        const dst = out.subarray(i * cols, (i + 1) * cols);
+        if (data instanceof Float32Array) dst.set(data.subarray(r, r + cols));
+        else float16BitsToFloat32(data.subarray(r, r + cols), dst);
+      }
+    },
+  };
+}
+
+/**
+ * Opens the training views of feature set `dir` (its meta.json must say `views` > 1 and
+ * `views.npy` must be count*views x dim). Returns null when the set has no views (V = 1), so
+ * callers fall back to features.npy.
+ */
+export async function openViewSource(dir: string, seed: number): Promise<ViewSource | null> {
+  const meta = await readFeatureMeta(dir);
+  const views = typeof meta.views === "number" ? meta.views : 1;
+  if (views <= 1) return null;
+  if (!Number.isInteger(views)) {
+    throw new DataError(`${dir}/meta.json: "views" must be an integer, got ${meta.views}`);
+  }
+  const path = `${dir}/views.npy`;
+  try {
+    await Deno.stat(path);
+  } catch {
+    throw new DataError(
+      `${path} is missing but meta.json says views ${views}; rerun the extraction with --views`,
+    );
+  }
+  const arr = await readNpy(path);
+  if (
+    arr.shape.length !== 2 || arr.shape[0] !== meta.count * views || arr.shape[1] !== meta.dim ||
+    (arr.dtype !== "<f4" && arr.dtype !== "<f2")
+  ) {
+    throw new DataError(
+      `${path} is ${arr.dtype} (${arr.shape.join(", ")}), expected float (${
+        meta.count * views
+      }, ${meta.dim}) for ${meta.count} images x ${views} views; rerun the extraction`,
+    );
+  }
+  return viewSource(
+    arr.data as Float32Array | Uint16Array,
+    meta.count,
+    meta.dim,
+    views,
+    seed,
+  );
+}

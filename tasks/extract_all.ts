@@ -1,0 +1,166 @@
+/**
+ * `deno task extract-all`: extracts every image set of an extraction plan
+ * (experiments/extract.yaml: the paper's ImageNet train / val and four OOD sets) with one
+ * command. Each set is checked (folder present, expected image count) before anything runs;
+ * finished sets are reused and interrupted ones resume, as with `deno task extract`.
+ *
+ * @module
+ */
+import { DataError, UsageError } from "../lib/errors.ts";
+import { runExtraction } from "../lib/extract/extract_run.ts";
+import {
+  type ExtractPlan,
+  parseExtractPlan,
+  type PlannedSet,
+} from "../lib/extract/extract_plan.ts";
+import { type ImageList, listImageFolder } from "../lib/extract/image_list.ts";
+import { createProgress, type Progress } from "./_shared/progress.ts";
+import { choiceFlag, type FlagValues, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+
+const SPEC: TaskSpec = {
+  name: "extract-all",
+  summary: "Extract all image sets of an extraction plan (default: the paper's six sets).",
+  usage: "deno task extract-all [--config experiments/extract.yaml] [--only imagenet_val,sun]",
+  flags: {
+    config: { type: "string", default: "experiments/extract.yaml", help: "FILE  extraction plan" },
+    only: { type: "string", help: "NAMES  comma list of set names from the plan" },
+    model: { type: "string", help: "FILE  backbone .onnx (default: the plan's model)" },
+    device: { type: "string", default: "cpu", help: "cpu | cuda" },
+    batch: { type: "string", help: "N  images per batch (default: the plan's)" },
+    threads: { type: "string", help: "N  inference threads (default: all cores)" },
+    force: { type: "boolean", help: "recompute sets that are complete and up to date" },
+    "skip-count-check": {
+      type: "boolean",
+      help: "extract even when a set's image count differs from the plan",
+    },
+    "dry-run": { type: "boolean", help: "check the sets and print the plan; extract nothing" },
+  },
+  notes: [
+    "Outputs go to <out_root>/<set name> (experiments/table1.yaml reads them from there).",
+    "For a cluster, run `deno task extract --shard i/n` per set instead (see the README).",
+  ],
+};
+
+interface Checked {
+  set: PlannedSet;
+  list: ImageList;
+}
+
+async function checkSets(plan: ExtractPlan, sets: PlannedSet[], countCheck: boolean) {
+  const missing: string[] = [];
+  const checked: Checked[] = [];
+  for (const set of sets) {
+    let isDir = false;
+    try {
+      isDir = (await Deno.stat(set.images)).isDirectory;
+    } catch { /* missing */ }
+    if (!isDir) {
+      missing.push(`${set.name} (${set.images}${set.source ? `; get it via ${set.source}` : ""})`);
+      continue;
+    }
+    const list = await listImageFolder(set.images.replace(/\/+$/, ""));
+    if (set.unlabeled) list.entries = list.entries.map((e) => ({ ...e, label: -1 }));
+    if (countCheck && list.entries.length !== set.count) {
+      throw new DataError(
+        `${set.name}: ${set.images} holds ${list.entries.length} images but the plan expects ` +
+          `${set.count}; fix the folder (an incomplete download or unpack?) or pass ` +
+          "--skip-count-check",
+      );
+    }
+    checked.push({ set, list });
+  }
+  if (missing.length > 0) {
+    throw new DataError(`image folders not found: ${missing.join("; ")}`);
+  }
+  try {
+    await Deno.stat(plan.model);
+  } catch {
+    throw new DataError(
+      `model ${plan.model} not found; create it with \`deno task fetch-bit --model BiT-S-R101x1\``,
+    );
+  }
+  return checked;
+}
+
+async function main(values: FlagValues): Promise<void> {
+  const configPath = values.config as string;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(configPath);
+  } catch {
+    throw new UsageError(`--config ${configPath} not found; pass an extraction plan YAML file`);
+  }
+  const plan = parseExtractPlan(text, configPath);
+  if (typeof values.model === "string") plan.model = values.model;
+  let sets = plan.sets;
+  if (values.only !== undefined) {
+    const names = String(values.only).split(",").map((s) => s.trim()).filter((s) => s !== "");
+    for (const n of names) {
+      if (!sets.some((s) => s.name === n)) {
+        throw new UsageError(
+          `--only: no set "${n}" in ${configPath}; sets: ${sets.map((s) => s.name).join(", ")}`,
+        );
+      }
+    }
+    sets = sets.filter((s) => names.includes(s.name));
+  }
+  const batch = numberFlag(values, "batch", { integer: true, min: 1, max: 4096 });
+  const threads = numberFlag(values, "threads", { integer: true, min: 1, max: 1024 }) ??
+    navigator.hardwareConcurrency ?? 1;
+  const device = choiceFlag(values, "device", ["cpu", "cuda"] as const, "cpu");
+  const checked = await checkSets(plan, sets, values["skip-count-check"] !== true);
+  if (values["dry-run"] === true) {
+    for (const { set, list } of checked) {
+      console.log(
+        `${set.name}: ${list.entries.length} images in ${set.images} -> ${plan.outRoot}/` +
+          `${set.name} (${set.dtype}${set.views > 1 ? `, ${set.views} views` : ""}` +
+          `${set.unlabeled ? ", unlabeled" : ""})`,
+      );
+    }
+    return;
+  }
+  const t0 = performance.now();
+  for (const { set, list } of checked) {
+    let progress: Progress | undefined;
+    const summary = await runExtraction(
+      {
+        modelPath: plan.model,
+        list,
+        outDir: `${plan.outRoot}/${set.name}`,
+        dataset: set.name,
+        backbone: plan.backbone,
+        batch: batch ?? set.batch,
+        threads,
+        device,
+        dtype: set.dtype,
+        size: set.size,
+        resizer: set.resize,
+        shard: { index: 0, count: 1 },
+        strict: false,
+        force: values.force === true,
+        views: set.views,
+        viewSeed: set.viewSeed,
+      },
+      (p) => {
+        progress ??= createProgress({
+          label: `extract ${set.name}`,
+          total: p.total,
+          unit: "img",
+          start: p.resumed,
+        });
+        progress.update(p.done, p.skipped > 0 ? `${p.skipped} skipped` : "");
+      },
+    );
+    progress?.finish();
+    console.log(
+      `${set.name}: ${summary.upToDate ? "up to date" : "extracted"} ${summary.count} of ` +
+        `${summary.total} images into ${summary.outDir} (dim ${summary.dim}, ` +
+        `${summary.skipped} skipped${set.views > 1 ? `, ${set.views} views` : ""})`,
+    );
+  }
+  console.log(
+    `extract-all: ${checked.length} sets in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+}
+
+if (import.meta.main) await runTask(SPEC, main);

@@ -1,0 +1,149 @@
+/**
+ * `deno task fetch-bit`: downloads a published BiT checkpoint from the public bucket (resumable),
+ * checks it holds exactly the expected architecture, and converts it to ONNX for `extract`.
+ *
+ * @module
+ */
+import { featureDim, inferArch } from "../lib/bit/arch.ts";
+import { convertBitCheckpoint } from "../lib/bit/convert.ts";
+import { readNpz } from "../lib/bit/npz.ts";
+import { BIT_OUTPUTS, type BitOutput, type GroupNormImpl } from "../lib/bit/resnet_v2_onnx.ts";
+import { BIT_BUCKET, bitModel, bitParamCount } from "../lib/download/bit_models.ts";
+import { downloadFile, NetworkError } from "../lib/download/http_download.ts";
+import { DataError, MosError, UsageError } from "../lib/errors.ts";
+import type { NpyArray } from "../lib/io/npy.ts";
+import { createProgress, type Progress } from "./_shared/progress.ts";
+import { choiceFlag, type FlagValues, listFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+
+const SPEC: TaskSpec = {
+  name: "fetch-bit",
+  summary: "Download a BiT checkpoint from the public BiT bucket, verify it, convert it to ONNX.",
+  usage: "deno task fetch-bit --model BiT-S-R101x1",
+  flags: {
+    model: {
+      type: "string",
+      default: "BiT-S-R101x1",
+      help: "NAME  BiT-S-R50x1 | BiT-S-R101x1 | ... | BiT-M-R152x4 (the paper: BiT-S-R101x1)",
+    },
+    dest: { type: "string", default: "models", help: "DIR  where the .npz and .onnx go" },
+    out: { type: "string", help: "FILE  output .onnx (default: DIR/bit_s_r101x1.onnx etc.)" },
+    mirror: { type: "string", help: `URL  base URL serving <model>.npz (default ${BIT_BUCKET})` },
+    outputs: {
+      type: "string",
+      default: "features",
+      help: `comma list of ${BIT_OUTPUTS.join(", ")}`,
+    },
+    "group-norm": {
+      type: "string",
+      default: "reduce",
+      help: "reduce | instance | native  how GroupNorm is written in ONNX",
+    },
+  },
+  notes: [
+    "Interrupted downloads resume when the same command is rerun (HTTP Range).",
+    "Without internet access: download the .npz elsewhere and run",
+    "`deno task bit-to-onnx --npz BiT-S-R101x1.npz --out models/bit_s_r101x1.onnx`.",
+  ],
+};
+
+function floats(weights: Map<string, NpyArray>): number {
+  let n = 0;
+  for (const a of weights.values()) n += a.shape.reduce((x, y) => x * y, 1);
+  return n;
+}
+
+async function main(values: FlagValues): Promise<void> {
+  const mirror = values.mirror as string | undefined;
+  const spec = bitModel(values.model as string, mirror);
+  const dest = (values.dest as string).replace(/\/+$/, "") || ".";
+  const out = (values.out as string | undefined) ??
+    `${dest}/${spec.model.toLowerCase().replaceAll("-", "_")}.onnx`;
+  if (!out.endsWith(".onnx")) throw new UsageError(`--out ${out} should end in .onnx`);
+  const outputs = listFlag(values, "outputs", BIT_OUTPUTS, ["features"]) as BitOutput[];
+  const groupNorm = choiceFlag(
+    values,
+    "group-norm",
+    ["reduce", "instance", "native"] as const,
+    "reduce",
+  ) as GroupNormImpl;
+  await Deno.mkdir(dest, { recursive: true });
+  const npzPath = `${dest}/${spec.file}`;
+  const t0 = performance.now();
+
+  let bar: Progress | undefined;
+  let download;
+  try {
+    download = await downloadFile({
+      url: spec.url,
+      dest: npzPath,
+      onProgress: (done, total) => {
+        bar ??= createProgress({
+          label: `fetch ${spec.file}`,
+          total: Math.round((total ?? done) / 1e5) / 10,
+          unit: "MB",
+          start: Math.round(done / 1e5) / 10,
+        });
+        bar.update(Math.round(done / 1e5) / 10);
+      },
+    });
+  } catch (err) {
+    if (err instanceof NetworkError) {
+      throw new MosError(
+        `${err.message}: fetch-bit needs internet access; run it on a machine that has it ` +
+          `(partial downloads resume), or fetch ${spec.url} elsewhere and run ` +
+          `\`deno task bit-to-onnx --npz ${spec.file} --out ${out}\``,
+      );
+    }
+    throw err;
+  }
+  bar?.finish();
+
+  // Size check: the transfer matched the server's length; the content must be exactly the
+  // published architecture (every array, every shape, no extras).
+  const weights = await readNpz(npzPath);
+  const reject = async (why: string): Promise<never> => {
+    await Deno.remove(npzPath).catch(() => {});
+    throw new DataError(
+      `${npzPath} ${why}; it was deleted, rerun to download it again (or check --mirror)`,
+    );
+  };
+  let arch;
+  try {
+    arch = inferArch(weights, npzPath, "auto");
+  } catch (err) {
+    if (err instanceof MosError) return await reject(`is not a BiT checkpoint (${err.message})`);
+    throw err;
+  }
+  if (arch.name !== spec.arch || arch.numClasses !== spec.numClasses) {
+    return await reject(
+      `holds ${arch.name} with ${arch.numClasses} head classes, but ${spec.model} is ` +
+        `${spec.arch} with ${spec.numClasses}`,
+    );
+  }
+  const expected = bitParamCount(spec.arch, spec.numClasses);
+  if (floats(weights) !== expected) {
+    return await reject(`holds ${floats(weights)} parameters, expected ${expected}`);
+  }
+  const r = await convertBitCheckpoint({
+    weights,
+    npzPath,
+    out,
+    arch: spec.arch,
+    outputs,
+    groupNorm,
+  });
+  const mb = (download.bytes / 1e6).toFixed(1);
+  console.log(
+    `${spec.model}: ${download.reused ? "already downloaded" : "downloaded"} ${npzPath} ` +
+      `(${mb} MB, ${(expected / 1e6).toFixed(2)}M parameters verified` +
+      (download.resumedFrom > 0
+        ? `, resumed at ${(download.resumedFrom / 1e6).toFixed(1)} MB`
+        : "") +
+      `); wrote ${out}${r.dataFile ? ` (+ ${r.dataFile})` : ""}: feature dim ${
+        featureDim(r.arch)
+      }, ` +
+      `outputs ${r.outputs.join(",")}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+}
+
+if (import.meta.main) await runTask(SPEC, main);

@@ -1,0 +1,282 @@
+/**
+ * `deno task grouping`: Figure 6 of the MOS paper. MSP (flat softmax) against MOS with K = 8
+ * groups from the taxonomy, from k-means on per-class mean training features, and at random,
+ * each with its in-distribution accuracy. From the same heads: Figure 11 (ROC curves of MSP vs
+ * MOS per OOD set) and Figures 12 / 13 (mean "others" probability per group for the ID images of
+ * each group and for each OOD set). Finished heads are reused.
+ *
+ * @module
+ */
+import { STRATEGIES, type Strategy } from "../lib/config/ablation_experiment.ts";
+import { UsageError } from "../lib/errors.ts";
+import {
+  accuracyChartSpec,
+  type BarPoint,
+  groupedBarsSpec,
+  stackSpecs,
+} from "../lib/figures/grouped_bars.ts";
+import { othersBarsSpec } from "../lib/figures/others_bars.ts";
+import { rocCurvesSpec, rocPoints, type RocSeries } from "../lib/figures/roc_curves.ts";
+import { TAXONOMY_LEVELS } from "../lib/grouping/taxonomy_levels.ts";
+import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
+import { readNpy } from "../lib/io/npy.ts";
+import { ablationTable } from "../lib/tables/ablation_tables.ts";
+import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
+import { type FlagValues, listFlag, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import {
+  commonFlags,
+  datasetLabel,
+  DEMO_NUM_CLASSES,
+  DEMO_SUBTITLE,
+  demoSets,
+  loadConfig,
+  METRIC_LABELS,
+  realSets,
+  type ResolvedSets,
+  runSettings,
+  seconds,
+} from "./_ablation/common.ts";
+import { writeFigure } from "./_ablation/figures.ts";
+import {
+  checkK,
+  checkTaxonomyLabelSpace,
+  classMeansCached,
+  labelSpaceOf,
+  loadTaxonomy,
+  STRATEGY_NAMES,
+  strategyGroups,
+} from "./_ablation/groupings.ts";
+import { type HeadResult, trainAndScore } from "./_ablation/heads.ts";
+import { othersMeans } from "./_ablation/others.ts";
+
+export const SPEC: TaskSpec = {
+  name: "grouping",
+  summary: "Figure 6: MSP vs MOS with taxonomy / feature clustering / random groups at K = 8 " +
+    "(plus Figures 11, 12, 13).",
+  usage: "deno task grouping [--demo] [--k N] [--strategies LIST] [--data DIR] [--out DIR]",
+  flags: {
+    ...commonFlags("experiments/grouping.yaml"),
+    k: { type: "string", help: "N   number of groups (default: the config's, 8)" },
+    strategies: {
+      type: "string",
+      help: "LIST  taxonomy,clustering,random (default: the config's)",
+    },
+    hierarchy: {
+      type: "string",
+      help: "FILE  class hierarchy TSV, for taxonomy groups at K other than 8",
+    },
+  },
+  notes: [
+    "Taxonomy groups need a taxonomy level with exactly K groups (K = 8 is the paper's 8 " +
+    "super-classes).",
+    "Figures 12 / 13 are drawn for the taxonomy head when K <= 16.",
+  ],
+};
+
+/** Taxonomy level with exactly k groups, or a UsageError listing the available counts. */
+async function taxonomyAt(k: number, hierarchy: string) {
+  if (k === 8) return (await loadTaxonomy([0], hierarchy)).levels.get(0)!;
+  const all = await loadTaxonomy(TAXONOMY_LEVELS, hierarchy);
+  for (const g of all.levels.values()) if (g.groups.length === k) return g;
+  const counts = [...all.levels.values()].map((g) => g.groups.length).join(", ");
+  throw new UsageError(
+    `--k ${k}: no taxonomy level has ${k} groups (they have ${counts}); pick one of these or ` +
+      `drop taxonomy from --strategies`,
+  );
+}
+
+async function readScores(path: string): Promise<Float32Array> {
+  return (await readNpy(path)).data as Float32Array;
+}
+
+async function rocSeries(
+  r: HeadResult,
+  series: string,
+  sets: ResolvedSets,
+): Promise<RocSeries[]> {
+  const id = await readScores(`${r.scoreDir}/scores/${r.method}/id.npy`);
+  const out: RocSeries[] = [];
+  for (const o of sets.ood) {
+    const ood = await readScores(`${r.scoreDir}/scores/${r.method}/${o.name}.npy`);
+    out.push({ panel: datasetLabel(o.name), series, curve: rocPoints(id, ood, 200) });
+  }
+  return out;
+}
+
+async function main(values: FlagValues): Promise<void> {
+  const t0 = performance.now();
+  const cfg = await loadConfig(values, "grouping");
+  const run = runSettings(values, cfg);
+  const log = (m: string) => console.error(`grouping: ${m}`);
+  const k = numberFlag(values, "k", { integer: true, min: 2 }) ?? cfg.k;
+  const strategies = listFlag(values, "strategies", STRATEGIES, cfg.strategies) as Strategy[];
+  const hierarchy = (values.hierarchy as string | undefined) ?? cfg.hierarchy;
+
+  // Validate K, the taxonomy and the data before generating data or training anything.
+  const real = run.demo
+    ? null
+    : await realSets((values.data as string | undefined) ?? cfg.dataRoot, cfg.sets);
+  const C = real ? await labelSpaceOf(real.train) : DEMO_NUM_CLASSES;
+  checkK(k, C, "--k");
+  let taxonomy;
+  if (strategies.includes("taxonomy")) {
+    if (real) checkTaxonomyLabelSpace(C, real.train);
+    taxonomy = await taxonomyAt(k, hierarchy);
+  }
+  const sets = real ??
+    await demoSets(`${run.out}/features`, {
+      seed: run.seed,
+      dim: run.dim,
+      trainPerClass: run.trainPerClass,
+    }, log);
+  await ensureWritableDir(run.out, "--out");
+  const classMeans = strategies.includes("clustering")
+    ? await classMeansCached(sets.train, C, `${run.out}/class_means`)
+    : undefined;
+
+  const common = {
+    sets,
+    out: run.out,
+    overrides: run.overrides,
+    seed: run.seed,
+    fprConvention: cfg.fprConvention,
+    threads: run.threads,
+    force: run.force,
+    log,
+  };
+  log(`[1/${strategies.length + 1}] flat head (MSP)`);
+  const flat = await trainAndScore({ ...common, name: "flat", groups: "flat" });
+  const mos: { strategy: Strategy; r: HeadResult }[] = [];
+  for (const [i, strategy] of strategies.entries()) {
+    const groups = await strategyGroups(strategy, k, {
+      numClasses: C,
+      taxonomy,
+      classMeans,
+      seed: cfg.groupingSeed,
+      kmeansRestarts: cfg.kmeansRestarts,
+      threads: run.threads,
+    });
+    log(`[${i + 2}/${strategies.length + 1}] ${strategy} groups, K = ${groups.length}`);
+    mos.push({
+      strategy,
+      r: await trainAndScore({ ...common, name: `${strategy}_k${k}`, groups }),
+    });
+  }
+
+  const datasets = sets.ood.map((o) => o.name);
+  const subtitle = sets.synthetic ? DEMO_SUBTITLE : undefined;
+  const seriesOf = (s: Strategy) => `MOS (${STRATEGY_NAMES[s]})`;
+  const rows = [
+    { label: "MSP", grouping: "none (flat softmax)", K: "1", r: flat },
+    ...mos.map(({ strategy, r }) => ({
+      label: seriesOf(strategy),
+      grouping: STRATEGY_NAMES[strategy],
+      K: String(r.numGroups),
+      r,
+    })),
+  ];
+  const table = ablationTable({
+    title: `Figure 6: MSP vs MOS with different grouping strategies (K = ${k})${
+      sets.synthetic ? " (synthetic demo data)" : ""
+    }`,
+    keyColumns: ["Method", "Grouping", "K", "ID accuracy (%)"],
+    entries: rows.map((x) => ({
+      keys: [x.label, x.grouping, x.K, 100 * x.r.accuracy],
+      metrics: x.r.metrics,
+    })),
+    datasets,
+    notes: sets.synthetic ? [`SYNTHETIC DATA: ${DEMO_SUBTITLE}.`] : [],
+  });
+  const files: string[] = [];
+  for (const [name, text] of [["fig6.csv", renderCsv(table)], ["fig6.md", renderMarkdown(table)]]) {
+    await writeTextAtomic(`${run.out}/${name}`, text);
+    files.push(`${run.out}/${name}`);
+  }
+  const figure = (name: string, spec: Record<string, unknown>) =>
+    writeFigure(`${run.out}/${name}`, spec, { png: run.png, log });
+
+  const bars: BarPoint[] = [];
+  for (const x of rows) {
+    for (const d of datasets) {
+      const m = x.r.metrics[d];
+      if (!m) continue;
+      const category = datasetLabel(d);
+      bars.push({ category, series: x.label, metric: METRIC_LABELS.auroc, value: m.auroc });
+      bars.push({ category, series: x.label, metric: METRIC_LABELS.fpr95, value: m.fpr95 });
+    }
+  }
+  const seriesOrder = rows.map((x) => x.label);
+  files.push(
+    ...await figure(
+      "fig6",
+      stackSpecs(`Figure 6: MSP vs MOS with different grouping strategies (K = ${k})`, subtitle, [
+        groupedBarsSpec({
+          points: bars,
+          title: "OOD detection",
+          seriesOrder,
+          metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
+        }),
+        accuracyChartSpec({
+          kind: "bars",
+          points: rows.map((x) => ({ series: x.label, value: 100 * x.r.accuracy })),
+          seriesOrder,
+        }),
+      ]),
+    ),
+  );
+
+  const reference = mos.find((m) => m.strategy === "taxonomy") ?? mos[0];
+  if (reference) {
+    const mosName = reference.strategy === "taxonomy" ? "MOS" : seriesOf(reference.strategy);
+    const curves = [
+      ...await rocSeries(flat, "MSP", sets),
+      ...await rocSeries(reference.r, mosName, sets),
+    ];
+    files.push(
+      ...await figure(
+        "fig11",
+        rocCurvesSpec({
+          curves,
+          title: `Figure 11: ROC curves of MSP and ${mosName} (K = ${k})`,
+          subtitle,
+          seriesOrder: ["MSP", mosName],
+        }),
+      ),
+    );
+  }
+  const tax = mos.find((m) => m.strategy === "taxonomy");
+  if (tax && taxonomy && k <= 16) {
+    const summary = await othersMeans({
+      headDir: tax.r.headDir,
+      id: sets.id,
+      ood: sets.ood,
+      groupNames: taxonomy.names,
+      threads: run.threads,
+    });
+    files.push(
+      ...await figure(
+        "fig12",
+        othersBarsSpec({
+          title: "Figure 12: mean 'others' probability per group, ID images of each group",
+          subtitle,
+          groupNames: taxonomy.names,
+          panels: summary.id,
+        }),
+      ),
+      ...await figure(
+        "fig13",
+        othersBarsSpec({
+          title: "Figure 13: mean 'others' probability per group, OOD sets",
+          subtitle,
+          groupNames: taxonomy.names,
+          panels: summary.ood.map((p) => ({ ...p, name: datasetLabel(p.name) })),
+        }),
+      ),
+    );
+  } else if (tax) log(`Figures 12 / 13 skipped: K = ${k} > 16 makes unreadable panels`);
+
+  console.log(renderMarkdown(table));
+  log(`wrote ${files.join(", ")} in ${seconds(t0)}`);
+}
+
+if (import.meta.main) await runTask(SPEC, main);
