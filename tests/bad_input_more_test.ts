@@ -516,7 +516,7 @@ Deno.test("bad input (more): extract fails cleanly and writes nothing", async (t
       });
     });
 
-    // BUG (lib/extract/extract_run.ts runExtraction): --out is created (ensureWritableDir) before
+    // Regression (was a bug in lib/extract/extract_run.ts runExtraction): --out is created (ensureWritableDir) before
     // the model is looked at, and the missing model is reported by hashFile as "Input FILE not
     // found", which names neither --model nor the fix. Expected: openBackbone's "--model FILE not
     // found; create it with `deno task bit-to-onnx`", before --out is touched.
@@ -530,7 +530,7 @@ Deno.test("bad input (more): extract fails cleanly and writes nothing", async (t
       });
     });
 
-    // BUG (lib/extract/extract_run.ts runExtraction): meta.json of the existing complete output is
+    // Regression (was a bug in lib/extract/extract_run.ts runExtraction): meta.json of the existing complete output is
     // removed and .parts/ created before openBackbone fails, so a bad --model destroys a good
     // result. Expected: open (and check) the model before touching --out.
     await t.step("--model that is not ONNX, over an existing output", async () => {
@@ -544,7 +544,7 @@ Deno.test("bad input (more): extract fails cleanly and writes nothing", async (t
       });
     });
 
-    // BUG (lib/extract/extract_run.ts flush, lib/extract/backbone_session.ts): an output is only
+    // Regression (was a bug in lib/extract/extract_run.ts flush, lib/extract/backbone_session.ts): an output is only
     // checked for `length % batch === 0`, so N x 3 x 1 x 1 is silently stored as D = 3 and a
     // length-N vector as D = 1. Expected: openBackbone rejects a declared rank other than 2, and
     // flush checks `t.dims.length === 2 && t.dims[0] === batch`, both naming --model and the
@@ -621,7 +621,7 @@ Deno.test("bad input (more): train-head and score fail cleanly and write nothing
       });
     });
 
-    // BUG (lib/train/groups_spec.ts): JSON.parse's message quotes the start of the file, newlines
+    // Regression (was a bug in lib/train/groups_spec.ts): JSON.parse's message quotes the start of the file, newlines
     // included, so a text file passed as --groups gives a two-line error. Expected: whitespace
     // in the quoted reason collapsed to single spaces.
     await t.step("train-head: --groups file that is a text list, not JSON", async () => {
@@ -759,7 +759,7 @@ Deno.test("bad input (more): a disk that fills up mid-write", async (t) => {
     for (const [name, c] of Object.entries(cases)) results[name] = await diskFullCase(root, c);
 
     for (const [name, res] of Object.entries(results)) {
-      // BUG (lib/io/atomic.ts writeFileAtomic): ENOSPC surfaces as the internal error "No space
+      // Regression (was a bug in lib/io/atomic.ts writeFileAtomic): ENOSPC surfaces as the internal error "No space
       // left on device (os error 28) (rerun with --debug for details)" naming no file. Expected:
       // a DataError naming the file and --out, e.g. "cannot write DIR/weight.npy: no space left
       // on device; free space or choose another --out".
@@ -777,7 +777,7 @@ Deno.test("bad input (more): a disk that fills up mid-write", async (t) => {
       );
     }
     for (const [name, res] of Object.entries(results)) {
-      // BUG (tasks/_shared/stages.ts, lib/io/head.ts writeHead, lib/io/score_files.ts): a rerun
+      // Regression (was a bug in tasks/_shared/stages.ts, lib/io/head.ts writeHead, lib/io/score_files.ts): a rerun
       // removes manifest.json (and writeHead head.json) before writing, then replaces files one
       // by one, so a write that fails part-way leaves neither the old nor the new result.
       // Expected: write every new file under a temp name first (ENOSPC then costs nothing), and
@@ -812,7 +812,7 @@ Deno.test("bad input (more): table1 config and tables flags", async (t) => {
       ...extra,
     ];
 
-    // BUG (lib/config/paper_experiment.ts): the yaml library's first message line ends in ":"
+    // Regression (was a bug in lib/config/paper_experiment.ts): the yaml library's first message line ends in ":"
     // (it introduces a source excerpt on the following lines), so the error ends "... at line 3,
     // column 1:". Expected: the trailing colon dropped.
     await t.step("YAML with a syntax error", async () => {

@@ -34,6 +34,8 @@ export interface LinePanelsOptions {
   xOrder?: readonly string[];
   /** Log-scaled quantitative x axis (numbers of groups span 2..789). */
   xLog?: boolean;
+  /** Tick values of a quantitative x axis (default: 1-2-5 steps on a log axis, else automatic). */
+  xTicks?: readonly number[];
   /** Series order (legend and colour assignment); default: first appearance. */
   seriesOrder?: readonly string[];
   /** Panel order; default: first appearance. */
@@ -45,6 +47,19 @@ export interface LinePanelsOptions {
   /** Size of one panel in pixels (default 170 x 130). */
   width?: number;
   height?: number;
+}
+
+/** 1-2-5 tick values (1, 2, 5, 10, 20, ...) between `min` and `max`, inclusive. */
+export function logTicks(min: number, max: number): number[] {
+  const out: number[] = [];
+  if (!(min > 0) || !(max >= min)) return out;
+  for (let e = Math.floor(Math.log10(min)); 10 ** e <= max; e++) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** e;
+      if (v >= min && v <= max) out.push(v);
+    }
+  }
+  return out;
 }
 
 /** Distinct values in order of first appearance. */
@@ -73,7 +88,10 @@ export function linePanelsSpec(o: LinePanelsOptions): VegaLiteSpec {
     x.axis = { labelAngle: -30 };
   } else {
     x.scale = o.xLog ? { type: "log", nice: false } : { zero: false, nice: false };
-    x.axis = { tickCount: 5 };
+    const xs = points.map((p) => Number(p.x)).filter((v) => v > 0);
+    const ticks = o.xTicks ??
+      (o.xLog && xs.length > 0 ? logTicks(Math.min(...xs), Math.max(...xs)) : undefined);
+    x.axis = ticks ? { values: [...ticks], format: "~s" } : { tickCount: 5 };
   }
   return {
     $schema: VEGA_LITE_SCHEMA,

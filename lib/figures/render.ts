@@ -6,10 +6,8 @@
  * @module
  */
 // Inline npm specifiers until deno.json maps "vega" and "vega-lite" (then use the bare names).
-// deno-lint-ignore no-import-prefix
-import * as vega from "npm:vega@6.4.0";
-// deno-lint-ignore no-import-prefix
-import * as vegaLite from "npm:vega-lite@6.5.0";
+import * as vega from "vega";
+import * as vegaLite from "vega-lite";
 import sharp from "sharp";
 import type { VegaLiteSpec } from "./style.ts";
 

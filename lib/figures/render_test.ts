@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { accuracyChartSpec, groupedBarsSpec, stackSpecs } from "./grouped_bars.ts";
-import { linePanelsSpec, type LinePoint } from "./line_panels.ts";
+import { linePanelsSpec, type LinePoint, logTicks } from "./line_panels.ts";
 import { othersBarsSpec } from "./others_bars.ts";
 import { renderSvg, svgToPng } from "./render.ts";
 import { rocCurvesSpec, rocPoints } from "./roc_curves.ts";
@@ -167,4 +167,10 @@ Deno.test("inspectSvg: malformed XML and a non-SVG root are DataErrors", () => {
     '<svg width="10" height="5"><g class="mark-rect role-mark x"><path/><path/></g></svg>',
   );
   assert.deepEqual(s, { marks: { rect: 2 }, legendLabels: [], width: 10, height: 5 });
+});
+
+Deno.test("logTicks: 1-2-5 steps inside the range", () => {
+  assert.deepEqual(logTicks(2, 789), [2, 5, 10, 20, 50, 100, 200, 500]);
+  assert.deepEqual(logTicks(1, 1), [1]);
+  assert.deepEqual(logTicks(0, 5), []);
 });

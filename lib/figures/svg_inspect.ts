@@ -6,8 +6,7 @@
  * @module
  */
 // Inline npm specifier until deno.json maps "@xmldom/xmldom".
-// deno-lint-ignore no-import-prefix
-import { DOMParser } from "npm:@xmldom/xmldom@0.9.12";
+import { DOMParser } from "@xmldom/xmldom";
 import { DataError } from "../errors.ts";
 
 /** What a rendered figure contains. */

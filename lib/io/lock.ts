@@ -101,16 +101,15 @@ function removeDeadTemps(dir: string, depth: number): void {
   }
   for (const e of entries) {
     const path = `${dir}/${e.name}`;
-    if (e.isDirectory) {
-      if (depth > 1) removeDeadTemps(path, depth - 1);
-      continue;
-    }
     const m = /\.tmp-(\d+)-[0-9a-z]+$/.exec(e.name);
     if (m && !processAlive(Number(m[1]))) {
+      // Temp files, and staging directories (lib/io/staging.ts), of killed writers.
       try {
-        Deno.removeSync(path);
+        Deno.removeSync(path, { recursive: true });
       } catch { /* gone already */ }
+      continue;
     }
+    if (e.isDirectory && depth > 1) removeDeadTemps(path, depth - 1);
   }
 }
 

@@ -20,6 +20,7 @@ import {
   writeManifest,
 } from "../../lib/io/manifest.ts";
 import { intervalsCsv, writeScoreOutputs } from "../../lib/io/score_files.ts";
+import { commitStaging, createStaging, discardStaging } from "../../lib/io/staging.ts";
 import { scoreMapIntervals } from "../../lib/metrics/bootstrap.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.ts";
@@ -359,10 +360,7 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
       if (!o.force && await manifestMatches(o.out, { stage: "score", config, inputs })) {
         return { result: null, skipped: true };
       }
-      await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
-      // Superseded metrics must not stay readable (by tables) while new scores are computed.
-      await Deno.remove(`${o.out}/metrics.csv`).catch(() => {});
-      await Deno.remove(`${o.out}/timings.csv`).catch(() => {});
+      // The previous result stays intact (and readable) until every new file exists.
       const t0 = performance.now();
       const result = await scoreSets({
         head,
@@ -375,27 +373,37 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
         odinTemperature: o.odinTemperature,
         threads: o.threads,
       }, o.onStep);
-      await writeScoreOutputs(o.out, result);
-      if (o.ci) {
-        o.onStep?.(`bootstrap intervals (${o.ci.resamples} resamples)`);
-        const rows = scoreMapIntervals(result.scores, o.id.name, o.ood.map((s) => s.name), {
-          resamples: o.ci.resamples,
-          seed: o.ci.seed,
-          fprConvention: o.fprConvention,
-        });
-        await writeTextAtomic(`${o.out}/metrics_ci.csv`, intervalsCsv(rows, o.ci));
-      } else {
-        await Deno.remove(`${o.out}/metrics_ci.csv`).catch(() => {});
+      const staging = await createStaging(o.out);
+      try {
+        await writeScoreOutputs(staging, result);
+        if (o.ci) {
+          o.onStep?.(`bootstrap intervals (${o.ci.resamples} resamples)`);
+          const rows = scoreMapIntervals(result.scores, o.id.name, o.ood.map((s) => s.name), {
+            resamples: o.ci.resamples,
+            seed: o.ci.seed,
+            fprConvention: o.fprConvention,
+          });
+          await writeTextAtomic(`${staging}/metrics_ci.csv`, intervalsCsv(rows, o.ci));
+        }
+        await writeManifest(
+          staging,
+          buildManifest({
+            stage: "score",
+            config,
+            inputs,
+            wallSeconds: (performance.now() - t0) / 1000,
+          }),
+        );
+        await commitStaging(staging, o.out, [
+          "timings.csv",
+          "metrics_ci.csv",
+          "metrics.csv",
+          "manifest.json",
+        ]);
+      } catch (e) {
+        await discardStaging(staging);
+        throw e;
       }
-      await writeManifest(
-        o.out,
-        buildManifest({
-          stage: "score",
-          config,
-          inputs,
-          wallSeconds: (performance.now() - t0) / 1000,
-        }),
-      );
       return { result, skipped: false };
     } finally {
       lock.release();
