@@ -358,7 +358,8 @@ if (groupInfo?.train?.final_loss !== undefined) {
     `group head (${sizes.length} taxonomy groups): loss ${
       start.toFixed(3)
     } at step 0 (zero head) ` +
-      `-> ${Number(groupInfo.train.final_loss).toFixed(3)} at step ${groupInfo.train.steps}`,
+      `-> ${Number(groupInfo.train.final_loss).toFixed(3)} at step ${groupInfo.train.steps} ` +
+      "(one step's mixup loss, so noisy: the progress lines above show the trend)",
   );
 }
 for (const s of ["score-group", "score-flat"]) {

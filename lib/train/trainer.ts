@@ -30,8 +30,11 @@ export const DEFAULT_UNROLL = 4;
 export interface FeatureSource {
   rows: number;
   cols: number;
-  /** Copies rows `indices[i]` into `out[i * cols ..]` (indices may repeat, in any order). */
-  gather(indices: Int32Array, out: Float32Array): void;
+  /**
+   * Copies rows `indices[i]` into `out[i * cols ..]` (indices may repeat, in any order). `step`
+   * lets per-step sources (augmented views) choose deterministically, so a resume is exact.
+   */
+  gather(indices: Int32Array, out: Float32Array, step?: number): void;
 }
 
 /** A {@linkcode FeatureSource} over an in-memory matrix. */
@@ -211,7 +214,7 @@ export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
       for (let j = 0; j < m; j++) {
         const batch = batches[j];
         sampler.indices(t + j, idx);
-        source.gather(idx, step.xs[j]);
+        source.gather(idx, step.xs[j], t + j);
         for (let i = 0; i < B; i++) batch.labels[i] = labels[idx[i]];
         batch.draw = mixupDraw(seed, t + j, B, rule.mixupAlpha);
         batch.lr = learningRate(rule, t + j)!;

@@ -35,6 +35,7 @@ import { resolveGroups } from "../../lib/train/groups_spec.ts";
 import { hyperRule, type HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
 import { type FileFeatureSource, npyFeatureSource } from "../../lib/train/file_source.ts";
 import { evaluateAccuracy, gatherSource, trainHead } from "../../lib/train/trainer.ts";
+import { openViewSource, type ViewSource } from "../../lib/train/view_source.ts";
 import { createProgress } from "./progress.ts";
 
 /** Number of classes of a training set: meta.num_classes when recorded, else max label + 1. */
@@ -87,6 +88,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
   const big = await Deno.stat(fPath).then((s) => s.size > FILE_SOURCE_BYTES, () => false);
   let set: FeatureSet;
   let fileSource: FileFeatureSource | undefined;
+  let viewSrc: ViewSource | null = null;
   if (big) {
     const stream = await openFeatureStream(o.features);
     try {
@@ -151,12 +153,16 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
       );
     }
     const rule = hyperRule(set.features.rows, o.overrides);
+    // Augmented views (extract --views V): one seeded view per example per step.
+    viewSrc = await openViewSource(o.features, o.seed);
+    const views = viewSrc ? viewSrc.views : 1;
     const config = {
       kind: groups ? "group" : "flat",
       groups,
       num_classes: C,
       rule,
       seed: o.seed,
+      ...(views > 1 ? { views } : {}),
     };
     const inputPaths: Record<string, string> = { features: o.features };
     if (o.val) inputPaths.val = o.val;
@@ -170,14 +176,13 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
         const acc = head.info.train?.val_accuracy;
         return { head, skipped: true, valAccuracy: typeof acc === "number" ? acc : null };
       }
-      await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
-      // A superseded head must not stay readable while its replacement trains.
-      await Deno.remove(`${o.out}/head.json`).catch(() => {});
+      // The previous head stays intact (and consistent with its manifest) until the new one is
+      // written in full; see commitStaging.
       const t0 = performance.now();
       const progress = createProgress({ label, total: rule.totalSteps, unit: "steps" });
       let started = false;
       const result = await trainHead({
-        source: fileSource ?? gatherSource(set.features),
+        source: viewSrc ?? fileSource ?? gatherSource(set.features),
         labels: set.labels,
         numClasses: C,
         layout,
@@ -217,7 +222,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
           backbone: set.meta.backbone,
           features: `${set.meta.dataset} (${set.meta.backbone}) ${inputs.features}`,
           train: {
-            config: { ...rule, groups: choice },
+            config: { ...rule, groups: choice, views },
             seed: o.seed,
             steps: result.steps,
             final_loss: result.finalLoss,
@@ -227,17 +232,24 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
         weight: result.weight,
         bias: result.bias,
       };
-      await writeHead(o.out, head);
-      await writeManifest(
-        o.out,
-        buildManifest({
-          stage: "train_head",
-          config,
-          seed: o.seed,
-          inputs,
-          wallSeconds: (performance.now() - t0) / 1000,
-        }),
-      );
+      const staging = await createStaging(o.out);
+      try {
+        await writeHead(staging, head);
+        await writeManifest(
+          staging,
+          buildManifest({
+            stage: "train_head",
+            config,
+            seed: o.seed,
+            inputs,
+            wallSeconds: (performance.now() - t0) / 1000,
+          }),
+        );
+        await commitStaging(staging, o.out, ["head.json", "manifest.json"]);
+      } catch (e) {
+        await discardStaging(staging);
+        throw e;
+      }
       await Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {});
       head.dir = o.out;
       return { head, skipped: false, valAccuracy };
