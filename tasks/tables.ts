@@ -9,7 +9,8 @@ import { DataError, UsageError } from "../lib/errors.ts";
 import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
 import { readHead } from "../lib/io/head.ts";
 import { acquireLock } from "../lib/io/lock.ts";
-import { parseTimingsCsv } from "../lib/io/score_files.ts";
+import { parseIntervalsCsv, parseTimingsCsv } from "../lib/io/score_files.ts";
+import type { IntervalRow } from "../lib/metrics/bootstrap.ts";
 import {
   defaultPaperDir,
   PAPER_DATASETS,
@@ -20,6 +21,8 @@ import {
 import {
   type Accuracy,
   accuracyLine,
+  METHOD_ORDER,
+  methodLabel,
   type MetricRow,
   parseMetricsCsv,
   table1,
@@ -52,6 +55,10 @@ export const SPEC: TaskSpec = {
       help: "LIST  ours=paper pairs for comparing sets with other names (e.g. sun-like=sun)",
     },
     title: { type: "string", help: "TEXT  title suffix (e.g. the backbone or 'synthetic data')" },
+    ci: {
+      type: "boolean",
+      help: "also write table1_ci.{csv,md} from metrics_ci.csv (score --ci) of each --scores DIR",
+    },
   },
 };
 
@@ -68,12 +75,16 @@ export interface PaperTablesOptions {
   title?: string;
   /** Notes added under both tables. */
   notes?: string[];
+  /** Also render the bootstrap intervals of metrics_ci.csv (written by `score --ci`). */
+  ci?: boolean;
 }
 
 /** What was written. */
 export interface PaperTablesResult {
   table1: Table;
   table3: Table;
+  /** Intervals table (with `ci`). */
+  ci?: Table;
   accuracy: string | null;
   files: string[];
 }
@@ -165,6 +176,21 @@ export async function writePaperTables(o: PaperTablesOptions): Promise<PaperTabl
   ];
   t1.notes = [...(t1.notes ?? []), ...notes];
   t3.notes = [...(t3.notes ?? []), ...notes];
+  let ciTable: Table | undefined;
+  if (o.ci) {
+    const intervals: IntervalRow[] = [];
+    for (const dir of o.scoreDirs) {
+      const path = `${dir}/metrics_ci.csv`;
+      const text = await Deno.readTextFile(path).catch(() => null);
+      if (text === null) {
+        throw new DataError(
+          `--ci: ${path} not found; rerun \`deno task score ... --ci\` for ${dir}`,
+        );
+      }
+      intervals.push(...parseIntervalsCsv(text, path));
+    }
+    ciTable = intervalsTable(intervals, datasets, suffix);
+  }
   await ensureWritableDir(o.out, "--out");
   // Two runs must not interleave their four files in one directory.
   const lock = await acquireLock(o.out, "tables");
@@ -175,10 +201,51 @@ export async function writePaperTables(o: PaperTablesOptions): Promise<PaperTabl
       await writeTextAtomic(`${o.out}/${name}.md`, renderMarkdown(t));
       files.push(`${o.out}/${name}.csv`, `${o.out}/${name}.md`);
     }
+    if (ciTable) {
+      await writeTextAtomic(`${o.out}/table1_ci.csv`, renderCsv(ciTable));
+      await writeTextAtomic(`${o.out}/table1_ci.md`, renderMarkdown(ciTable));
+      files.push(`${o.out}/table1_ci.csv`, `${o.out}/table1_ci.md`);
+    }
   } finally {
     lock.release();
   }
-  return { table1: t1, table3: t3, accuracy, files };
+  return { table1: t1, table3: t3, ci: ciTable, accuracy, files };
+}
+
+/**
+ * Table 1's metrics with their bootstrap 95% intervals: one row per method, per OOD set the AUROC
+ * and FPR95 estimate with its interval as "lo - hi".
+ */
+function intervalsTable(rows: readonly IntervalRow[], datasets: string[], suffix: string): Table {
+  const methods = [
+    ...METHOD_ORDER.filter((m) => rows.some((r) => r.method === m)),
+    ...new Set(rows.map((r) => r.method).filter((m) => !METHOD_ORDER.includes(m))),
+  ];
+  const find = (m: string, d: string, metric: IntervalRow["metric"]) =>
+    rows.find((r) => r.method === m && r.dataset === d && r.metric === metric);
+  const columns = ["Method"];
+  for (const d of datasets) {
+    columns.push(`${d} AUROC`, `${d} AUROC 95% CI`, `${d} FPR95`, `${d} FPR95 95% CI`);
+  }
+  const body = methods.map((m) => {
+    const row: (string | number | null)[] = [methodLabel(m)];
+    for (const d of datasets) {
+      for (const metric of ["auroc", "fpr95"] as const) {
+        const r = find(m, d, metric);
+        row.push(r ? r.estimate : null, r ? `${r.low.toFixed(2)} - ${r.high.toFixed(2)}` : null);
+      }
+    }
+    return row;
+  });
+  return {
+    title: `Table 1 with bootstrap 95% intervals (%)${suffix}`,
+    columns,
+    rows: body,
+    notes: [
+      "Percentile intervals of 1,000 (or --resamples) seeded bootstrap resamples of the ID and " +
+      "the OOD scores, drawn separately (score --ci).",
+    ],
+  };
 }
 
 function parseMap(raw: string | undefined): Record<string, string> | undefined {
@@ -213,6 +280,7 @@ async function main(values: FlagValues): Promise<void> {
     comparePaper: values["compare-paper"] === true,
     paperMap: parseMap(values["paper-map"] as string | undefined),
     title: values.title as string | undefined,
+    ci: values.ci === true,
   });
   console.log(renderMarkdown(r.table1));
   console.error(`tables: wrote ${r.files.join(", ")}`);
