@@ -4,12 +4,18 @@
  * decode + Pillow-exact resize to 480 x 480, and sharp's own resize) on seeded 500 x 375 JPEGs
  * (ImageNet's typical size). When Debian's /usr/bin/python3 has Pillow, the same decode + resize
  * in PIL (one process, sequential, as one torchvision DataLoader worker) is timed too and the
- * ratio pil_ms / our_ms printed (> 1: we are faster per image). `--group-norm all` also times the
- * three GroupNorm formulations; `--pipeline` times the whole `runExtraction` (decode overlapped
- * with inference, parts written).
+ * ratio pil_ms / our_ms printed (> 1: we are faster per image).
  *
- * Usage: deno run -A bench/extract.ts [--batch 4] [--threads 2] [--batches 3] [--size 480]
- *        [--images 32] [--group-norm reduce|instance|native|all] [--pipeline] [--no-peer]
+ * When it has torch, bench/peers/bit_torch.py runs BiT's PyTorch ResNetV2 (weight standardisation
+ * in the forward, as bit_pytorch does) on the same weights and input batch, and exports it with
+ * torch.onnx.export; that export is timed here in the same onnxruntime-node, interleaved batch by
+ * batch with our model so both see the same machine load. One table gives img/s, ratios to PyTorch,
+ * each model's largest feature difference from PyTorch, and the load average before and after.
+ * `--group-norm all` times the three GroupNorm formulations; `--pipeline` times the whole
+ * `runExtraction` (decode overlapped with inference, parts written).
+ *
+ * Usage: deno run -A bench/extract.ts [--batch 4] [--threads 2] [--batches 5] [--size 480]
+ *        [--images 32] [--group-norm instance|reduce|native|all] [--pipeline] [--no-peer]
  *
  * @module
  */
@@ -17,21 +23,23 @@ import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { inferArch } from "../lib/bit/arch.ts";
 import { randomBitWeights } from "../lib/bit/random_weights.ts";
+import { encodeNpz } from "../lib/bit/npz.ts";
 import { buildBitOnnx, type GroupNormImpl } from "../lib/bit/resnet_v2_onnx.ts";
 import { runExtraction } from "../lib/extract/extract_run.ts";
 import { listImageFolder } from "../lib/extract/image_list.ts";
 import { configureDecoder, decodeRgb, type Resizer } from "../lib/extract/preprocess.ts";
-import { createSession, f32Tensor } from "../lib/ort/session.ts";
+import { createSession, f32Tensor, type ort } from "../lib/ort/session.ts";
+import { encodeNpy, type NpyArray, parseNpy, toFloat32 } from "../lib/io/npy.ts";
 import { createRng } from "../lib/random.ts";
 
 const { values: args } = parseArgs({
   options: {
     batch: { type: "string", default: "4" },
     threads: { type: "string", default: "2" },
-    batches: { type: "string", default: "3" },
+    batches: { type: "string", default: "5" },
     size: { type: "string", default: "480" },
     images: { type: "string", default: "32" },
-    "group-norm": { type: "string", default: "reduce" },
+    "group-norm": { type: "string", default: "instance" },
     pipeline: { type: "boolean", default: false },
     "no-peer": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -39,8 +47,8 @@ const { values: args } = parseArgs({
   strict: true,
 });
 if (args.help) {
-  console.log("deno run -A bench/extract.ts [--batch 4] [--threads 2] [--batches 3] [--size 480]");
-  console.log("  [--images 32] [--group-norm reduce|instance|native|all] [--pipeline] [--no-peer]");
+  console.log("deno run -A bench/extract.ts [--batch 4] [--threads 2] [--batches 5] [--size 480]");
+  console.log("  [--images 32] [--group-norm instance|reduce|native|all] [--pipeline] [--no-peer]");
   Deno.exit(0);
 }
 const batch = Number(args.batch);
@@ -124,13 +132,28 @@ try {
     }
   }
 
-  // Inference: random-weight BiT-R50x1 through the converter.
+  // Inference: random-weight BiT-R50x1 through the converter, against PyTorch on the same weights.
   const weights = randomBitWeights({ units: [3, 4, 6, 3], rootChannels: 64, seed: 0 });
   const arch = inferArch(weights, "random-r50x1");
   const impls: GroupNormImpl[] = args["group-norm"] === "all"
-    ? ["reduce", "instance", "native"]
+    ? ["instance", "reduce", "native"]
     : [args["group-norm"] as GroupNormImpl];
   const images = new Float32Array(batch * 3 * S * S).map(() => rng.float() * 2 - 1);
+  const dims = [batch, 3, S, S];
+  const loadBefore = loadAverage();
+
+  const peer = args["no-peer"] ? null : await torchPeer(tmp, weights, images, dims);
+  if (peer && "error" in peer) console.log(`  PyTorch peer: ${peer.error}`);
+  const torch = peer && !("error" in peer) ? peer : null;
+
+  const rows: { name: string; session: ort.InferenceSession; times: number[]; diff: number }[] = [];
+  const feed = { images: f32Tensor(images, dims) };
+  const maxDiff = (a: Float32Array) => {
+    if (!torch) return NaN;
+    let m = 0;
+    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - torch.features[i]));
+    return m;
+  };
   let modelPath = "";
   for (const impl of impls) {
     const { model } = buildBitOnnx(weights, arch, { groupNorm: impl });
@@ -139,24 +162,65 @@ try {
       await Deno.writeFile(modelPath, model);
     }
     const session = await createSession(model, { threads });
-    const feed = { images: f32Tensor(images, [batch, 3, S, S]) };
-    await session.run(feed);
-    const times: number[] = [];
-    for (let b = 0; b < batches; b++) {
+    const out = await session.run(feed);
+    const diff = maxDiff(out.features.data as Float32Array);
+    rows.push({ name: `ours (converter, GroupNorm ${impl})`, session, times: [], diff });
+  }
+  if (torch?.onnx) {
+    const session = await createSession(torch.onnx, { threads });
+    const out = await session.run(feed);
+    const diff = maxDiff(out[session.outputNames[0]].data as Float32Array);
+    rows.push({ name: "onnxruntime on torch.onnx.export", session, times: [], diff });
+  }
+  // Round-robin, so that every model sees the same machine state.
+  for (let b = 0; b < batches; b++) {
+    for (const r of rows) {
       const t0 = performance.now();
-      await session.run(feed);
-      times.push(performance.now() - t0);
+      await r.session.run(feed);
+      r.times.push(performance.now() - t0);
     }
-    await session.release();
-    times.sort((a, b) => a - b);
-    const med = times[times.length >> 1];
-    const gflop = 2 * 4.09e9 * (S / 224) ** 2 * batch; // R50 at 224: 4.09 GMAC per image
+  }
+  for (const r of rows) await r.session.release();
+  const loadAfter = loadAverage();
+
+  const median = (t: number[]) => [...t].sort((a, b) => a - b)[t.length >> 1];
+  const table = rows.map((r) => ({ name: r.name, ms: median(r.times), diff: r.diff }));
+  if (torch) {
+    table.push({ name: `PyTorch ${torch.version} CPU (eager)`, ms: torch.medianMs, diff: 0 });
+  }
+  const gflop = 2 * 4.09e9 * (S / 224) ** 2 * batch; // R50 at 224: 4.09 GMAC per image
+  console.log(
+    `\nBiT-R50x1 (random weights) ${S}x${S}, batch ${batch}, ${threads} threads; median of ` +
+      `${batches} batches after one warm-up; load average ${loadBefore} before, ${loadAfter} after`,
+  );
+  console.log(
+    `${"model".padEnd(40)} ${"img/s".padStart(6)} ${"ms/batch".padStart(9)} ` +
+      `${"GFLOP/s".padStart(8)} ${"vs PyTorch".padStart(10)}  max|feature diff| vs PyTorch`,
+  );
+  for (const t of table) {
+    const ratio = torch ? `${(torch.medianMs / t.ms).toFixed(2)}x` : "-";
+    const diff = !torch
+      ? "-"
+      : t.name.startsWith("PyTorch")
+      ? "(reference)"
+      : t.diff.toExponential(1);
     console.log(
-      `BiT-R50x1 ${S}x${S} batch ${batch}, ${threads} threads, GroupNorm ${impl}: ` +
-        `${(batch / (med / 1000)).toFixed(2)} img/s (median ${med.toFixed(0)} ms/batch, ` +
-        `~${(gflop / (med / 1000) / 1e9).toFixed(0)} GFLOP/s)`,
+      `${t.name.padEnd(40)} ${(batch / (t.ms / 1000)).toFixed(2).padStart(6)} ` +
+        `${t.ms.toFixed(0).padStart(9)} ${(gflop / (t.ms / 1000) / 1e9).toFixed(0).padStart(8)} ` +
+        `${ratio.padStart(10)}  ${diff}`,
     );
   }
+  const exportRow = table.find((t) => t.name.startsWith("onnxruntime on torch"));
+  if (exportRow) {
+    console.log(
+      `ours (${impls[0]}) / onnxruntime-on-torch-export: ` +
+        `${(exportRow.ms / table[0].ms).toFixed(2)}x (> 1: ours faster)`,
+    );
+  }
+  console.log(
+    `decode-only (${S}x${S} from 500x375 JPEG): pil-exact ${pilExact.toFixed(1)} img/s, ` +
+      `sharp-linear ${vips.toFixed(1)} img/s`,
+  );
 
   if (args.pipeline) {
     const list = await listImageFolder(`${tmp}/images`);
@@ -183,4 +247,70 @@ try {
   }
 } finally {
   await Deno.remove(tmp, { recursive: true });
+}
+
+/** The 1, 5 and 15 minute load averages as text ("?" off Linux). */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+}
+
+interface TorchResult {
+  medianMs: number;
+  version: string;
+  features: Float32Array;
+  /** PyTorch's own ONNX export of the same model, or null when the export failed. */
+  onnx: string | null;
+}
+
+/**
+ * Runs bench/peers/bit_torch.py on the same weights (as a BiT-layout .npz) and input batch: its
+ * median ms per batch, the batch's features and its torch.onnx.export file.
+ */
+async function torchPeer(
+  dir: string,
+  weights: Map<string, NpyArray>,
+  images: Float32Array,
+  dims: number[],
+): Promise<TorchResult | { error: string }> {
+  const py = "/usr/bin/python3";
+  try {
+    const ok = await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" })
+      .output();
+    if (!ok.success) return { error: `${py} cannot import torch (apt-get install python3-torch)` };
+  } catch {
+    return { error: `no ${py}` };
+  }
+  await Deno.writeFile(`${dir}/weights.npz`, encodeNpz(weights));
+  await Deno.writeFile(`${dir}/input.npy`, encodeNpy({ dtype: "<f4", shape: dims, data: images }));
+  const script = new URL("./peers/bit_torch.py", import.meta.url).pathname;
+  const r = await new Deno.Command(py, {
+    args: [
+      script,
+      `${dir}/weights.npz`,
+      `${dir}/input.npy`,
+      `${dir}/torch_features.npy`,
+      String(batches),
+      String(threads),
+      `${dir}/torch_export.onnx`,
+    ],
+    env: { OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: String(threads) },
+    stderr: "piped",
+  }).output();
+  if (!r.success) {
+    const err = new TextDecoder().decode(r.stderr).trim().split("\n").pop();
+    return { error: `bit_torch.py failed: ${err}` };
+  }
+  const j = JSON.parse(new TextDecoder().decode(r.stdout));
+  if (j.onnx_error) console.log(`  torch.onnx.export failed: ${j.onnx_error}`);
+  const f = parseNpy(await Deno.readFile(`${dir}/torch_features.npy`), "torch_features.npy");
+  return {
+    medianMs: j.median_ms,
+    version: j.torch,
+    features: toFloat32(f),
+    onnx: j.onnx,
+  };
 }

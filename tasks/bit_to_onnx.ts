@@ -30,8 +30,8 @@ const SPEC: TaskSpec = {
     },
     "group-norm": {
       type: "string",
-      default: "reduce",
-      help: "reduce | instance | native  how GroupNorm is written in ONNX",
+      default: "instance",
+      help: "instance | reduce | native  how GroupNorm is written in ONNX",
     },
   },
   notes: [
@@ -50,8 +50,8 @@ async function main(values: Record<string, unknown>): Promise<void> {
   const groupNorm = choiceFlag(
     flags,
     "group-norm",
-    ["reduce", "instance", "native"] as const,
-    "reduce",
+    ["instance", "reduce", "native"] as const,
+    "instance",
   ) as GroupNormImpl;
   if (!out.endsWith(".onnx")) throw new UsageError(`--out ${out} should end in .onnx`);
 

@@ -35,8 +35,8 @@ const SPEC: TaskSpec = {
     },
     "group-norm": {
       type: "string",
-      default: "reduce",
-      help: "reduce | instance | native  how GroupNorm is written in ONNX",
+      default: "instance",
+      help: "instance | reduce | native  how GroupNorm is written in ONNX",
     },
   },
   notes: [
@@ -63,8 +63,8 @@ async function main(values: FlagValues): Promise<void> {
   const groupNorm = choiceFlag(
     values,
     "group-norm",
-    ["reduce", "instance", "native"] as const,
-    "reduce",
+    ["instance", "reduce", "native"] as const,
+    "instance",
   ) as GroupNormImpl;
   await Deno.mkdir(dest, { recursive: true });
   const npzPath = `${dest}/${spec.file}`;

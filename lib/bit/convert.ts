@@ -49,7 +49,7 @@ export async function convertBitCheckpoint(opts: ConvertOptions): Promise<Conver
   const dataName = `${out.split("/").pop()}.data`;
   const model = buildBitOnnx(weights, bit, {
     outputs: opts.outputs ?? ["features"],
-    groupNorm: opts.groupNorm ?? "reduce",
+    groupNorm: opts.groupNorm ?? "instance",
     externalDataName: external ? dataName : undefined,
     metadata: { source_npz: npzPath.split("/").pop()!, source_sha256: await hashFile(npzPath) },
   });
