@@ -15,11 +15,14 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
 import {
+  copyTree,
+  counter,
   describeRun,
   type Fixture,
   FIXTURE_BACKBONE,
   FIXTURE_C,
   FIXTURE_D,
+  ok,
   REPO_ROOT,
   runTask,
   snapshotTree,
@@ -89,28 +92,6 @@ async function expectError(
   const after = await Promise.all(want.unchanged.map((p) => snapshotTree(p)));
   const why = describeRun(file, args, r);
   want.unchanged.forEach((p, i) => assert.deepEqual(after[i], before[i], `${p} changed: ${why}`));
-}
-
-async function ok(file: string, args: string[]): Promise<TaskResult> {
-  const r = await runTask(file, args);
-  assert.equal(r.code, 0, describeRun(file, args, r));
-  return r;
-}
-
-/** Copies a directory tree (a pristine result to fail over, one copy per case). */
-async function copyTree(src: string, dst: string): Promise<string> {
-  await Deno.mkdir(dst, { recursive: true });
-  for await (const e of Deno.readDir(src)) {
-    if (e.isDirectory) await copyTree(`${src}/${e.name}`, `${dst}/${e.name}`);
-    else await Deno.copyFile(`${src}/${e.name}`, `${dst}/${e.name}`);
-  }
-  return dst;
-}
-
-/** Numbered fresh paths under `root`, so every case writes (or must not write) its own dir. */
-function counter(root: string, prefix: string): () => string {
-  let i = 0;
-  return () => `${root}/${prefix}_${i++}`;
 }
 
 // ---------------------------------------------------------------------------------------------

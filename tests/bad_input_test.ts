@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  copyTree,
+  counter,
   describeRun,
   type Fixture,
   FIXTURE_BACKBONE,
@@ -146,22 +148,6 @@ async function writeRandomHead(dir: string, kind: "flat" | "group"): Promise<str
     bias: new Float32Array(O),
   });
   return dir;
-}
-
-/** Copies a directory tree (a pristine result to fail over, one copy per case). */
-async function copyTree(src: string, dst: string): Promise<string> {
-  await Deno.mkdir(dst, { recursive: true });
-  for await (const e of Deno.readDir(src)) {
-    if (e.isDirectory) await copyTree(`${src}/${e.name}`, `${dst}/${e.name}`);
-    else await Deno.copyFile(`${src}/${e.name}`, `${dst}/${e.name}`);
-  }
-  return dst;
-}
-
-/** Numbered fresh paths under `root`, so every case writes (or must not write) its own dir. */
-function counter(root: string, prefix: string): () => string {
-  let i = 0;
-  return () => `${root}/${prefix}_${i++}`;
 }
 
 Deno.test("bad input: train-head fails cleanly and writes nothing", async (t) => {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { writeFeatureSet } from "../lib/io/feature_set.ts";
 import { createRng } from "../lib/random.ts";
 
@@ -185,4 +186,61 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Starts `deno run -A tasks/<file> ...args` (stdout discarded) and returns the child. */
+export function spawnTask(
+  file: string,
+  args: string[],
+  stderr: "piped" | "null" = "null",
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `tasks/${file}`, ...args],
+    cwd: REPO_ROOT,
+    env: { MOS_QUIET: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr,
+  }).spawn();
+}
+
+/** Runs a task that must succeed; fails the test with the run's output otherwise. */
+export async function ok(file: string, args: string[]): Promise<TaskResult> {
+  const r = await runTask(file, args);
+  assert.equal(r.code, 0, describeRun(file, args, r));
+  return r;
+}
+
+/** Whether `path` exists (without following a final symlink). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** Copies a directory tree (a pristine result to fail over, one copy per case). */
+export async function copyTree(src: string, dst: string): Promise<string> {
+  await Deno.mkdir(dst, { recursive: true });
+  for await (const e of Deno.readDir(src)) {
+    if (e.isDirectory) await copyTree(`${src}/${e.name}`, `${dst}/${e.name}`);
+    else await Deno.copyFile(`${src}/${e.name}`, `${dst}/${e.name}`);
+  }
+  return dst;
+}
+
+/** Numbered fresh paths under `root`, so every case writes (or must not write) its own dir. */
+export function counter(root: string, prefix: string): () => string {
+  let i = 0;
+  return () => `${root}/${prefix}_${i++}`;
+}
+
+/** A process id that no longer exists: a child that has exited and been reaped. */
+export async function deadPid(): Promise<number> {
+  const child = new Deno.Command("true").spawn();
+  await child.status;
+  return child.pid;
 }

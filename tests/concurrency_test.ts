@@ -9,11 +9,14 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
 import {
+  deadPid,
   describeRun,
+  exists,
   type Fixture,
-  REPO_ROOT,
+  ok,
   runTask,
   snapshotTree,
+  spawnTask,
   type TaskResult,
   withTempDir,
   writeFixture,
@@ -23,33 +26,6 @@ import { createRng } from "../lib/random.ts";
 
 /** Steps of a run that must still be going when the test kills it (about a minute here). */
 const LONG_STEPS = "300000";
-
-function spawnTask(file: string, args: string[], stderr: "piped" | "null" = "null") {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `tasks/${file}`, ...args],
-    cwd: REPO_ROOT,
-    env: { MOS_QUIET: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr,
-  }).spawn();
-}
-
-async function ok(file: string, args: string[]): Promise<TaskResult> {
-  const r = await runTask(file, args);
-  assert.equal(r.code, 0, describeRun(file, args, r));
-  return r;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
 
 /** Waits until `<dir>/.lock` names `pid` (60 s at most). */
 async function waitForLock(dir: string, pid: number): Promise<void> {
@@ -194,13 +170,6 @@ function tinyModel(): Uint8Array {
     ],
     initializers: [floatConst("one", [1], [1])],
   });
-}
-
-/** A process id that no longer exists: a child that has exited and been reaped. */
-async function deadPid(): Promise<number> {
-  const child = new Deno.Command("true").spawn();
-  await child.status;
-  return child.pid;
 }
 
 Deno.test("concurrency: hand-made locks in every task's --out: stale ones taken over, live ones respected", async (t) => {

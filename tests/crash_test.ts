@@ -30,11 +30,14 @@ import { writeFeatureSet } from "../lib/io/feature_set.ts";
 import { writeHead } from "../lib/io/head.ts";
 import { createRng } from "../lib/random.ts";
 import {
+  copyTree,
+  deadPid,
   describeRun,
+  exists,
   FIXTURE_BACKBONE,
-  REPO_ROOT,
+  ok,
   runTask,
-  type TaskResult,
+  spawnTask,
   withTempDir,
   writeFixture,
 } from "./cli_helpers.ts";
@@ -43,34 +46,6 @@ import {
 const KILLS = 10;
 /** Kills placed inside the first 15 % of the run (process start-up, reading inputs, locking). */
 const EARLY_KILLS = 3;
-
-/** Starts `deno run -A tasks/<file> ...args` (output discarded) and returns the child. */
-function spawnTask(file: string, args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `tasks/${file}`, ...args],
-    cwd: REPO_ROOT,
-    env: { MOS_QUIET: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
-
-async function ok(file: string, args: string[]): Promise<TaskResult> {
-  const r = await runTask(file, args);
-  assert.equal(r.code, 0, describeRun(file, args, r));
-  return r;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
 
 /** Relative paths of every file under `dir` (hidden ones included), sorted; [] when absent. */
 async function listFiles(dir: string): Promise<string[]> {
@@ -139,15 +114,6 @@ async function notFinal(out: string, ref: string, rels: string[]): Promise<strin
     if (!await exists(`${out}/${rel}`) || !await sameFile(out, ref, rel)) bad.push(rel);
   }
   return bad;
-}
-
-/** Copies a directory tree. */
-async function copyTree(src: string, dst: string): Promise<void> {
-  await Deno.mkdir(dst, { recursive: true });
-  for await (const e of Deno.readDir(src)) {
-    if (e.isDirectory) await copyTree(`${src}/${e.name}`, `${dst}/${e.name}`);
-    else await Deno.copyFile(`${src}/${e.name}`, `${dst}/${e.name}`);
-  }
 }
 
 /** A short description of what a killed run left, for the log. */
@@ -556,13 +522,6 @@ Deno.test("crash: train-head does not resume from a checkpoint of other features
     }
   });
 });
-
-/** A process id that no longer exists: a child that has exited and been reaped. */
-async function deadPid(): Promise<number> {
-  const child = new Deno.Command("true").spawn();
-  await child.status;
-  return child.pid;
-}
 
 Deno.test("crash: temp files of a killed writer are removed by the next run", async (t) => {
   await withTempDir(async (root) => {
