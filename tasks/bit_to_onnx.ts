@@ -7,9 +7,9 @@
 import { BIT_ARCH_NAMES, type BitArchName, featureDim } from "../lib/bit/arch.ts";
 import { convertBitCheckpoint } from "../lib/bit/convert.ts";
 import { readNpz } from "../lib/bit/npz.ts";
-import { BIT_OUTPUTS, type BitOutput, type GroupNormImpl } from "../lib/bit/resnet_v2_onnx.ts";
 import { UsageError } from "../lib/errors.ts";
-import { choiceFlag, listFlag, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { choiceFlag, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { ONNX_FLAGS, onnxFlags } from "./_shared/onnx_flags.ts";
 
 const SPEC: TaskSpec = {
   name: "bit-to-onnx",
@@ -23,16 +23,7 @@ const SPEC: TaskSpec = {
       default: "auto",
       help: `auto | ${BIT_ARCH_NAMES.join(" | ")}  expected architecture`,
     },
-    outputs: {
-      type: "string",
-      default: "features",
-      help: `comma list of ${BIT_OUTPUTS.join(", ")}`,
-    },
-    "group-norm": {
-      type: "string",
-      default: "instance",
-      help: "instance | reduce | native  how GroupNorm is written in ONNX",
-    },
+    ...ONNX_FLAGS,
   },
   notes: [
     "Weight standardisation is applied once at conversion; the model's input is `images`",
@@ -46,13 +37,7 @@ async function main(values: Record<string, unknown>): Promise<void> {
   const npzPath = requireString(flags, "npz", SPEC.name);
   const out = requireString(flags, "out", SPEC.name);
   const arch = choiceFlag(flags, "arch", ["auto", ...BIT_ARCH_NAMES] as const, "auto");
-  const outputs = listFlag(flags, "outputs", BIT_OUTPUTS, ["features"]) as BitOutput[];
-  const groupNorm = choiceFlag(
-    flags,
-    "group-norm",
-    ["instance", "reduce", "native"] as const,
-    "instance",
-  ) as GroupNormImpl;
+  const { outputs, groupNorm } = onnxFlags(flags);
   if (!out.endsWith(".onnx")) throw new UsageError(`--out ${out} should end in .onnx`);
 
   const t0 = performance.now();

@@ -7,13 +7,13 @@
 import { featureDim, inferArch } from "../lib/bit/arch.ts";
 import { convertBitCheckpoint } from "../lib/bit/convert.ts";
 import { readNpz } from "../lib/bit/npz.ts";
-import { BIT_OUTPUTS, type BitOutput, type GroupNormImpl } from "../lib/bit/resnet_v2_onnx.ts";
 import { BIT_BUCKET, bitModel, bitParamCount } from "../lib/download/bit_models.ts";
 import { downloadFile, NetworkError } from "../lib/download/http_download.ts";
 import { DataError, MosError, UsageError } from "../lib/errors.ts";
 import type { NpyArray } from "../lib/io/npy.ts";
+import { ONNX_FLAGS, onnxFlags } from "./_shared/onnx_flags.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
-import { choiceFlag, type FlagValues, listFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { type FlagValues, runTask, type TaskSpec } from "./_shared/cli.ts";
 
 const SPEC: TaskSpec = {
   name: "fetch-bit",
@@ -28,16 +28,7 @@ const SPEC: TaskSpec = {
     dest: { type: "string", default: "models", help: "DIR  where the .npz and .onnx go" },
     out: { type: "string", help: "FILE  output .onnx (default: DIR/bit_s_r101x1.onnx etc.)" },
     mirror: { type: "string", help: `URL  base URL serving <model>.npz (default ${BIT_BUCKET})` },
-    outputs: {
-      type: "string",
-      default: "features",
-      help: `comma list of ${BIT_OUTPUTS.join(", ")}`,
-    },
-    "group-norm": {
-      type: "string",
-      default: "instance",
-      help: "instance | reduce | native  how GroupNorm is written in ONNX",
-    },
+    ...ONNX_FLAGS,
   },
   notes: [
     "Interrupted downloads resume when the same command is rerun (HTTP Range).",
@@ -59,13 +50,7 @@ async function main(values: FlagValues): Promise<void> {
   const out = (values.out as string | undefined) ??
     `${dest}/${spec.model.toLowerCase().replaceAll("-", "_")}.onnx`;
   if (!out.endsWith(".onnx")) throw new UsageError(`--out ${out} should end in .onnx`);
-  const outputs = listFlag(values, "outputs", BIT_OUTPUTS, ["features"]) as BitOutput[];
-  const groupNorm = choiceFlag(
-    values,
-    "group-norm",
-    ["instance", "reduce", "native"] as const,
-    "instance",
-  ) as GroupNormImpl;
+  const { outputs, groupNorm } = onnxFlags(values);
   await Deno.mkdir(dest, { recursive: true });
   const npzPath = `${dest}/${spec.file}`;
   const t0 = performance.now();
