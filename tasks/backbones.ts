@@ -30,7 +30,7 @@ import {
 } from "./_ablation/common.ts";
 import { metricPoints, writeFigure } from "./_ablation/figures.ts";
 import { checkTaxonomyLabelSpace, labelSpaceOf } from "./_ablation/groupings.ts";
-import { type HeadResult, trainAndScore } from "./_ablation/heads.ts";
+import { type HeadResult, jobContext, trainAndScore } from "./_ablation/heads.ts";
 
 export const SPEC: TaskSpec = {
   name: "backbones",
@@ -103,16 +103,7 @@ async function main(values: FlagValues): Promise<void> {
       dim: e.dim!,
       trainPerClass: run.trainPerClass,
     }, log);
-    const common = {
-      sets,
-      out: run.out,
-      overrides: run.overrides,
-      seed: run.seed,
-      fprConvention: cfg.fprConvention,
-      threads: run.threads,
-      force: run.force,
-      log,
-    };
+    const common = jobContext(run, cfg.fprConvention, sets, log);
     results.push({
       name: e.name,
       flat: await trainAndScore({ ...common, name: `${e.dir}_flat`, groups: "flat" }),

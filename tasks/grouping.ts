@@ -46,7 +46,7 @@ import {
   STRATEGY_NAMES,
   strategyGroups,
 } from "./_ablation/groupings.ts";
-import { type HeadResult, trainAndScore } from "./_ablation/heads.ts";
+import { type HeadResult, jobContext, trainAndScore } from "./_ablation/heads.ts";
 import { othersMeans } from "./_ablation/others.ts";
 
 export const SPEC: TaskSpec = {
@@ -134,16 +134,7 @@ async function main(values: FlagValues): Promise<void> {
     ? await classMeansCached(sets.train, C, `${run.out}/class_means`)
     : undefined;
 
-  const common = {
-    sets,
-    out: run.out,
-    overrides: run.overrides,
-    seed: run.seed,
-    fprConvention: cfg.fprConvention,
-    threads: run.threads,
-    force: run.force,
-    log,
-  };
+  const common = jobContext(run, cfg.fprConvention, sets, log);
   log(`[1/${strategies.length + 1}] flat head (MSP)`);
   const flat = await trainAndScore({ ...common, name: "flat", groups: "flat" });
   const mos: { strategy: Strategy; r: HeadResult }[] = [];

@@ -39,7 +39,7 @@ import {
   STRATEGY_NAMES,
   strategyGroups,
 } from "./_ablation/groupings.ts";
-import { type HeadResult, trainAndScore } from "./_ablation/heads.ts";
+import { type HeadResult, jobContext, trainAndScore } from "./_ablation/heads.ts";
 
 export const SPEC: TaskSpec = {
   name: "groups-ablation",
@@ -120,21 +120,11 @@ async function main(values: FlagValues): Promise<void> {
   }
 
   const results: { job: (typeof jobs)[number]; r: HeadResult }[] = [];
+  const context = jobContext(run, cfg.fprConvention, sets, log);
   for (const [i, job] of jobs.entries()) {
     const name = `${levelName(job.level)}_${job.strategy}`;
     log(`[${i + 1}/${jobs.length}] ${name}: K = ${job.groups.length}`);
-    const r = await trainAndScore({
-      name,
-      groups: job.groups,
-      sets,
-      out: run.out,
-      overrides: run.overrides,
-      seed: run.seed,
-      fprConvention: cfg.fprConvention,
-      threads: run.threads,
-      force: run.force,
-      log,
-    });
+    const r = await trainAndScore({ ...context, name, groups: job.groups });
     results.push({ job, r });
   }
 

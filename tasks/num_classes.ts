@@ -31,7 +31,7 @@ import {
 } from "./_ablation/common.ts";
 import { metricPoints, writeFigure } from "./_ablation/figures.ts";
 import { checkTaxonomyLabelSpace, labelSpaceOf } from "./_ablation/groupings.ts";
-import { type HeadResult, trainAndScore } from "./_ablation/heads.ts";
+import { type HeadResult, jobContext, trainAndScore } from "./_ablation/heads.ts";
 import {
   classSampler,
   restrictGroups,
@@ -157,17 +157,7 @@ async function main(values: FlagValues): Promise<void> {
     if (subset.reused) log(`  subset ${key} reused (manifest matches)`);
     const subSets = { ...sets, train: subset.train, id: subset.id };
     const { groups } = restrictGroups(taxonomy, classes);
-    const common = {
-      sets: subSets,
-      out: run.out,
-      overrides: run.overrides,
-      seed: run.seed,
-      fprConvention: cfg.fprConvention,
-      numClasses: cfgItem.C,
-      threads: run.threads,
-      force: run.force,
-      log,
-    };
+    const common = jobContext(run, cfg.fprConvention, subSets, log, cfgItem.C);
     const flat = await trainAndScore({ ...common, name: `${key}_flat`, groups: "flat" });
     const mos = await trainAndScore({ ...common, name: `${key}_mos`, groups });
     done.set(key, { flat, mos, K: groups.length });

@@ -15,16 +15,18 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
 import {
+  checkErrorLine,
   copyTree,
   counter,
   describeRun,
+  expectError,
   type Fixture,
   FIXTURE_BACKBONE,
   FIXTURE_C,
   FIXTURE_D,
   ok,
   REPO_ROOT,
-  runTask,
+  runWith,
   snapshotTree,
   type TaskResult,
   withTempDir,
@@ -34,65 +36,6 @@ import { writeFeatureSet } from "../lib/io/feature_set.ts";
 import { writeHead } from "../lib/io/head.ts";
 import { buildModel, floatConst, node } from "../lib/ort/graph.ts";
 import { createRng } from "../lib/random.ts";
-
-interface Expect {
-  code: 1 | 2;
-  /** Substrings the error line must contain (the file, flag or value at fault). */
-  mentions: string[];
-  /** Patterns the error line must match (wording that may vary in case). */
-  matches?: RegExp[];
-  /** Paths that must be exactly as before the run (absent ones must stay absent). */
-  unchanged: string[];
-}
-
-/** Runs `deno run -A [--preload FILE] tasks/<file> ...args` with extra environment. */
-async function runWith(
-  file: string,
-  args: string[],
-  opts: { preload?: string; env?: Record<string, string> } = {},
-): Promise<TaskResult> {
-  if (!opts.preload) return await runTask(file, args);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--preload", opts.preload, `tasks/${file}`, ...args],
-    cwd: REPO_ROOT,
-    env: { MOS_QUIET: "1", ...opts.env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** Checks a failed run's exit code, its one clean error line, and empty stdout. */
-function checkErrorLine(file: string, args: string[], r: TaskResult, want: Expect): void {
-  const why = describeRun(file, args, r);
-  assert.equal(r.code, want.code, `exit code: ${why}`);
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `stderr must be one line: ${why}`);
-  assert.match(lines[0], /^error: \S/, why);
-  assert.doesNotMatch(lines[0], /rerun with --debug/, `internal error, not a clean one: ${why}`);
-  assert.doesNotMatch(lines[0], /[:(]\s*$/, `the line is cut off: ${why}`);
-  for (const m of want.mentions) {
-    assert.ok(lines[0].includes(m), `error should name "${m}": ${why}`);
-  }
-  for (const m of want.matches ?? []) assert.match(lines[0], m, why);
-  assert.equal(r.stdout, "", `nothing on stdout: ${why}`);
-}
-
-/** Runs a task that must fail cleanly; see the module doc for what "cleanly" means. */
-async function expectError(
-  file: string,
-  args: string[],
-  want: Expect,
-  opts: { preload?: string; env?: Record<string, string> } = {},
-): Promise<void> {
-  const before = await Promise.all(want.unchanged.map((p) => snapshotTree(p)));
-  const r = await runWith(file, args, opts);
-  checkErrorLine(file, args, r, want);
-  const after = await Promise.all(want.unchanged.map((p) => snapshotTree(p)));
-  const why = describeRun(file, args, r);
-  want.unchanged.forEach((p, i) => assert.deepEqual(after[i], before[i], `${p} changed: ${why}`));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Read-only and full file systems.

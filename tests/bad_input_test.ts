@@ -9,13 +9,13 @@ import {
   copyTree,
   counter,
   describeRun,
+  expectError,
   type Fixture,
   FIXTURE_BACKBONE,
   FIXTURE_C,
   FIXTURE_D,
   FIXTURE_GROUPS,
   runTask,
-  snapshotTree,
   withTempDir,
   writeFixture,
 } from "./cli_helpers.ts";
@@ -23,32 +23,6 @@ import { writeFeatureSet } from "../lib/io/feature_set.ts";
 import { writeHead } from "../lib/io/head.ts";
 import { encodeNpyHeader } from "../lib/io/npy.ts";
 import { createRng } from "../lib/random.ts";
-
-interface Expect {
-  code: 1 | 2;
-  /** Substrings the error line must contain (the file, flag or value at fault). */
-  mentions: string[];
-  /** Paths that must be exactly as before the run (absent ones must stay absent). */
-  unchanged: string[];
-}
-
-/** Runs a task that must fail cleanly; see the module doc for what "cleanly" means. */
-async function expectError(file: string, args: string[], want: Expect): Promise<void> {
-  const before = await Promise.all(want.unchanged.map((p) => snapshotTree(p)));
-  const r = await runTask(file, args);
-  const why = describeRun(file, args, r);
-  assert.equal(r.code, want.code, `exit code: ${why}`);
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `stderr must be one line: ${why}`);
-  assert.match(lines[0], /^error: \S/, why);
-  assert.doesNotMatch(lines[0], /rerun with --debug/, `internal error, not a clean one: ${why}`);
-  for (const m of want.mentions) {
-    assert.ok(lines[0].includes(m), `error should name "${m}": ${why}`);
-  }
-  assert.equal(r.stdout, "", `nothing on stdout: ${why}`);
-  const after = await Promise.all(want.unchanged.map((p) => snapshotTree(p)));
-  want.unchanged.forEach((p, i) => assert.deepEqual(after[i], before[i], `${p} changed: ${why}`));
-}
 
 /** A `.npy` v1.0 file with a hand-written header dict (padded like NumPy) and raw data bytes. */
 function rawNpy(dict: string, data: Uint8Array, headerLenOverride?: number): Uint8Array {

@@ -12,7 +12,7 @@ import { parseMetricsCsv } from "../../lib/tables/paper_tables.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import type { HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
 import { runScoreStage, runTrainStage } from "../_shared/stages.ts";
-import type { ResolvedSets } from "./common.ts";
+import type { ResolvedSets, RunSettings } from "./common.ts";
 
 /** Inputs of {@linkcode trainAndScore}. */
 export interface HeadJob {
@@ -29,6 +29,30 @@ export interface HeadJob {
   threads?: number;
   force?: boolean;
   log: (message: string) => void;
+}
+
+/** The part of a {@linkcode HeadJob} that every configuration of one run shares. */
+export type JobContext = Omit<HeadJob, "name" | "groups">;
+
+/** The shared job fields of a run: its settings, the config's FPR95 rule, the sets and log. */
+export function jobContext(
+  run: RunSettings,
+  fprConvention: FprConvention,
+  sets: ResolvedSets,
+  log: (message: string) => void,
+  numClasses?: number,
+): JobContext {
+  return {
+    sets,
+    out: run.out,
+    overrides: run.overrides,
+    seed: run.seed,
+    fprConvention,
+    numClasses,
+    threads: run.threads,
+    force: run.force,
+    log,
+  };
 }
 
 /** What one configuration produced. */
