@@ -26,7 +26,7 @@
 import { parseArgs } from "node:util";
 import { runMetricsBench } from "./metrics.ts";
 import { runScoringBench } from "./scoring.ts";
-import { runTrainBench } from "./train_step.ts";
+import { peerSummary, runTrainBench } from "./train_step.ts";
 import { DEFAULT_UNROLL } from "../lib/train/trainer.ts";
 
 const { values: args } = parseArgs({
@@ -106,7 +106,7 @@ for (
   });
 }
 if (train.peer) {
-  notes.push(`torch ${train.peer.version} (${train.peer.python}), ${train.peer.threads} threads`);
+  notes.push(peerSummary(train.peer));
 } else notes.push(train.peerNote);
 
 // ------------------------------------------------------------------------------------------
@@ -126,7 +126,6 @@ const scoring = await runScoringBench({
   full: args["full-fit"]!,
   fitSet: args["fit-set"],
   threads,
-  chunkRows: 8192,
   seed: 0,
   scale: quick ? 0.05 : 1,
   peer,

@@ -26,12 +26,13 @@ import { DataError } from "../lib/errors.ts";
 import { openFeatureStream } from "../lib/io/feature_stream.ts";
 import { evaluate } from "../lib/metrics/evaluate.ts";
 import { createRng, type Rng } from "../lib/random.ts";
-import { energy } from "../lib/scores/energy.ts";
 import { klTemplates } from "../lib/scores/kl_matching.ts";
 import { mahalanobis } from "../lib/scores/mahalanobis.ts";
+import { energy } from "../lib/scores/energy.ts";
 import { mos } from "../lib/scores/mos.ts";
 import { msp } from "../lib/scores/msp.ts";
 import { odin } from "../lib/scores/odin.ts";
+import { mosFast, softmaxScoreFast } from "../lib/ort/logit_scores.ts";
 import { softmaxRows } from "../lib/softmax.ts";
 import { classStats, withinClassScatter } from "../lib/ort/gram.ts";
 import { klMatchingFast, klMatchingFromLogits } from "../lib/ort/kl_kernel.ts";
@@ -102,7 +103,8 @@ export interface ScoringBenchOptions {
   /** Stream the fit from this feature set's features.npy and labels.npy instead. */
   fitSet?: string;
   threads: number;
-  chunkRows: number;
+  /** Rows per onnxruntime run for every kernel; default: each kernel's own default. */
+  chunkRows?: number;
   seed: number;
   /** Shrinks every row count (for a quick look); 1 = the paper's sizes. */
   scale: number;
@@ -143,6 +145,8 @@ export interface ScoringBenchResult {
   inverseMethod: string;
   klDiff: number;
   mahaRel: number;
+  /** Worst relative error of the ORT logit scores vs the float64 references, first 8192 rows. */
+  logitRel: Record<"msp" | "odin" | "energy" | "mos", number>;
   agreement?: string;
 }
 
@@ -174,7 +178,7 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
       oodSizes.join(" + ")
     }), D ${D}, C ${C}, ` +
       `train ${nTrain}${args.full ? " (full, streamed from disk)" : ""}, threads ${threads}, ` +
-      `chunk ${chunkRows}`,
+      `chunk ${chunkRows ?? "per-kernel default"}`,
   );
   const genStart = performance.now();
   const rng = createRng(seed);
@@ -252,10 +256,11 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
     (2 * nEval * D * layout.numOutputs) / 1e9,
     () => linearLogits(evalX, grouped.weight, grouped.bias, opts),
   );
-  const sMsp = await time("msp (TS)", 0, () => msp(logits));
-  const sOdin = await time("odin (TS)", 0, () => odin(logits));
-  const sEnergy = await time("energy (TS)", 0, () => energy(logits));
-  const sMos = await time("mos (TS)", 0, () => mos(layout, groupLogits));
+  // The logit-only scores as `deno task score` runs them (lib/ort/logit_scores.ts).
+  const sMsp = await time("msp", 0, () => softmaxScoreFast(logits, "max-softmax", 1, opts));
+  const sOdin = await time("odin", 0, () => softmaxScoreFast(logits, "max-softmax", 1000, opts));
+  const sEnergy = await time("energy", 0, () => softmaxScoreFast(logits, "energy", 1, opts));
+  const sMos = await time("mos", 0, () => mosFast(layout, groupLogits, opts));
   const idLogits = rowSlice(logits, 0, nId);
   const idProbs = await time("softmax of ID logits (TS)", 0, () => softmaxRows(idLogits));
   const templates = await time("kl templates (TS)", 0, () => klTemplates(idProbs, idLabels, C));
@@ -325,6 +330,23 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
   );
   let klDiff = 0;
   for (let i = 0; i < nEval; i++) klDiff = Math.max(klDiff, Math.abs(sKl2[i] - sKl[i]));
+
+  // ORT logit scores vs the plain float64 references (lib/scores/) on the first rows.
+  const head = Math.min(8192, nEval);
+  const headOf = (m: Matrix) => rowSlice(m, 0, head);
+  const rel = (got: Float32Array, ref: Float32Array) => {
+    let w = 0;
+    for (let i = 0; i < ref.length; i++) {
+      w = Math.max(w, Math.abs(got[i] - ref[i]) / Math.max(Math.abs(ref[i]), 1e-30));
+    }
+    return w;
+  };
+  const logitRel = {
+    msp: rel(sMsp, msp(headOf(logits))),
+    odin: rel(sOdin, odin(headOf(logits))),
+    energy: rel(sEnergy, energy(headOf(logits))),
+    mos: rel(sMos, mos(layout, headOf(groupLogits))),
+  };
 
   // Mahalanobis float32 kernel vs the float64 reference on a subset.
   const sub = Math.min(64, nEval);
@@ -405,12 +427,12 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
   const ms = (name: string) => rows.find((r) => r.name === name)!.ms;
   const lin = ms("linear logits (flat head)");
   const scores: ScoringBenchResult["scores"] = [
-    { name: "msp", ms: lin + ms("msp (TS)"), peerMs: peer && peer.linear + peer.msp },
-    { name: "odin", ms: lin + ms("odin (TS)"), peerMs: peer && peer.linear + peer.odin },
-    { name: "energy", ms: lin + ms("energy (TS)"), peerMs: peer && peer.linear + peer.energy },
+    { name: "msp", ms: lin + ms("msp"), peerMs: peer && peer.linear + peer.msp },
+    { name: "odin", ms: lin + ms("odin"), peerMs: peer && peer.linear + peer.odin },
+    { name: "energy", ms: lin + ms("energy"), peerMs: peer && peer.linear + peer.energy },
     {
       name: "mos",
-      ms: ms("linear logits (group head)") + ms("mos (TS)"),
+      ms: ms("linear logits (group head)") + ms("mos"),
       peerMs: peer && peer.group_linear + peer.mos,
     },
     {
@@ -470,6 +492,7 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
     inverseMethod: inv.method,
     klDiff,
     mahaRel,
+    logitRel,
     agreement,
   };
 }
@@ -481,7 +504,7 @@ if (import.meta.main) {
       full: { type: "boolean", default: false },
       "fit-set": { type: "string" },
       threads: { type: "string", default: String(navigator.hardwareConcurrency ?? 2) },
-      chunk: { type: "string", default: "8192" },
+      chunk: { type: "string" },
       seed: { type: "string", default: "0" },
       scale: { type: "string", default: "1" },
       "no-peer": { type: "boolean", default: false },
@@ -514,7 +537,7 @@ if (import.meta.main) {
     full: args.full!,
     fitSet: args["fit-set"],
     threads: posInt("threads", args.threads!),
-    chunkRows: posInt("chunk", args.chunk!),
+    chunkRows: args.chunk === undefined ? undefined : posInt("chunk", args.chunk),
     seed: Number(args.seed),
     scale,
     peer: !args["no-peer"],
@@ -523,10 +546,10 @@ if (import.meta.main) {
   const peerKey: Record<string, string> = {
     "linear logits (flat head)": "linear",
     "linear logits (group head)": "group_linear",
-    "msp (TS)": "msp",
-    "odin (TS)": "odin",
-    "energy (TS)": "energy",
-    "mos (TS)": "mos",
+    "msp": "msp",
+    "odin": "odin",
+    "energy": "energy",
+    "mos": "mos",
     "kl matching from probs": "kl",
     "mahalanobis score": "mahalanobis",
     "fit: class means (TS)": "class_means",
@@ -579,6 +602,10 @@ if (import.meta.main) {
   }
   if (r.agreement) console.log(r.agreement);
   console.log(`kl fused vs from-probs: worst |diff| ${r.klDiff.toExponential(2)}`);
+  console.log(
+    "ORT logit scores vs float64 references (first 8192 rows), worst rel error: " +
+      Object.entries(r.logitRel).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(", "),
+  );
   console.log(
     `mahalanobis float32 kernel vs float64 reference (64 rows): worst rel error ` +
       r.mahaRel.toExponential(2),

@@ -73,7 +73,16 @@ export interface TrainBenchResult {
   ours: { group: StepTime; flat: StepTime };
   /** Medians of the pieces of one step, when `breakdown` was asked for. */
   parts?: Record<"group" | "flat", { graph: number; gather: number; prep: number }>;
-  peer?: { group: StepTime; flat: StepTime; version: string; threads: number; python: string };
+  peer?: {
+    group: StepTime;
+    flat: StepTime;
+    version: string;
+    /** torch thread count of each head's fastest setting, and torch's default. */
+    threads: { group: number; flat: number; default: number };
+    /** Every setting tried: torch threads, head, median ms/step. */
+    settings: { threads: number; head: string; ms: number }[];
+    python: string;
+  };
   /** Why the peer did not run, when it did not. */
   peerNote: string;
   /** Outputs of the group head and of the flat head. */
@@ -206,8 +215,20 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
       o.log?.("timing the PyTorch peer (group, flat)");
       const script = new URL("./peers/torch_train.py", import.meta.url).pathname;
       const r = await new Deno.Command(py, {
-        args: [script, N, D, B, STEPS, WARMUP, THREADS, SEED, SIZES.join(",")].map(String),
-        env: { OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: String(THREADS) },
+        // torch's thread count is tried at 1 and at ours; each head keeps its fastest (see the
+        // peer's notes: OpenBLAS uses every core either way).
+        args: [
+          script,
+          N,
+          D,
+          B,
+          STEPS,
+          WARMUP,
+          [...new Set([1, THREADS])].join(","),
+          SEED,
+          SIZES.join(","),
+        ].map(String),
+        env: { OPENBLAS_CORETYPE: "SkylakeX" },
       }).output();
       if (r.success) {
         const j = JSON.parse(new TextDecoder().decode(r.stdout));
@@ -215,7 +236,8 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
           group: { median: j.group_ms, p10: j.group_p10_ms },
           flat: { median: j.flat_ms, p10: j.flat_p10_ms },
           version: j.torch,
-          threads: j.threads,
+          threads: { group: j.group_threads, flat: j.flat_threads, default: j.default_threads },
+          settings: j.settings,
           python: py,
         };
       } else {
@@ -226,6 +248,14 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
     }
   }
   return { ours, parts, peer, peerNote, outputs: { group: layout.numOutputs, flat: C } };
+}
+
+/** One line naming the peer, its fastest settings and every setting tried. */
+export function peerSummary(p: NonNullable<TrainBenchResult["peer"]>): string {
+  const tried = p.settings.map((s) => `${s.head} ${s.threads}t ${s.ms.toFixed(1)} ms`).join(", ");
+  return `torch ${p.version} (${p.python}), OpenBLAS on every core; fastest torch thread ` +
+    `count per head: group ${p.threads.group}, flat ${p.threads.flat} (torch default here: ` +
+    `${p.threads.default}); tried: ${tried}`;
 }
 
 if (import.meta.main) {
@@ -295,6 +325,6 @@ if (import.meta.main) {
         `${tm ? `${f2(tm.median / ms.median)} (${f2(tm.p10 / ms.p10)})` : "-"} |`,
     );
   }
-  if (r.peer) console.log(`torch ${r.peer.version}, ${r.peer.threads} threads (${r.peer.python})`);
+  if (r.peer) console.log(peerSummary(r.peer));
   if (r.peerNote) console.log(r.peerNote);
 }

@@ -28,6 +28,7 @@ import {
   forEachRowChunk,
   matrixSource,
   type RowSource,
+  STREAM_CHUNK_ROWS,
 } from "../ort/linear.ts";
 import { f32Tensor } from "../ort/session.ts";
 
@@ -221,7 +222,7 @@ export async function streamTopK(
     throw new RangeError(`queryBlockRows must be a positive integer, got ${qb}`);
   }
   const threads = defaultThreads(opts.threads);
-  const chunk = chunkRowsOf(opts);
+  const chunk = chunkRowsOf(opts, STREAM_CHUNK_ROWS);
   const nq = queries.rows;
   const st: TopKState = {
     k,

@@ -17,7 +17,13 @@
 import { DataError } from "../errors.ts";
 import { buildModel, int64Const, node, type NodeSpec, type ValueSpec } from "./graph.ts";
 import { cachedSession, defaultThreads } from "./kernel_cache.ts";
-import { type ChunkOptions, chunkRowsOf, forEachRowChunk, type RowSource } from "./linear.ts";
+import {
+  type ChunkOptions,
+  chunkRowsOf,
+  forEachRowChunk,
+  type RowSource,
+  STREAM_CHUNK_ROWS,
+} from "./linear.ts";
 import { f32Tensor, ort } from "./session.ts";
 
 /** Per-class sums, counts and means, all float64, means row-major C x D. */
@@ -64,7 +70,7 @@ export async function classStats(
   const d = source.cols;
   const sums = new Float64Array(numClasses * d);
   const counts = new Float64Array(numClasses);
-  await forEachRowChunk(source, chunkRowsOf(opts), (start, n, rows) => {
+  await forEachRowChunk(source, chunkRowsOf(opts, STREAM_CHUNK_ROWS), (start, n, rows) => {
     for (let r = 0; r < n; r++) {
       const c = labels[start + r];
       counts[c]++;
@@ -175,7 +181,7 @@ export async function withinClassScatter(
     }
   }
   const acc = new Float64Array(d * d);
-  await forEachRowChunk(source, chunkRowsOf(opts), async (start, n, rows) => {
+  await forEachRowChunk(source, chunkRowsOf(opts, STREAM_CHUNK_ROWS), async (start, n, rows) => {
     const y = labels.subarray(start, start + n);
     await session.run({
       x: f32Tensor(rows, [n, d]),

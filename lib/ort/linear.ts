@@ -26,12 +26,23 @@ export interface RowSource {
 export interface ChunkOptions {
   /** Intra-op threads for onnxruntime; default every core. */
   threads?: number;
-  /** Rows per onnxruntime run; default 8192 (64 MiB of features at D = 2048). */
+  /**
+   * Rows per onnxruntime run. Default {@linkcode DEFAULT_CHUNK_ROWS} for the products that stream
+   * rows through a fixed weight (logits, scores); the fit's scatter and KNN's training chunks,
+   * where the rows are the GEMM's inner dimension, default to {@linkcode STREAM_CHUNK_ROWS}.
+   */
   chunkRows?: number;
 }
 
-/** Default rows per chunk: large enough to keep GEMMs efficient, small enough to bound memory. */
-export const DEFAULT_CHUNK_ROWS = 8192;
+/**
+ * Default rows per chunk of the row-streaming products. Measured on the 2-core dev machine
+ * (85,640 x 2048 features, 1000 outputs): 2048 rows ran the logits GEMM at ~410 GFLOP/s against
+ * ~330 at 8192 (the chunk's output block stays in cache) and the Mahalanobis score ~10% faster.
+ */
+export const DEFAULT_CHUNK_ROWS = 2048;
+
+/** Default rows per chunk where the rows are a GEMM's inner dimension (scatter, KNN training). */
+export const STREAM_CHUNK_ROWS = 8192;
 
 /** Wraps an in-memory matrix as a {@linkcode RowSource} (reads are views, no copies). */
 export function matrixSource(m: Matrix): RowSource {
@@ -47,9 +58,12 @@ export function matrixSource(m: Matrix): RowSource {
   };
 }
 
-/** Validates and returns the chunk size. */
-export function chunkRowsOf(opts: ChunkOptions | undefined): number {
-  const c = opts?.chunkRows ?? DEFAULT_CHUNK_ROWS;
+/** Validates and returns the chunk size (`fallback` when `opts` names none). */
+export function chunkRowsOf(
+  opts: ChunkOptions | undefined,
+  fallback: number = DEFAULT_CHUNK_ROWS,
+): number {
+  const c = opts?.chunkRows ?? fallback;
   if (!Number.isInteger(c) || c < 1) {
     throw new RangeError(`chunkRows must be a positive integer, got ${c}`);
   }

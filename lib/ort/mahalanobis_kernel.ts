@@ -28,7 +28,7 @@ import { DataError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { type MahalanobisModel, pinvSymmetric } from "../scores/mahalanobis.ts";
 import { classStats, withinClassScatter } from "./gram.ts";
-import { buildModel, int64Const, node } from "./graph.ts";
+import { buildModel, node } from "./graph.ts";
 import { cachedSession, defaultThreads } from "./kernel_cache.ts";
 import {
   type ChunkOptions,
@@ -37,7 +37,14 @@ import {
   matrixSource,
   type RowSource,
 } from "./linear.ts";
-import { f32Tensor } from "./session.ts";
+import {
+  packQuadForm,
+  quadFormInputs,
+  quadFormNodes,
+  type QuadFormPlan,
+  quadFormPlan,
+} from "./quad_form.ts";
+import { f32Tensor, type ort } from "./session.ts";
 
 export type { MahalanobisModel };
 
@@ -216,22 +223,22 @@ export async function fitMahalanobisFast(
   };
 }
 
-function scoreGraph(d: number, c: number): Uint8Array {
+function scoreGraph(d: number, c: number, plan: QuadFormPlan): Uint8Array {
+  const quad = quadFormNodes("p", plan, "xc", "quad");
   return buildModel({
     name: "mahalanobis",
     inputs: [
       { name: "x", type: "float32", shape: ["n", d] },
       { name: "g", type: "float32", shape: [d] },
-      { name: "p", type: "float32", shape: [d, d] },
+      ...quadFormInputs("p", plan),
       { name: "q", type: "float32", shape: [c, d] },
       { name: "m", type: "float32", shape: [c] },
     ],
     outputs: [{ name: "score", type: "float32", shape: ["n", 1] }],
     nodes: [
       node("Sub", ["x", "g"], ["xc"]),
-      node("MatMul", ["xc", "p"], ["xp"]),
-      node("Mul", ["xp", "xc"], ["xpx"]),
-      node("ReduceSum", ["xpx", "axes"], ["quad"], { keepdims: 1 }),
+      // quad = x'^T P x' (block-symmetric form, lib/ort/quad_form.ts).
+      ...quad.nodes,
       // cross2 = -2 x'^T P mu'_c, with the -2 folded into q on the host.
       node("Gemm", ["xc", "q"], ["cross2"], { transB: 1 }),
       node("Add", ["cross2", "m"], ["t"]),
@@ -242,7 +249,7 @@ function scoreGraph(d: number, c: number): Uint8Array {
       node("Sub", ["nanGuard", "dmin"], ["score"]),
     ],
     initializers: [
-      int64Const("axes", [1]),
+      ...quad.initializers,
       { name: "zero", dims: [], data: new Float32Array([0]) },
     ],
   });
@@ -303,13 +310,21 @@ export async function mahalanobisFast(
     mq[k] = s;
   }
   for (let i = 0; i < q.length; i++) q[i] *= -2;
-  const session = await cachedSession(`mahalanobis:${d}:${c}`, () => scoreGraph(d, c), threads);
-  const feeds = {
+  const plan = quadFormPlan(d);
+  const session = await cachedSession(
+    `mahalanobis:${d}:${c}:${plan.starts.join(",")}`,
+    () => scoreGraph(d, c, plan),
+    threads,
+  );
+  const packed = packQuadForm(precision.data, plan);
+  const feeds: Record<string, ort.Tensor> = {
     g: f32Tensor(g, [d]),
-    p: pT,
     q: f32Tensor(q, [c, d]),
     m: f32Tensor(mq, [c]),
   };
+  quadFormInputs("p", plan).forEach((v, i) => {
+    feeds[v.name] = f32Tensor(packed[i], v.shape as number[]);
+  });
   const out = new Float32Array(src.rows);
   await forEachRowChunk(src, chunkRowsOf(opts), async (start, n, rows) => {
     await session.run(

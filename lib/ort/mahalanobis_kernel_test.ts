@@ -148,3 +148,22 @@ Deno.test("fitMahalanobisFast rejects empty classes and mismatched dims", async 
   const wrong: Matrix = matrix(2, D + 1);
   await assert.rejects(() => mahalanobisFast(model, wrong), DataError);
 });
+
+Deno.test("mahalanobisFast at D = 520 (block-symmetric quadratic form, 2 blocks)", async () => {
+  const d = 520, c = 5, n = 20;
+  const rng = createRng(11);
+  const p = new Float32Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      const v = i === j ? 2 + rng.normal() ** 2 : 0.02 * rng.normal();
+      p[i * d + j] = v;
+      p[j * d + i] = v;
+    }
+  }
+  const means = matrix(c, d, Float32Array.from({ length: c * d }, () => 3 * rng.normal()));
+  const x = matrix(n, d, Float32Array.from({ length: n * d }, () => 3 * rng.normal()));
+  const model = { means, precision: matrix(d, d, p) };
+  const ref = mahalanobis(model, x);
+  const got = await mahalanobisFast(model, x, { chunkRows: 7 });
+  assertClose(got, ref, { atol: 1e-3, rtol: 2e-5, reason: "float32 blocks vs float64" });
+});

@@ -14,6 +14,9 @@ export const ODIN_NOTE =
   "code ran ODIN with epsilon_odin = 0 by default, and input perturbation needs gradients " +
   "through the backbone, which cached features do not have.";
 
+/** ODIN's softmax temperature in the paper and the released code. */
+export const ODIN_TEMPERATURE = 1000;
+
 /** Options for {@linkcode odin}. */
 export interface OdinOptions {
   /** Softmax temperature; the paper and the released code use 1000. */
@@ -25,5 +28,5 @@ export interface OdinOptions {
  * {@linkcode ODIN_NOTE} for why there is no input perturbation.
  */
 export function odin(logits: Matrix, options: OdinOptions = {}): Float32Array {
-  return maxSoftmaxRows(logits, options.temperature ?? 1000);
+  return maxSoftmaxRows(logits, options.temperature ?? ODIN_TEMPERATURE);
 }

@@ -1,7 +1,8 @@
 /**
  * Scoring: one head, one ID feature set and any number of OOD feature sets in; per-method scores,
- * metrics and wall times out. The heavy products run through onnxruntime (lib/ort/); the light
- * per-row scores are plain TypeScript over the logits.
+ * metrics and wall times out. Everything per row runs through onnxruntime (lib/ort/): the
+ * products and the logit-only scores (lib/ort/logit_scores.ts; lib/scores/ holds the plain
+ * float64 references they are tested against).
  *
  * Time per method (the paper's "test time" column) includes the head's forward pass over every
  * evaluated set for the logit-based methods, plus the method's own fitting (Mahalanobis statistics,
@@ -20,11 +21,9 @@ import type { FprConvention } from "../metrics/fpr95.ts";
 import { forEachLogitsChunk, linearLogits, type RowSource } from "../ort/linear.ts";
 import { klMatchingFromLogits } from "../ort/kl_kernel.ts";
 import { fitMahalanobisFast, mahalanobisFast } from "../ort/mahalanobis_kernel.ts";
-import { energy } from "../scores/energy.ts";
+import { mosFast, softmaxScoreFast } from "../ort/logit_scores.ts";
 import { klTemplates } from "../scores/kl_matching.ts";
-import { mos } from "../scores/mos.ts";
-import { msp } from "../scores/msp.ts";
-import { odin } from "../scores/odin.ts";
+import { ODIN_TEMPERATURE } from "../scores/odin.ts";
 import { softmaxRows } from "../softmax.ts";
 import type { MethodKey } from "./methods.ts";
 
@@ -160,25 +159,38 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
     const per = new Map<string, Float32Array>();
     switch (method) {
       case "msp":
-        for (const s of all) per.set(s.name, msp(logits.get(s.name)!));
-        break;
-      case "odin":
         for (const s of all) {
-          per.set(s.name, odin(logits.get(s.name)!, { temperature: inputs.odinTemperature }));
+          per.set(
+            s.name,
+            await softmaxScoreFast(logits.get(s.name)!, "max-softmax", 1, { threads }),
+          );
+        }
+        break;
+      case "odin": {
+        const t = inputs.odinTemperature ?? ODIN_TEMPERATURE;
+        for (const s of all) {
+          per.set(
+            s.name,
+            await softmaxScoreFast(logits.get(s.name)!, "max-softmax", t, { threads }),
+          );
         }
         notes.push(
-          `odin: temperature ${inputs.odinTemperature ?? 1000}, no input perturbation ` +
-            `(eps = 0, as the released code ran it; perturbation needs backbone gradients)`,
+          `odin: temperature ${t}, no input perturbation (eps = 0, as the released code ran ` +
+            `it; perturbation needs backbone gradients)`,
         );
         break;
+      }
       case "energy":
         for (const s of all) {
-          per.set(s.name, energy(logits.get(s.name)!, { temperature: inputs.energyTemperature }));
+          const t = inputs.energyTemperature ?? 1;
+          per.set(s.name, await softmaxScoreFast(logits.get(s.name)!, "energy", t, { threads }));
         }
         break;
       case "mos": {
         const layout = groupLayout(head.info.groups, head.info.num_classes);
-        for (const s of all) per.set(s.name, mos(layout, logits.get(s.name)!));
+        for (const s of all) {
+          per.set(s.name, await mosFast(layout, logits.get(s.name)!, { threads }));
+        }
         break;
       }
       case "kl": {

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { assertClose } from "../../tests/assert_close.ts";
+import { DataError } from "../errors.ts";
+import { groupLayout } from "../groups.ts";
+import { type Matrix, matrix } from "../matrix.ts";
+import { createRng } from "../random.ts";
+import { energy } from "../scores/energy.ts";
+import { mos } from "../scores/mos.ts";
+import { msp } from "../scores/msp.ts";
+import { odin } from "../scores/odin.ts";
+import { MOS_GRAPH_MAX_GROUPS, mosFast, softmaxScoreFast } from "./logit_scores.ts";
+
+function logits(seed: number, n: number, k: number, scale: number): Matrix {
+  const rng = createRng(seed);
+  const m = matrix(n, k);
+  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal() * scale;
+  return m;
+}
+
+Deno.test("softmaxScoreFast matches msp / odin / energy (float64 references), odd chunks", async () => {
+  for (const scale of [1, 8, 1e4]) {
+    const z = logits(3, 257, 40, scale);
+    const why = `logit scale ${scale}`;
+    const opts = { chunkRows: 50 };
+    assertClose(await softmaxScoreFast(z, "max-softmax", 1, opts), msp(z), {
+      atol: 1e-7,
+      rtol: 2e-6,
+      reason: `MSP, ${why}`,
+    });
+    assertClose(await softmaxScoreFast(z, "max-softmax", 1000, opts), odin(z), {
+      atol: 1e-7,
+      rtol: 2e-6,
+      reason: `ODIN T = 1000, ${why}`,
+    });
+    assertClose(await softmaxScoreFast(z, "energy", 1, opts), energy(z), {
+      atol: 1e-5,
+      rtol: 2e-6,
+      reason: `energy, ${why}`,
+    });
+    assertClose(
+      await softmaxScoreFast(z, "energy", 2.5, opts),
+      energy(z, { temperature: 2.5 }),
+      { atol: 1e-5, rtol: 2e-6, reason: `energy T = 2.5, ${why}` },
+    );
+  }
+});
+
+Deno.test("softmaxScoreFast hand cases: equal logits, one dominant logit", async () => {
+  const z = matrix(2, 4, Float32Array.from([0, 0, 0, 0, 50, 0, 0, 0]));
+  assertClose(await softmaxScoreFast(z, "max-softmax"), [0.25, 1], { atol: 1e-7 });
+  assertClose(await softmaxScoreFast(z, "energy"), [Math.log(4), 50], { atol: 1e-6 });
+  await assert.rejects(() => softmaxScoreFast(z, "energy", 0), RangeError);
+});
+
+Deno.test("mosFast matches mos on the paper's 8-group layout and on a 1-group layout", async () => {
+  const sizes = [7, 11, 1, 3, 5, 2, 9, 4];
+  const groups: number[][] = [];
+  let c = 0;
+  for (const s of sizes) {
+    groups.push(Array.from({ length: s }, (_, i) => c + i));
+    c += s;
+  }
+  const layout = groupLayout(groups, c);
+  for (const scale of [1, 6, 1e4]) {
+    const z = logits(5, 203, layout.numOutputs, scale);
+    assertClose(await mosFast(layout, z, { chunkRows: 64 }), mos(layout, z), {
+      atol: 1e-7,
+      rtol: 5e-6,
+      reason: `logit scale ${scale}`,
+    });
+  }
+  const one = groupLayout([[0, 1, 2]], 3);
+  // Hand case: equal logits in the one group give others = 1/4.
+  assertClose(await mosFast(one, matrix(1, 4, new Float32Array(4))), [-0.25], { atol: 1e-7 });
+  await assert.rejects(() => mosFast(one, matrix(1, 5)), DataError);
+});
+
+Deno.test("mosFast: a NaN logit gives a NaN score; many groups use the TypeScript path", async () => {
+  const layout = groupLayout([[0, 1], [2]], 3);
+  const z = matrix(2, 5, Float32Array.from([1, 2, 3, 0, 1, 1, NaN, 3, 0, 1]));
+  const got = await mosFast(layout, z);
+  assert.ok(!Number.isNaN(got[0]));
+  assert.ok(Number.isNaN(got[1]));
+  const many = groupLayout(
+    Array.from({ length: MOS_GRAPH_MAX_GROUPS + 1 }, (_, i) => [i]),
+    MOS_GRAPH_MAX_GROUPS + 1,
+  );
+  const zm = logits(9, 7, many.numOutputs, 3);
+  assert.deepEqual(await mosFast(many, zm), mos(many, zm));
+});
