@@ -39,6 +39,7 @@ import {
 } from "../lib/metrics/bootstrap.ts";
 import { evaluate } from "../lib/metrics/evaluate.ts";
 import type { FprConvention } from "../lib/metrics/fpr95.ts";
+import { mosFast, softmaxScoreFast } from "../lib/ort/logit_scores.ts";
 import { linearLogits, type RowSource } from "../lib/ort/linear.ts";
 import { klMatchingFromLogits } from "../lib/ort/kl_kernel.ts";
 import {
@@ -46,11 +47,7 @@ import {
   mahalanobisFast,
   type MahalanobisModel,
 } from "../lib/ort/mahalanobis_kernel.ts";
-import { energy } from "../lib/scores/energy.ts";
 import { klTemplates, klTemplatesClean } from "../lib/scores/kl_matching.ts";
-import { mos } from "../lib/scores/mos.ts";
-import { msp } from "../lib/scores/msp.ts";
-import { odin } from "../lib/scores/odin.ts";
 import {
   defaultIdValCount,
   excludeRows,
@@ -614,14 +611,22 @@ function paperPlan(
   });
   switch (key) {
     case "msp":
-      return { key, label, headKind: "flat", candidates, tunable: plain((_p, d) => msp(d.logits)) };
+      return {
+        key,
+        label,
+        headKind: "flat",
+        candidates,
+        tunable: plain((_p, d) => softmaxScoreFast(d.logits, "max-softmax", 1, opts)),
+      };
     case "odin":
       return {
         key,
         label,
         headKind: "flat",
         candidates,
-        tunable: plain((p, d) => odin(d.logits, { temperature: p.temperature as number })),
+        tunable: plain((p, d) =>
+          softmaxScoreFast(d.logits, "max-softmax", p.temperature as number, opts)
+        ),
         note: "ODIN without input perturbation (eps = 0; it needs backbone gradients).",
       };
     case "energy":
@@ -630,7 +635,9 @@ function paperPlan(
         label,
         headKind: "flat",
         candidates,
-        tunable: plain((p, d) => energy(d.logits, { temperature: p.temperature as number })),
+        tunable: plain((p, d) =>
+          softmaxScoreFast(d.logits, "energy", p.temperature as number, opts)
+        ),
       };
     case "mos":
       return {
@@ -638,7 +645,7 @@ function paperPlan(
         label,
         headKind: "group",
         candidates,
-        tunable: plain((_p, d) => mos(hd.dHead.layout!, d.logits)),
+        tunable: plain((_p, d) => mosFast(hd.dHead.layout!, d.logits, opts)),
       };
     case "mahalanobis":
       return {
