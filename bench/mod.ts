@@ -12,7 +12,8 @@
  * - AUROC + FPR95 + AUPR-In + AUPR-Out on 1,000,000 scores vs scikit-learn (bench/metrics.ts,
  *   bench/peers/metrics_sklearn.py).
  *
- * Peers run with Debian's /usr/bin/python3 (OPENBLAS_CORETYPE=SkylakeX, the same thread count);
+ * Peers run with Debian's /usr/bin/python3 (OPENBLAS_CORETYPE=SkylakeX; OpenBLAS on every core,
+ * torch's own thread count at its fastest setting, see bench/peers/torch_train.py);
  * a missing peer is reported and the table shows our figures alone. Ratio = peer / ours (> 1: we
  * are faster). The fit over 1,281,167 rows is extrapolated per row from `--fit-rows` (default
  * 100,000) unless `--fit-set DIR` streams a real training set (e.g. the one `deno task bench-full`

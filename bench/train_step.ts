@@ -6,8 +6,8 @@
  * Prints the median ms/step of the real training loop (`trainHead`: sampling, batch gather,
  * mixup draw, soft targets and the ORT step graph; warm-up steps excluded) with a breakdown, and,
  * when Debian's /usr/bin/python3 has torch, the same loop in PyTorch (bench/peers/torch_train.py,
- * OPENBLAS_CORETYPE=SkylakeX, same thread count) and the ratio torch_ms / our_ms (> 1: we are
- * faster).
+ * OPENBLAS_CORETYPE=SkylakeX; torch's thread count tried at 1 and at ours, each head keeping its
+ * fastest) and the ratio torch_ms / our_ms (> 1: we are faster).
  *
  * Usage: deno run -A bench/train_step.ts [--steps 48] [--warmup 8] [--threads 2] [--rows 65536]
  *        [--seed 0] [--unroll 4] [--no-peer]
