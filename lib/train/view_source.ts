@@ -7,11 +7,16 @@
  * The trainer passes the step as `gather`'s third argument; a call without it is an error, since
  * a silent fixed view would quietly train without augmentation.
  *
+ * `views.npy` holds V times the rows of `features.npy` (ImageNet with 10 views: 26 GB as float16),
+ * so above {@linkcode VIEW_FILE_BYTES} it is not read into memory: the picked view rows are
+ * gathered from the file per batch (lib/train/file_source.ts), with the same bytes as from memory.
+ *
  * @module
  */
 import { DataError } from "../errors.ts";
 import { readFeatureMeta } from "../io/feature_set.ts";
-import { float16BitsToFloat32, readNpy } from "../io/npy.ts";
+import { float16BitsToFloat32, type NpyDtype, openNpy, readNpy } from "../io/npy.ts";
+import { npyFeatureSource } from "./file_source.ts";
 import { deriveSeed } from "./sampler.ts";
 import type { FeatureSource } from "./trainer.ts";
 
@@ -39,12 +44,34 @@ function pick(key: number, row: number, views: number): number {
   return Math.floor((h / 4294967296) * views);
 }
 
+/** `views.npy` files above this size are gathered from disk instead of read whole (1 GiB). */
+export const VIEW_FILE_BYTES = 1 << 30;
+
 /** A training source that gathers one view per example per step. */
 export interface ViewSource extends FeatureSource {
   /** Views per example. */
   views: number;
   /** Copies, for each `indices[i]`, its view of step `step` into `out[i * cols ..]`. */
   gather(indices: Int32Array, out: Float32Array, step?: number): void;
+  /** Releases the open file of a disk-backed source (a no-op in memory). */
+  close(): void;
+}
+
+/** The views.npy row of each index at `step`: `indices[i] * views + pick`. */
+function viewRows(
+  indices: Int32Array,
+  rows: Int32Array,
+  seed: number,
+  step: number | undefined,
+  views: number,
+): void {
+  if (step === undefined) {
+    throw new RangeError("viewSource.gather needs the training step (third argument)");
+  }
+  const key = stepKey(seed, step);
+  for (let i = 0; i < indices.length; i++) {
+    rows[i] = indices[i] * views + pick(key, indices[i], views);
+  }
 }
 
 /**
@@ -62,31 +89,36 @@ export function viewSource(
     throw new RangeError(`viewSource: ${data.length} values for ${rows} x ${views} x ${cols}`);
   }
   deriveSeed(seed, 0, 0); // validates the seed
+  let picked = new Int32Array(0);
   return {
     rows,
     cols,
     views,
     gather(indices: Int32Array, out: Float32Array, step?: number): void {
-      if (step === undefined) {
-        throw new RangeError("viewSource.gather needs the training step (third argument)");
-      }
-      const key = stepKey(seed, step);
+      if (picked.length < indices.length) picked = new Int32Array(indices.length);
+      viewRows(indices, picked, seed, step, views);
       for (let i = 0; i < indices.length; i++) {
-        const r = (indices[i] * views + pick(key, indices[i], views)) * cols;
+        const r = picked[i] * cols;
         const dst = out.subarray(i * cols, (i + 1) * cols);
         if (data instanceof Float32Array) dst.set(data.subarray(r, r + cols));
         else float16BitsToFloat32(data.subarray(r, r + cols), dst);
       }
     },
+    close() {},
   };
 }
 
 /**
  * Opens the training views of feature set `dir` (its meta.json must say `views` > 1 and
  * `views.npy` must be count*views x dim). Returns null when the set has no views (V = 1), so
- * callers fall back to features.npy.
+ * callers fall back to features.npy. Files above `fileBytes` (default {@linkcode VIEW_FILE_BYTES})
+ * stay on disk; `close` the source when training is done.
  */
-export async function openViewSource(dir: string, seed: number): Promise<ViewSource | null> {
+export async function openViewSource(
+  dir: string,
+  seed: number,
+  fileBytes: number = VIEW_FILE_BYTES,
+): Promise<ViewSource | null> {
   const meta = await readFeatureMeta(dir);
   const views = typeof meta.views === "number" ? meta.views : 1;
   if (views <= 1) return null;
@@ -94,24 +126,52 @@ export async function openViewSource(dir: string, seed: number): Promise<ViewSou
     throw new DataError(`${dir}/meta.json: "views" must be an integer, got ${meta.views}`);
   }
   const path = `${dir}/views.npy`;
+  let size: number;
   try {
-    await Deno.stat(path);
+    size = (await Deno.stat(path)).size;
   } catch {
     throw new DataError(
       `${path} is missing but meta.json says views ${views}; rerun the extraction with --views`,
     );
   }
-  const arr = await readNpy(path);
-  if (
-    arr.shape.length !== 2 || arr.shape[0] !== meta.count * views || arr.shape[1] !== meta.dim ||
-    (arr.dtype !== "<f4" && arr.dtype !== "<f2")
-  ) {
-    throw new DataError(
-      `${path} is ${arr.dtype} (${arr.shape.join(", ")}), expected float (${
-        meta.count * views
-      }, ${meta.dim}) for ${meta.count} images x ${views} views; rerun the extraction`,
-    );
+  const check = (dtype: NpyDtype, shape: number[]) => {
+    if (
+      shape.length !== 2 || shape[0] !== meta.count * views || shape[1] !== meta.dim ||
+      (dtype !== "<f4" && dtype !== "<f2")
+    ) {
+      throw new DataError(
+        `${path} is ${dtype} (${shape.join(", ")}), expected float (${
+          meta.count * views
+        }, ${meta.dim}) for ${meta.count} images x ${views} views; rerun the extraction`,
+      );
+    }
+  };
+  if (size > fileBytes) {
+    const reader = await openNpy(path);
+    try {
+      check(reader.dtype, reader.shape);
+    } catch (e) {
+      reader.close();
+      throw e;
+    }
+    deriveSeed(seed, 0, 0); // validates the seed
+    const file = npyFeatureSource(reader);
+    let picked = new Int32Array(0);
+    return {
+      rows: meta.count,
+      cols: meta.dim,
+      views,
+      gather(indices: Int32Array, out: Float32Array, step?: number): void {
+        if (picked.length < indices.length) picked = new Int32Array(indices.length);
+        const rows = picked.subarray(0, indices.length);
+        viewRows(indices, rows, seed, step, views);
+        file.gather(rows, out);
+      },
+      close: () => file.close(),
+    };
   }
+  const arr = await readNpy(path);
+  check(arr.dtype, arr.shape);
   return viewSource(
     arr.data as Float32Array | Uint16Array,
     meta.count,

@@ -94,3 +94,53 @@ Deno.test("openViewSource: reads views.npy of a feature set; null without views;
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("openViewSource above the size limit gathers from the file: same rows as in memory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mos_views_file_" });
+  try {
+    const [N, V, D] = [50, 3, 7];
+    const set = {
+      meta: { dataset: "t", backbone: "b", views: V },
+      features: { data: data(N * D, 5), rows: N, cols: D },
+      labels: new Int32Array(N),
+    };
+    await writeFeatureSet(`${dir}/v`, set);
+    const views = data(N * V * D, 6);
+    for (const dtype of ["<f4", "<f2"] as const) {
+      await writeNpy(`${dir}/v/views.npy`, {
+        dtype,
+        shape: [N * V, D],
+        data: dtype === "<f4" ? views : float32ToFloat16Bits(views),
+      });
+      const mem = (await openViewSource(`${dir}/v`, 8))!;
+      // A limit of 0 bytes: every views.npy stays on disk.
+      const file = (await openViewSource(`${dir}/v`, 8, 0))!;
+      try {
+        assert.equal(file.views, V);
+        assert.equal(file.rows, N);
+        // Repeats, neighbours and unsorted indices exercise the file source's runs.
+        const idx = Int32Array.from([49, 0, 1, 2, 2, 30, 17, 18, 0]);
+        for (const step of [0, 5, 77]) {
+          const a = new Float32Array(idx.length * D);
+          const b = new Float32Array(idx.length * D);
+          mem.gather(idx, a, step);
+          file.gather(idx, b, step);
+          assert.deepEqual(b, a, `${dtype} step ${step}`);
+          const row = idx[5] * V + viewIndex(8, step, idx[5], V);
+          const ref = dtype === "<f4"
+            ? views.subarray(row * D, row * D + D)
+            : float16BitsToFloat32(float32ToFloat16Bits(views.subarray(row * D, row * D + D)));
+          assert.deepEqual(b.subarray(5 * D, 6 * D), ref);
+        }
+        assert.throws(() => file.gather(idx, new Float32Array(idx.length * D)), /training step/);
+      } finally {
+        mem.close();
+        file.close();
+      }
+    }
+    await writeNpy(`${dir}/v/views.npy`, { dtype: "<f4", shape: [N, D], data: data(N * D, 4) });
+    await assert.rejects(openViewSource(`${dir}/v`, 0, 0), /expected float \(150, 7\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

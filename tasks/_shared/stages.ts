@@ -154,7 +154,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
     }
     const rule = hyperRule(set.features.rows, o.overrides);
     // Augmented views (extract --views V): one seeded view per example per step.
-    viewSrc = await openViewSource(o.features, o.seed);
+    viewSrc = await openViewSource(o.features, o.seed, FILE_SOURCE_BYTES);
     const views = viewSrc ? viewSrc.views : 1;
     const config = {
       kind: groups ? "group" : "flat",
@@ -258,6 +258,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
     }
   } finally {
     fileSource?.close();
+    viewSrc?.close();
   }
 }
 
