@@ -60,6 +60,14 @@ const posInt = (name: "threads" | "steps" | "fit-rows"): number => {
 };
 const threads = posInt("threads");
 const quick = args.quick!;
+// The scoring bench's fit needs D + C = 3048 rows (--quick scales every row count by 0.05).
+if (!args["fit-set"] && !args["full-fit"] && posInt("fit-rows") * (quick ? 0.05 : 1) < 3048) {
+  console.error(
+    `--fit-rows ${args["fit-rows"]} is too few for the Mahalanobis fit: it needs 3048 rows ` +
+      `(D + C)${quick ? " after --quick's 0.05 scale, so at least 60960" : ""}`,
+  );
+  Deno.exit(2);
+}
 const peer = !args["no-peer"];
 const log = (m: string) => console.error(`[bench] ${m}`);
 

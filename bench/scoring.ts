@@ -158,6 +158,14 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
   const oodSizes = OOD_SIZES.map((n) => Math.max(1, Math.round(n * scale)));
   const nEval = nId + oodSizes.reduce((a, b) => a + b, 0);
   let nTrain = o.full ? IMAGENET_TRAIN : Math.round(o.train * scale);
+  if (!o.full && !o.fitSet && nTrain < D + C) {
+    // Fewer rows leave classes without a mean or the covariance singular (NaN scores, or the
+    // slow pseudo-inverse), which is not the case being measured.
+    throw new RangeError(
+      `the Mahalanobis fit needs at least D + C = ${D + C} training rows (every class present, ` +
+        `full-rank covariance); --train x --scale gives ${nTrain}`,
+    );
+  }
   const opts = { threads, chunkRows };
   const log = o.log ?? (() => {});
   const rows: KernelRow[] = [];
@@ -542,6 +550,10 @@ if (import.meta.main) {
     scale,
     peer: !args["no-peer"],
     log: (m) => console.log(m),
+  }).catch((e) => {
+    if (!(e instanceof RangeError)) throw e;
+    console.error(`error: ${e.message}`);
+    Deno.exit(2);
   });
   const peerKey: Record<string, string> = {
     "linear logits (flat head)": "linear",

@@ -123,8 +123,11 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
   const layout = groupLayout(groups, C);
   o.log?.(`features ${N} x ${D} generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
+  // Progress arrives once per run of UNROLL steps: whole runs for the warm-up and the timing.
+  const warmRuns = Math.ceil(WARMUP / UNROLL);
+  const timedRuns = Math.max(1, Math.ceil(STEPS / UNROLL));
   const loopMs = async (lay: GroupLayout | null): Promise<StepTime> => {
-    const rule = hyperRule(N, { steps: WARMUP + STEPS, mixupAlpha: 0.1 });
+    const rule = hyperRule(N, { steps: (warmRuns + timedRuns) * UNROLL, mixupAlpha: 0.1 });
     const stamps: number[] = [];
     let last = performance.now();
     await trainHead({
@@ -142,12 +145,12 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
         last = now;
       },
     });
-    // With unroll k, progress arrives in bursts of k: average over whole runs.
-    const perRun: number[] = [];
-    for (let i = WARMUP - (WARMUP % UNROLL) + UNROLL; i + UNROLL <= stamps.length; i += UNROLL) {
-      perRun.push(stamps.slice(i, i + UNROLL).reduce((a, b) => a + b, 0) / UNROLL);
+    // With unroll k, progress arrives in bursts of k (the first stamp of a run carries the run's
+    // time): average over whole runs after the warm-up ones.
+    const v: number[] = [];
+    for (let r = warmRuns; r < warmRuns + timedRuns; r++) {
+      v.push(stamps.slice(r * UNROLL, (r + 1) * UNROLL).reduce((a, b) => a + b, 0) / UNROLL);
     }
-    const v = perRun.length ? perRun : stamps.slice(WARMUP);
     return { median: median(v), p10: p10(v) };
   };
 
