@@ -540,6 +540,14 @@ if (import.meta.main) {
     console.error(`--scale must be in (0, 1], got "${args.scale}"`);
     Deno.exit(2);
   }
+  const fitRows = Math.round(posInt("train", args.train!) * scale);
+  if (!args.full && !args["fit-set"] && fitRows < D + C) {
+    console.error(
+      `error: the Mahalanobis fit needs at least D + C = ${D + C} training rows (every class ` +
+        `present, full-rank covariance); --train x --scale gives ${fitRows}`,
+    );
+    Deno.exit(2);
+  }
   const r = await runScoringBench({
     train: posInt("train", args.train!),
     full: args.full!,
@@ -550,10 +558,6 @@ if (import.meta.main) {
     scale,
     peer: !args["no-peer"],
     log: (m) => console.log(m),
-  }).catch((e) => {
-    if (!(e instanceof RangeError)) throw e;
-    console.error(`error: ${e.message}`);
-    Deno.exit(2);
   });
   const peerKey: Record<string, string> = {
     "linear logits (flat head)": "linear",

@@ -81,12 +81,17 @@ export interface TrainBenchResult {
     threads: { group: number; flat: number; default: number };
     /** Every setting tried: torch threads, head, median ms/step. */
     settings: { threads: number; head: string; ms: number }[];
+    /** OPENBLAS_NUM_THREADS of the peer (= our thread count). */
+    blasThreads: number;
     python: string;
   };
   /** Why the peer did not run, when it did not. */
   peerNote: string;
   /** Outputs of the group head and of the flat head. */
   outputs: { group: number; flat: number };
+  /** Warm-up and timed steps of our loop: the requested counts rounded up to whole runs. */
+  warmupSteps: number;
+  timedSteps: number;
 }
 
 /**
@@ -124,7 +129,8 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
   o.log?.(`features ${N} x ${D} generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   // Progress arrives once per run of UNROLL steps: whole runs for the warm-up and the timing.
-  const warmRuns = Math.ceil(WARMUP / UNROLL);
+  // At least one warm-up run: the first builds the ORT session.
+  const warmRuns = Math.max(1, Math.ceil(WARMUP / UNROLL));
   const timedRuns = Math.max(1, Math.ceil(STEPS / UNROLL));
   const loopMs = async (lay: GroupLayout | null): Promise<StepTime> => {
     const rule = hyperRule(N, { steps: (warmRuns + timedRuns) * UNROLL, mixupAlpha: 0.1 });
@@ -219,7 +225,7 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
       const script = new URL("./peers/torch_train.py", import.meta.url).pathname;
       const r = await new Deno.Command(py, {
         // torch's thread count is tried at 1 and at ours; each head keeps its fastest (see the
-        // peer's notes: OpenBLAS uses every core either way).
+        // peer's notes: its OpenBLAS runs the products on OPENBLAS_NUM_THREADS cores either way).
         args: [
           script,
           N,
@@ -231,7 +237,8 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
           SEED,
           SIZES.join(","),
         ].map(String),
-        env: { OPENBLAS_CORETYPE: "SkylakeX" },
+        // OpenBLAS (pthreads) on exactly our thread count; torch's own count is swept above.
+        env: { OPENBLAS_CORETYPE: "SkylakeX", OPENBLAS_NUM_THREADS: String(THREADS) },
       }).output();
       if (r.success) {
         const j = JSON.parse(new TextDecoder().decode(r.stdout));
@@ -241,6 +248,7 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
           version: j.torch,
           threads: { group: j.group_threads, flat: j.flat_threads, default: j.default_threads },
           settings: j.settings,
+          blasThreads: THREADS,
           python: py,
         };
       } else {
@@ -250,13 +258,21 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
       }
     }
   }
-  return { ours, parts, peer, peerNote, outputs: { group: layout.numOutputs, flat: C } };
+  return {
+    ours,
+    parts,
+    peer,
+    peerNote,
+    outputs: { group: layout.numOutputs, flat: C },
+    warmupSteps: warmRuns * UNROLL,
+    timedSteps: timedRuns * UNROLL,
+  };
 }
 
 /** One line naming the peer, its fastest settings and every setting tried. */
 export function peerSummary(p: NonNullable<TrainBenchResult["peer"]>): string {
   const tried = p.settings.map((s) => `${s.head} ${s.threads}t ${s.ms.toFixed(1)} ms`).join(", ");
-  return `torch ${p.version} (${p.python}), OpenBLAS on every core; fastest torch thread ` +
+  return `torch ${p.version} (${p.python}), OpenBLAS on ${p.blasThreads} threads; fastest torch thread ` +
     `count per head: group ${p.threads.group}, flat ${p.threads.flat} (torch default here: ` +
     `${p.threads.default}); tried: ${tried}`;
 }
@@ -305,7 +321,8 @@ if (import.meta.main) {
   const r = await runTrainBench(o);
   console.log(
     `Head training step, batch ${B}, ${o.rows} x ${D} features, mixup 0.1, ${o.threads} threads, ` +
-      `unroll ${o.unroll}, ${o.steps} steps after ${o.warmup} warm-up steps; ms/step as median ` +
+      `unroll ${o.unroll}, ${r.timedSteps} steps after ${r.warmupSteps} warm-up steps (whole ` +
+      `runs; the peer: ${o.steps} after ${o.warmup}); ms/step as median ` +
       `(10th percentile, the figure least disturbed by other processes on the cores)`,
   );
   console.log(

@@ -4,9 +4,10 @@ Usage: python3 torch_train.py ROWS DIM BATCH STEPS WARMUP THREADS SEED SIZES
 THREADS is a comma-separated list of torch intra-op thread counts to try (e.g. "1,2"); SIZES is a
 comma-separated list of group sizes (classes per group; their sum is C).
 
-Threads. Debian's torch links the pthread build of OpenBLAS, which runs its GEMMs on every core
-whatever torch.set_num_threads says; torch's own thread count only sets how its elementwise ops and
-autograd run. On a 2-core machine torch's default (1 thread here) with OpenBLAS on both cores is the
+Threads. Debian's torch links the pthread build of OpenBLAS, which runs its GEMMs on
+OPENBLAS_NUM_THREADS cores (all of them when unset; the bench sets our thread count) whatever
+torch.set_num_threads says; torch's own thread count only sets how its elementwise ops and autograd
+run. On a 2-core machine torch's default (1 thread here) with OpenBLAS on both cores is the
 fastest setting; asking torch for 2 threads as well oversubscribes the cores (~30 ms/step instead
 of ~20). So every count in THREADS is timed and each head reports its fastest setting: the peer is
 measured at its best, not at a setting that handicaps it.

@@ -11,7 +11,9 @@
  *   and the score `-min_k others_k`, as `mos`. A graph has a node chain per group, so groupings
  *   with more than {@linkcode MOS_GRAPH_MAX_GROUPS} groups use the TypeScript `mos`.
  *
- * Results agree with the references to float32 rounding (the sums accumulate in float32).
+ * Results agree with the references to float32 rounding (the sums accumulate in float32). As
+ * there, a row whose max is infinite (a +Infinity logit, or every logit -Infinity) has energy
+ * equal to that max, and NaN logits give NaN.
  *
  * @module
  */
@@ -41,12 +43,16 @@ function shiftedSum(z: string, tag: string): NodeSpec[] {
 }
 
 function softmaxGraph(k: number, kind: SoftmaxScore): Uint8Array {
-  const nodes: NodeSpec[] = [node("Mul", ["x", "invT"], ["z"]), ...shiftedSum("z", "")];
+  // z = x / T, divided like the references (a reciprocal of a tiny T could overflow).
+  const nodes: NodeSpec[] = [node("Div", ["x", "T"], ["z"]), ...shiftedSum("z", "")];
   if (kind === "max-softmax") nodes.push(node("Reciprocal", ["s"], ["score"]));
   else {
     nodes.push(
       node("Log", ["s"], ["logs"]),
-      node("Add", ["m", "logs"], ["lse"]),
+      node("Add", ["m", "logs"], ["lse0"]),
+      // An infinite max: the answer is the max itself (the shifted sum is NaN there).
+      node("IsInf", ["m"], ["infMax"]),
+      node("Where", ["infMax", "m", "lse0"], ["lse"]),
       node("Mul", ["lse", "T"], ["score"]),
     );
   }
@@ -54,7 +60,6 @@ function softmaxGraph(k: number, kind: SoftmaxScore): Uint8Array {
     name: `softmax_${kind}`,
     inputs: [
       { name: "x", type: "float32", shape: ["n", k] },
-      { name: "invT", type: "float32", shape: [] },
       { name: "T", type: "float32", shape: [] },
     ],
     outputs: [{ name: "score", type: "float32", shape: ["n", 1] }],
@@ -64,8 +69,10 @@ function softmaxGraph(k: number, kind: SoftmaxScore): Uint8Array {
 }
 
 function checkTemperature(t: number): void {
-  if (!(t > 0) || !Number.isFinite(t)) {
-    throw new RangeError(`temperature must be a positive finite number, got ${t}`);
+  // The graph divides in float32: T must stay positive and finite there too.
+  const t32 = Math.fround(t);
+  if (!(t > 0) || !Number.isFinite(t) || !(t32 > 0) || !Number.isFinite(t32)) {
+    throw new RangeError(`temperature must be a positive finite float32 number, got ${t}`);
   }
 }
 
@@ -86,18 +93,22 @@ export async function softmaxScoreFast(
 ): Promise<Float32Array> {
   checkTemperature(temperature);
   const k = logits.cols;
-  if (k < 1) throw new RangeError("logits need at least one column");
+  if (logits.rows === 0) return new Float32Array(0);
+  if (k < 1) {
+    throw new DataError(
+      `Logits have ${logits.rows} rows but 0 columns; a softmax needs at least one class per row`,
+    );
+  }
   const session = await cachedSession(
     `softmax:${kind}:${k}`,
     () => softmaxGraph(k, kind),
     defaultThreads(opts.threads),
   );
-  const invT = f32Tensor(new Float32Array([1 / temperature]), []);
   const T = f32Tensor(new Float32Array([temperature]), []);
   const out = new Float32Array(logits.rows);
   await forEachRowChunk(matrixSource(logits), chunkRowsOf(opts), async (start, n, rows) => {
     await session.run(
-      { x: f32Tensor(rows, [n, k]), invT, T },
+      { x: f32Tensor(rows, [n, k]), T },
       { score: f32Tensor(out.subarray(start, start + n), [n, 1]) },
     );
   });
@@ -158,7 +169,7 @@ export async function mosFast(
         `(${layout.numClasses} classes + ${layout.numGroups} "others"); use the head's own groups`,
     );
   }
-  if (layout.numGroups > MOS_GRAPH_MAX_GROUPS) return mos(layout, logits);
+  if (layout.numGroups > MOS_GRAPH_MAX_GROUPS || logits.rows === 0) return mos(layout, logits);
   const key = `mos:${layout.numOutputs}:${Array.from(layout.sizes).join(",")}`;
   const session = await cachedSession(key, () => mosGraph(layout), defaultThreads(opts.threads));
   const O = layout.numOutputs;

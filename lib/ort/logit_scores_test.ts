@@ -50,6 +50,27 @@ Deno.test("softmaxScoreFast hand cases: equal logits, one dominant logit", async
   assertClose(await softmaxScoreFast(z, "max-softmax"), [0.25, 1], { atol: 1e-7 });
   assertClose(await softmaxScoreFast(z, "energy"), [Math.log(4), 50], { atol: 1e-6 });
   await assert.rejects(() => softmaxScoreFast(z, "energy", 0), RangeError);
+  await assert.rejects(() => softmaxScoreFast(z, "energy", 1e-50), RangeError); // 0 in float32
+});
+
+Deno.test("softmaxScoreFast: infinite logits as the references, empty inputs", async () => {
+  const inf = Infinity;
+  // Rows: a +Inf logit, all -Inf, some -Inf next to finite logits, a NaN.
+  const z = matrix(4, 3, Float32Array.from([1, inf, 0, -inf, -inf, -inf, -inf, 0, 0, 0, NaN, 1]));
+  for (const t of [1, 3]) {
+    const e = await softmaxScoreFast(z, "energy", t);
+    const ref = energy(z, { temperature: t });
+    assert.deepEqual(Array.from(e.subarray(0, 2)), [inf, -inf]);
+    assert.deepEqual(Array.from(e.subarray(0, 2)), Array.from(ref.subarray(0, 2)));
+    assertClose(e[2], ref[2], { atol: 1e-6, reason: `-Inf beside finite logits, T = ${t}` });
+    assert.ok(Number.isNaN(e[3]) && Number.isNaN(ref[3]));
+  }
+  const m = await softmaxScoreFast(z, "max-softmax");
+  const mref = msp(z);
+  assertClose(m[2], 0.5, { atol: 1e-7 });
+  for (const i of [0, 1, 3]) assert.ok(Number.isNaN(m[i]) && Number.isNaN(mref[i]), `row ${i}`);
+  assert.equal((await softmaxScoreFast(matrix(0, 5), "energy")).length, 0);
+  await assert.rejects(() => softmaxScoreFast(matrix(2, 0), "max-softmax"), DataError);
 });
 
 Deno.test("mosFast matches mos on the paper's 8-group layout and on a 1-group layout", async () => {

@@ -269,7 +269,8 @@ function productGraph(d: number): Uint8Array {
 
 /**
  * Mahalanobis score `-min_c (x - mu_c)^T P (x - mu_c)` (higher = more in-distribution) for every
- * row of `source` (a matrix or a {@linkcode RowSource}), in onnxruntime chunks.
+ * row of `source` (a matrix or a {@linkcode RowSource}), in onnxruntime chunks. The precision
+ * must be exactly symmetric, as both fits make it: the quadratic form reads its upper triangle.
  */
 export async function mahalanobisFast(
   model: MahalanobisModel,

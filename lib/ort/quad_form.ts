@@ -35,6 +35,9 @@ export function quadFormPlan(dim: number, blocks = 4, minWidth = 256): QuadFormP
   if (!Number.isInteger(blocks) || blocks < 1) {
     throw new RangeError(`blocks must be >= 1, got ${blocks}`);
   }
+  if (!Number.isInteger(minWidth) || minWidth < 1) {
+    throw new RangeError(`minWidth must be >= 1, got ${minWidth}`);
+  }
   const b = Math.max(1, Math.min(blocks, Math.floor(dim / minWidth)));
   const starts = [0];
   for (let i = 1; i <= b; i++) starts.push(Math.round((i * dim) / b));
@@ -63,7 +66,7 @@ export function quadFormInputs(prefix: string, plan: QuadFormPlan): ValueSpec[] 
 /**
  * Packs P (D x D row-major, symmetric) into the block rows of `plan`: row block i is the
  * `w_i x (D - s_i)` matrix `[P_ii, 2 P_i,i+1, ..., 2 P_i,b-1]`. Only the upper block triangle of
- * P is read.
+ * P is read, so P must be exactly symmetric (both Mahalanobis fits mirror their inverse).
  */
 export function packQuadForm(p: Float32Array, plan: QuadFormPlan): Float32Array[] {
   const { starts, dim: d } = plan;

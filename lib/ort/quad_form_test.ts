@@ -48,6 +48,7 @@ Deno.test("quadFormPlan: near-equal blocks, fewer when blocks would be narrow", 
   assert.deepEqual(quadFormPlan(1).starts, [0, 1]);
   assert.throws(() => quadFormPlan(0), RangeError);
   assert.throws(() => quadFormPlan(8, 0), RangeError);
+  assert.throws(() => quadFormPlan(8, 2, 0), RangeError);
 });
 
 Deno.test("packQuadForm: block rows [P_ii, 2 P_ij] of a hand-written 3 x 3 matrix", () => {

@@ -255,7 +255,6 @@ export function buildStepModel(shape: StepShape, options: StepModelOptions = {})
     floatConst("invB", [], [1 / B]),
     floatConst("negInvB", [], [-1 / B]),
     floatConst("momentum", [], [0.9]),
-    int64Const("axis0", [0]),
     int64Const("axis1", [1]),
     ...(shape.layout ? groupConstants(packed, B) : []),
   ];

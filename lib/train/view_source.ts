@@ -108,6 +108,17 @@ export function viewSource(
   };
 }
 
+/** Index of the first NaN / infinite value (float32, or float16 bits), or -1. */
+function firstNonFinite(data: Float32Array | Uint16Array): number {
+  if (data instanceof Uint16Array) {
+    for (let i = 0; i < data.length; i++) if ((data[i] & 0x7c00) === 0x7c00) return i;
+  } else {
+    // x - x is NaN exactly for NaN and +-Infinity.
+    for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) return i;
+  }
+  return -1;
+}
+
 /**
  * Opens the training views of feature set `dir` (its meta.json must say `views` > 1 and
  * `views.npy` must be count*views x dim). Returns null when the set has no views (V = 1), so
@@ -146,6 +157,7 @@ export async function openViewSource(
       );
     }
   };
+  deriveSeed(seed, 0, 0); // validates the seed before a file is opened
   if (size > fileBytes) {
     const reader = await openNpy(path);
     try {
@@ -154,7 +166,7 @@ export async function openViewSource(
       reader.close();
       throw e;
     }
-    deriveSeed(seed, 0, 0); // validates the seed
+    // Non-finite values are reported per gathered batch, naming the views.npy row.
     const file = npyFeatureSource(reader);
     let picked = new Int32Array(0);
     return {
@@ -172,6 +184,13 @@ export async function openViewSource(
   }
   const arr = await readNpy(path);
   check(arr.dtype, arr.shape);
+  // The same check as the disk path, once for the whole array (float16: exponent bits all ones).
+  const bad = firstNonFinite(arr.data as Float32Array | Uint16Array);
+  if (bad >= 0) {
+    throw new DataError(
+      `${path} has a non-finite value in row ${Math.floor(bad / meta.dim)}; re-extract the views`,
+    );
+  }
   return viewSource(
     arr.data as Float32Array | Uint16Array,
     meta.count,

@@ -144,3 +144,42 @@ Deno.test("openViewSource above the size limit gathers from the file: same rows 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("openViewSource: a non-finite view value is one clear error, in memory and on disk", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mos_views_nan_" });
+  try {
+    const [N, V, D] = [4, 2, 3];
+    await writeFeatureSet(`${dir}/v`, {
+      meta: { dataset: "t", backbone: "b", views: V },
+      features: { data: data(N * D, 1), rows: N, cols: D },
+      labels: new Int32Array(N),
+    });
+    const views = data(N * V * D, 2);
+    views[5 * D + 1] = NaN; // row 5 = example 2, view 1
+    for (const dtype of ["<f4", "<f2"] as const) {
+      await writeNpy(`${dir}/v/views.npy`, {
+        dtype,
+        shape: [N * V, D],
+        data: dtype === "<f4" ? views : float32ToFloat16Bits(views),
+      });
+      await assert.rejects(
+        openViewSource(`${dir}/v`, 0),
+        (e: unknown) => e instanceof DataError && /non-finite value in row 5/.test(e.message),
+      );
+      const file = (await openViewSource(`${dir}/v`, 0, 0))!;
+      try {
+        // Find a step whose pick for example 2 is view 1: the gather must then fail on row 5.
+        let step = 0;
+        while (viewIndex(0, step, 2, V) !== 1) step++;
+        assert.throws(
+          () => file.gather(Int32Array.from([2]), new Float32Array(D), step),
+          (e: unknown) => e instanceof DataError && /non-finite value .* in row 5/.test(e.message),
+        );
+      } finally {
+        file.close();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
