@@ -28,7 +28,7 @@ def softmax(z):
 
 
 def main(d, train_path=None):
-    x = np.load(f"{d}/features.npy")
+    x, load_ms = timed(lambda: np.load(f"{d}/features.npy"))
     gw = np.load(f"{d}/group_weight.npy")
     gb = np.load(f"{d}/group_bias.npy")
     sizes = np.load(f"{d}/group_sizes.npy")
@@ -40,7 +40,7 @@ def main(d, train_path=None):
     prec = np.load(f"{d}/precision.npy")
     train = np.load(train_path or f"{d}/train.npy", mmap_mode="r")
     labels = np.load(f"{d}/train_labels.npy")
-    res = {}
+    res = {"load": load_ms}
 
     logits, res["linear"] = timed(lambda: x @ w.T + b)
     glogits, res["group_linear"] = timed(lambda: x @ gw.T + gb)
