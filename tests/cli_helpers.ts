@@ -222,6 +222,28 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Relative paths of every file under `dir` (hidden ones included), sorted; [] when absent. */
+export async function listFiles(dir: string): Promise<string[]> {
+  if (!await exists(dir)) return [];
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(rel ? `${dir}/${rel}` : dir)) {
+      const sub = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) await walk(sub);
+      else out.push(sub);
+    }
+  };
+  await walk("");
+  return out.sort();
+}
+
+/** Whether two byte arrays are identical. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Copies a directory tree (a pristine result to fail over, one copy per case). */
 export async function copyTree(src: string, dst: string): Promise<string> {
   await Deno.mkdir(dst, { recursive: true });

@@ -30,11 +30,13 @@ import { writeFeatureSet } from "../lib/io/feature_set.ts";
 import { writeHead } from "../lib/io/head.ts";
 import { createRng } from "../lib/random.ts";
 import {
+  bytesEqual,
   copyTree,
   deadPid,
   describeRun,
   exists,
   FIXTURE_BACKBONE,
+  listFiles,
   ok,
   runTask,
   spawnTask,
@@ -46,27 +48,6 @@ import {
 const KILLS = 10;
 /** Kills placed inside the first 15 % of the run (process start-up, reading inputs, locking). */
 const EARLY_KILLS = 3;
-
-/** Relative paths of every file under `dir` (hidden ones included), sorted; [] when absent. */
-async function listFiles(dir: string): Promise<string[]> {
-  if (!await exists(dir)) return [];
-  const out: string[] = [];
-  const walk = async (rel: string) => {
-    for await (const e of Deno.readDir(rel ? `${dir}/${rel}` : dir)) {
-      const sub = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory) await walk(sub);
-      else out.push(sub);
-    }
-  };
-  await walk("");
-  return out.sort();
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** manifest.json without the fields that record when and how long (they differ run to run). */
 function timelessManifest(text: string): unknown {

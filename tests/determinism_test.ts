@@ -10,37 +10,13 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
 import { assertClose } from "./assert_close.ts";
-import { describeRun, runTask, type TaskResult, withTempDir, writeFixture } from "./cli_helpers.ts";
+import { bytesEqual, listFiles, ok, withTempDir, writeFixture } from "./cli_helpers.ts";
 import { inferArch } from "../lib/bit/arch.ts";
 import { randomBitWeights } from "../lib/bit/random_weights.ts";
 import { buildBitOnnx } from "../lib/bit/resnet_v2_onnx.ts";
 import { writeFeatureSet } from "../lib/io/feature_set.ts";
 import { readNpy, toFloat32 } from "../lib/io/npy.ts";
 import { createRng } from "../lib/random.ts";
-
-async function ok(file: string, args: string[]): Promise<TaskResult> {
-  const r = await runTask(file, args);
-  assert.equal(r.code, 0, describeRun(file, args, r));
-  return r;
-}
-
-/** Relative paths of every file under `dir`, sorted. */
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string) => {
-    for await (const e of Deno.readDir(rel ? `${dir}/${rel}` : dir)) {
-      const sub = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory) await walk(sub);
-      else out.push(sub);
-    }
-  };
-  await walk("");
-  return out.sort();
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 
 /**
  * Asserts two result directories hold the same files, byte for byte, except the time fields:
