@@ -6,6 +6,7 @@
  * @module
  */
 import { DataError } from "./errors.ts";
+import { quoteValue } from "./io/quote.ts";
 import type { Matrix } from "./matrix.ts";
 
 /** Precomputed index tables for a grouping of C classes. */
@@ -30,39 +31,53 @@ export interface GroupLayout {
 /**
  * Checks that `groups` partitions 0..C-1 (every class exactly once, no empty group) and throws a
  * `DataError` naming the first problem. `source` names where the groups came from (a file path).
+ * Nothing is allocated from `numClasses` (a head.json may claim 500,000,000 classes): the tables
+ * are sized by the class ids actually listed.
  */
 export function validateGroups(groups: unknown, numClasses: number, source = "groups"): number[][] {
-  if (!Array.isArray(groups) || groups.length === 0) {
+  if (!Number.isSafeInteger(numClasses) || numClasses < 1) {
     throw new DataError(
-      `${source}: expected a non-empty JSON array of groups (arrays of class ids)`,
+      `${source}: the number of classes must be a positive integer, got ${quoteValue(numClasses)}`,
     );
   }
-  const seen = new Int32Array(numClasses).fill(-1);
+  if (!Array.isArray(groups) || groups.length === 0) {
+    throw new DataError(
+      `${source}: expected a non-empty JSON array of groups (arrays of class ids), got ` +
+        quoteValue(groups),
+    );
+  }
+  // Class id -> its group; a Map, so memory follows the ids listed, not the declared count.
+  const seen = new Map<number, number>();
   groups.forEach((g, k) => {
     if (!Array.isArray(g) || g.length === 0) {
-      throw new DataError(`${source}: group ${k} must be a non-empty array of class ids`);
+      throw new DataError(
+        `${source}: group ${k} must be a non-empty array of class ids, got ${quoteValue(g)}`,
+      );
     }
     for (const c of g) {
       if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
         throw new DataError(
-          `${source}: group ${k} has class id ${JSON.stringify(c)} outside [0, ${numClasses}); ` +
+          `${source}: group ${k} has class id ${quoteValue(c)} outside [0, ${numClasses}); ` +
             `class ids must be integers of the feature set's label space`,
         );
       }
-      if (seen[c] !== -1) {
+      const before = seen.get(c);
+      if (before !== undefined) {
         throw new DataError(
-          `${source}: class ${c} appears in group ${seen[c]} and again in group ${k}; ` +
+          `${source}: class ${c} appears in group ${before} and again in group ${k}; ` +
             `every class must be in exactly one group`,
         );
       }
-      seen[c] = k;
+      seen.set(c, k);
     }
   });
-  const missing = seen.indexOf(-1);
-  if (missing !== -1) {
-    const count = seen.filter((s) => s === -1).length;
+  if (seen.size !== numClasses) {
+    // Ids are distinct and in range, so fewer than numClasses of them leave one of
+    // 0..seen.size unlisted.
+    let missing = 0;
+    while (seen.has(missing)) missing++;
     throw new DataError(
-      `${source}: class ${missing} is in no group (${count} classes missing); ` +
+      `${source}: class ${missing} is in no group (${numClasses - seen.size} classes missing); ` +
         `every class 0..${numClasses - 1} must be in exactly one group`,
     );
   }

@@ -149,3 +149,30 @@ Deno.test("validateGroups names missing, repeated, out-of-range and malformed cl
   assert.throws(() => validateGroups({ 0: [0] }, 1), DataError);
   assert.throws(() => groupLayout([[0, 0], [1]], 2), DataError);
 });
+
+Deno.test("validateGroups: a claimed 500,000,000 classes is refused without allocating for them", () => {
+  // This once allocated two Int32Arrays of 5e8 (4 GB resident) and died in V8's OOM abort.
+  const t0 = performance.now();
+  assert.throws(() => validateGroups([[0, 3], [1, 2]], 500_000_000, "head.json"), (e: unknown) => {
+    assert.ok(e instanceof DataError);
+    assert.equal(
+      e.message,
+      "head.json: class 4 is in no group (499999996 classes missing); every class " +
+        "0..499999999 must be in exactly one group",
+    );
+    return true;
+  });
+  assert.throws(() => validateGroups([[0]], 2 ** 53, "g"), /must be a positive integer/);
+  assert.throws(() => validateGroups([[0]], 1.5, "g"), /must be a positive integer/);
+  assert.ok(performance.now() - t0 < 1000, "no work proportional to the claimed class count");
+  // The first missing class is found among the listed ids too.
+  assert.throws(() => validateGroups([[0, 1], [3]], 4), /class 2 is in no group \(1 classes/);
+  // Deeply nested or long values stay on one short line.
+  let deep: unknown = 0;
+  for (let i = 0; i < 100000; i++) deep = [deep];
+  assert.throws(() => validateGroups([[0], deep], 2, "g"), (e: unknown) => {
+    assert.ok(e instanceof DataError && /group 1 has class id \[\[\[/.test(e.message));
+    assert.ok(!e.message.includes("\n") && e.message.length < 300, e.message);
+    return true;
+  });
+});

@@ -10,12 +10,13 @@
 import { UsageError } from "../lib/errors.ts";
 import { accuracyChartSpec, stackSpecs } from "../lib/figures/grouped_bars.ts";
 import { linePanelsSpec, type LinePoint } from "../lib/figures/line_panels.ts";
-import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
 import { readClassTable, taxonomyGroups } from "../lib/io/classes.ts";
 import { type AblationEntry, ablationTable } from "../lib/tables/ablation_tables.ts";
 import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
 import { type FlagValues, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { withResultDir } from "./_shared/result_dir.ts";
 import {
+  ablationInputs,
   commonFlags,
   datasetLabel,
   DEMO_SUBTITLE,
@@ -69,7 +70,13 @@ async function main(values: FlagValues): Promise<void> {
   }
 
   // Resolve (and check) every backbone's sets before training anything.
-  const entries: { name: string; dir: string; sets?: ResolvedSets; dim?: number }[] = [];
+  const entries: {
+    name: string;
+    dir: string;
+    sets?: ResolvedSets;
+    dataRoot?: string;
+    dim?: number;
+  }[] = [];
   if (run.demo) {
     const dims = intListFlag(values, "dims") ?? cfg.demo.dims;
     for (const d of dims) {
@@ -80,6 +87,12 @@ async function main(values: FlagValues): Promise<void> {
     const wanted = typeof values.backbones === "string"
       ? values.backbones.split(",").map((s) => s.trim()).filter(Boolean)
       : cfg.backbones.map((b) => b.name);
+    if (wanted.length === 0) {
+      throw new UsageError(
+        `--backbones is empty; give names from ${values.config}: ` +
+          cfg.backbones.map((x) => x.name).join(", "),
+      );
+    }
     for (const name of wanted) {
       const b = cfg.backbones.find((x) => x.name === name);
       if (!b) {
@@ -90,93 +103,107 @@ async function main(values: FlagValues): Promise<void> {
       }
       const sets = await realSets(b.dataRoot, cfg.sets);
       checkTaxonomyLabelSpace(await labelSpaceOf(sets.train), sets.train);
-      entries.push({ name: b.name, dir: slug(b.name), sets });
+      entries.push({ name: b.name, dir: slug(b.name), sets, dataRoot: b.dataRoot });
     }
   }
-  await ensureWritableDir(run.out, "--out");
-  const groups = taxonomyGroups(await readClassTable());
-  const results: { name: string; flat: HeadResult; mos: HeadResult; datasets: string[] }[] = [];
-  for (const [i, e] of entries.entries()) {
-    log(`[${i + 1}/${entries.length}] ${e.name}`);
-    const sets = e.sets ?? await demoSets(`${run.out}/features/${e.dir}`, {
-      seed: run.seed,
-      dim: e.dim!,
-      trainPerClass: run.trainPerClass,
-    }, log);
-    const common = jobContext(run, cfg.fprConvention, sets, log);
-    results.push({
-      name: e.name,
-      flat: await trainAndScore({ ...common, name: `${e.dir}_flat`, groups: "flat" }),
-      mos: await trainAndScore({ ...common, name: `${e.dir}_mos`, groups }),
-      datasets: sets.ood.map((o) => o.name),
-    });
-  }
-
-  const datasets = results[0].datasets;
-  const order = results.map((r) => r.name);
-  const rows: AblationEntry[] = [];
-  const points: LinePoint[] = [];
-  for (const r of results) {
-    for (const [head, method, h] of [["flat", "MSP", r.flat], ["group", "MOS", r.mos]] as const) {
-      rows.push({ keys: [r.name, head, method, 100 * h.accuracy], metrics: h.metrics });
-      points.push(...metricPoints(r.name, method, h.metrics, datasets));
-    }
-  }
-  // The axis title repeats under every panel, so it stays short; the demo's stand-in
-  // "backbones" are explained once, in the subtitle.
-  const subtitle = run.demo
-    ? `${DEMO_SUBTITLE}; stand-in backbones: synthetic features of dimension D`
-    : undefined;
-  const xTitle = "backbone";
-  const table = ablationTable({
-    title: `Figure 7: MSP vs MOS across backbones${run.demo ? " (synthetic demo data)" : ""}`,
-    keyColumns: ["Backbone", "Head", "Method", "ID accuracy (%)"],
-    entries: rows,
-    datasets,
-    notes: [
-      "Flat: flat softmax head scored with MSP; group: the 8 taxonomy super-classes scored " +
-      "with MOS. The backbone is frozen: only the last layer is trained on its features.",
-      ...(run.demo
-        ? [
-          `SYNTHETIC DATA: ${DEMO_SUBTITLE}; the "backbones" are the same generator at ` +
-          "different feature dimensions.",
-        ]
-        : []),
-    ],
+  const inputs = ablationInputs(values, {
+    data: entries.filter((e) => e.sets).map((e) => ({
+      root: e.dataRoot!,
+      sets: e.sets!,
+      label: `data_root of backbone "${e.name}" in ${values.config}`,
+    })),
   });
-  const files: string[] = [];
-  for (const [name, text] of [["fig7.csv", renderCsv(table)], ["fig7.md", renderMarkdown(table)]]) {
-    await writeTextAtomic(`${run.out}/${name}`, text);
-    files.push(`${run.out}/${name}`);
-  }
-  files.push(
-    ...await writeFigure(
-      `${run.out}/fig7`,
-      stackSpecs("Figure 7: MSP vs MOS across backbones", subtitle, [
-        linePanelsSpec({
-          points,
-          title: "OOD detection",
-          xTitle,
-          xType: "ordinal",
-          xOrder: order,
-          seriesOrder: ["MSP", "MOS"],
-          panelOrder: datasets.map(datasetLabel),
-          metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
-        }),
-        accuracyChartSpec({
-          kind: "lines",
-          points: results.flatMap((r) => [
-            { series: "flat softmax", x: r.name, value: 100 * r.flat.accuracy },
-            { series: "group softmax", x: r.name, value: 100 * r.mos.accuracy },
+  const { files, table } = await withResultDir(
+    run.out,
+    { purpose: SPEC.name, inputs },
+    async (dir) => {
+      const groups = taxonomyGroups(await readClassTable());
+      const results: { name: string; flat: HeadResult; mos: HeadResult; datasets: string[] }[] = [];
+      for (const [i, e] of entries.entries()) {
+        log(`[${i + 1}/${entries.length}] ${e.name}`);
+        const sets = e.sets ?? await demoSets(`${run.out}/features/${e.dir}`, {
+          seed: run.seed,
+          dim: e.dim!,
+          trainPerClass: run.trainPerClass,
+        }, log);
+        const common = jobContext(run, cfg.fprConvention, sets, log);
+        results.push({
+          name: e.name,
+          flat: await trainAndScore({ ...common, name: `${e.dir}_flat`, groups: "flat" }),
+          mos: await trainAndScore({ ...common, name: `${e.dir}_mos`, groups }),
+          datasets: sets.ood.map((o) => o.name),
+        });
+      }
+
+      const datasets = results[0].datasets;
+      const order = results.map((r) => r.name);
+      const rows: AblationEntry[] = [];
+      const points: LinePoint[] = [];
+      for (const r of results) {
+        for (
+          const [head, method, h] of [["flat", "MSP", r.flat], ["group", "MOS", r.mos]] as const
+        ) {
+          rows.push({ keys: [r.name, head, method, 100 * h.accuracy], metrics: h.metrics });
+          points.push(...metricPoints(r.name, method, h.metrics, datasets));
+        }
+      }
+      // The axis title repeats under every panel, so it stays short; the demo's stand-in
+      // "backbones" are explained once, in the subtitle.
+      const subtitle = run.demo
+        ? `${DEMO_SUBTITLE}; stand-in backbones: synthetic features of dimension D`
+        : undefined;
+      const xTitle = "backbone";
+      const table = ablationTable({
+        title: `Figure 7: MSP vs MOS across backbones${run.demo ? " (synthetic demo data)" : ""}`,
+        keyColumns: ["Backbone", "Head", "Method", "ID accuracy (%)"],
+        entries: rows,
+        datasets,
+        notes: [
+          "Flat: flat softmax head scored with MSP; group: the 8 taxonomy super-classes scored " +
+          "with MOS. The backbone is frozen: only the last layer is trained on its features.",
+          ...(run.demo
+            ? [
+              `SYNTHETIC DATA: ${DEMO_SUBTITLE}; the "backbones" are the same generator at ` +
+              "different feature dimensions.",
+            ]
+            : []),
+        ],
+      });
+      // Table and figure are staged and land together, the table's CSV last.
+      const files = await dir.commit(async (w) => {
+        await w.text("fig7.csv", renderCsv(table));
+        await w.text("fig7.md", renderMarkdown(table));
+        await writeFigure(
+          w,
+          "fig7",
+          stackSpecs("Figure 7: MSP vs MOS across backbones", subtitle, [
+            linePanelsSpec({
+              points,
+              title: "OOD detection",
+              xTitle,
+              xType: "ordinal",
+              xOrder: order,
+              seriesOrder: ["MSP", "MOS"],
+              panelOrder: datasets.map(datasetLabel),
+              metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
+            }),
+            accuracyChartSpec({
+              kind: "lines",
+              points: results.flatMap((r) => [
+                { series: "flat softmax", x: r.name, value: 100 * r.flat.accuracy },
+                { series: "group softmax", x: r.name, value: 100 * r.mos.accuracy },
+              ]),
+              xTitle,
+              xOrder: order,
+              seriesOrder: ["flat softmax", "group softmax"],
+              legendTitle: "head",
+            }),
           ]),
-          xTitle,
-          xOrder: order,
-          seriesOrder: ["flat softmax", "group softmax"],
-          legendTitle: "head",
-        }),
-      ]),
-      { png: run.png, log },
-    ),
+          { png: run.png, log },
+        );
+      }, ["fig7.csv"]);
+      return { files, table };
+    },
   );
   console.log(renderMarkdown(table));
   log(`wrote ${files.join(", ")} in ${seconds(t0)}`);

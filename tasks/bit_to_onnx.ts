@@ -1,6 +1,7 @@
 /**
  * `deno task bit-to-onnx`: converts a BiT ResNet-v2 `.npz` checkpoint into an ONNX model that
- * `deno task extract` runs.
+ * `deno task extract` runs. `--out` (and its `.data` side file) may not be the `--npz` input; the
+ * model is written staged, so a failed run leaves a previous model as it was.
  *
  * @module
  */
@@ -9,7 +10,7 @@ import { convertBitCheckpoint } from "../lib/bit/convert.ts";
 import { readNpz } from "../lib/bit/npz.ts";
 import { UsageError } from "../lib/errors.ts";
 import { choiceFlag, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
-import { ONNX_FLAGS, onnxFlags } from "./_shared/onnx_flags.ts";
+import { assertOnnxOutput, ONNX_FLAGS, onnxFlags } from "./_shared/onnx_flags.ts";
 
 const SPEC: TaskSpec = {
   name: "bit-to-onnx",
@@ -39,6 +40,7 @@ async function main(values: Record<string, unknown>): Promise<void> {
   const arch = choiceFlag(flags, "arch", ["auto", ...BIT_ARCH_NAMES] as const, "auto");
   const { outputs, groupNorm } = onnxFlags(flags);
   if (!out.endsWith(".onnx")) throw new UsageError(`--out ${out} should end in .onnx`);
+  assertOnnxOutput(out, npzPath);
 
   const t0 = performance.now();
   const weights = await readNpz(npzPath);

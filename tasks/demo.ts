@@ -8,6 +8,7 @@
 import { renderMarkdown } from "../lib/tables/render.ts";
 import { type FlagValues, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
 import { runPaperPipeline } from "./_shared/paper_pipeline.ts";
+import { withResultDir } from "./_shared/result_dir.ts";
 import { writeSyntheticSets } from "./_shared/synthetic_sets.ts";
 
 export const SPEC: TaskSpec = {
@@ -42,27 +43,30 @@ async function main(values: FlagValues): Promise<void> {
   const threads = numberFlag(values, "threads", { min: 1, integer: true });
   const log = (m: string) => console.error(`demo: ${m}`);
 
-  log(`generating the synthetic benchmark (seed ${seed}, D ${dim}) -> ${out}/features`);
-  const sets = await writeSyntheticSets(`${out}/features`, { seed, dim, trainPerClass });
-  if (sets.reused) log("  reused (manifest matches)");
-  const result = await runPaperPipeline({
-    train: sets.train,
-    id: { name: "id", dir: sets.id },
-    ood: sets.ood.map((s) => ({ name: s.name, dir: s.dir })),
-    out,
-    overrides: { steps },
-    seed,
-    klVariant: "paper",
-    fprConvention: "paper",
-    odinTemperature: 1000,
-    threads,
-    force: values.force === true,
-    title: "synthetic demo data",
-    notes: [
-      "SYNTHETIC DATA: seeded features on the ImageNet-1k label space; OOD sets are named for " +
-      "how they were made, not after the paper's datasets.",
-    ],
-    log,
+  // No inputs: the benchmark is generated under --out, which is locked for the whole run.
+  const result = await withResultDir(out, { purpose: "demo", inputs: [] }, async (dir) => {
+    log(`generating the synthetic benchmark (seed ${seed}, D ${dim}) -> ${out}/features`);
+    const sets = await writeSyntheticSets(`${out}/features`, { seed, dim, trainPerClass });
+    if (sets.reused) log("  reused (manifest matches)");
+    return await runPaperPipeline({
+      train: sets.train,
+      id: { name: "id", dir: sets.id },
+      ood: sets.ood.map((s) => ({ name: s.name, dir: s.dir })),
+      dir,
+      overrides: { steps },
+      seed,
+      klVariant: "paper",
+      fprConvention: "paper",
+      odinTemperature: 1000,
+      threads,
+      force: values.force === true,
+      title: "synthetic demo data",
+      notes: [
+        "SYNTHETIC DATA: seeded features on the ImageNet-1k label space; OOD sets are named for " +
+        "how they were made, not after the paper's datasets.",
+      ],
+      log,
+    });
   });
   console.log(renderMarkdown(result.table1));
   console.log("");

@@ -5,7 +5,10 @@
  */
 import { UsageError } from "../lib/errors.ts";
 import { runExtraction } from "../lib/extract/extract_run.ts";
+import { MAX_SHARDS } from "../lib/extract/merge.ts";
+import { assertOutsideInputs } from "../lib/io/containment.ts";
 import { type ImageList, listImageFolder, readImageList } from "../lib/extract/image_list.ts";
+import { MAX_IMAGE_PIXELS } from "../lib/extract/preprocess.ts";
 import { resolveShard } from "../lib/extract/shard.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
 import {
@@ -61,6 +64,9 @@ const SPEC: TaskSpec = {
     "Unreadable images are listed in <out>/skipped.tsv (use --strict to fail instead).",
     "Sharded runs (--shard i/n, or SLURM_ARRAY_TASK_ID / JOB_COMPLETION_INDEX) each write their",
     "own feature set; combine them with `deno task merge-shards --out DIR SHARD_DIRS...`.",
+    "--out may not be or hold an input (model, images, list). Files in it that no extract",
+    "wrote are left alone and named in a warning (one the result would overwrite is refused);",
+    `images above ${MAX_IMAGE_PIXELS} pixels (Pillow's limit) are skipped from their header.`,
     "--views V (> 1, for training sets): features.npy keeps the evaluation transform and",
     "views.npy gets V x N rows (rows i*V..i*V+V-1 are image i's views; ImageNet train at V = 4",
     "in f16 is ~21 GB); `train-head` then draws one view per example per step.",
@@ -99,11 +105,23 @@ async function main(values: FlagValues): Promise<void> {
     min: 0,
     max: Number.MAX_SAFE_INTEGER,
   }) ?? 0;
-  const shardCount = numberFlag(values, "shard-count", { integer: true, min: 1 });
+  const shardCount = numberFlag(values, "shard-count", { integer: true, min: 1, max: MAX_SHARDS });
   const device = choiceFlag(values, "device", ["cpu", "cuda"] as const, "cpu");
   const dtype = choiceFlag(values, "dtype", ["f32", "f16"] as const, "f32");
   const resizer = choiceFlag(values, "resize", ["pil", "sharp"] as const, "pil");
   const shard = resolveShard(values.shard as string | undefined, shardCount, Deno.env.toObject());
+  if (shard.count > MAX_SHARDS) {
+    throw new UsageError(
+      `--shard ${shard.index}/${shard.count}: at most ${MAX_SHARDS} shards; use fewer shards`,
+    );
+  }
+  // Containment is checked before the images are listed: a usage error must come first.
+  assertOutsideInputs({ label: "--out", path: out }, [
+    { label: "--model", path: model },
+    ...(images !== undefined
+      ? [{ label: "--images", path: images }]
+      : [{ label: "--list", path: listPath! }, { label: "--root", path: rootFlag! }]),
+  ]);
 
   let list: ImageList = images !== undefined
     ? await listImageFolder(images.replace(/\/+$/, ""))
@@ -136,6 +154,7 @@ async function main(values: FlagValues): Promise<void> {
       chunkSize,
       views,
       viewSeed,
+      otherInputs: listPath !== undefined ? [{ label: "--list", path: listPath }] : [],
     },
     (p) => {
       progress ??= createProgress({
@@ -148,6 +167,7 @@ async function main(values: FlagValues): Promise<void> {
     },
   );
   progress?.finish();
+  for (const w of summary.warnings) console.error(`warning: ${w}`);
   if (summary.upToDate) {
     console.log(
       `${summary.outDir} is up to date (${summary.count} images, dim ${summary.dim}); ` +

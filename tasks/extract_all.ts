@@ -14,6 +14,7 @@ import {
   type PlannedSet,
 } from "../lib/extract/extract_plan.ts";
 import { type ImageList, listImageFolder } from "../lib/extract/image_list.ts";
+import { assertOutsideInputs } from "../lib/io/containment.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
 import { choiceFlag, type FlagValues, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
 
@@ -38,6 +39,7 @@ const SPEC: TaskSpec = {
   notes: [
     "Outputs go to <out_root>/<set name> (experiments/table1.yaml reads them from there).",
     "For a cluster, run `deno task extract --shard i/n` per set instead (see the README).",
+    "No set's output may be or hold the plan, the model or any set's images (checked first).",
   ],
 };
 
@@ -82,6 +84,11 @@ async function checkSets(plan: ExtractPlan, sets: PlannedSet[], countCheck: bool
   return checked;
 }
 
+/** A set's output folder: the plan's out_root and the set's name (checked to be one plain name). */
+function outDirOf(plan: ExtractPlan, set: PlannedSet): string {
+  return `${plan.outRoot}/${set.name}`;
+}
+
 async function main(values: FlagValues): Promise<void> {
   const configPath = values.config as string;
   let text: string;
@@ -108,6 +115,16 @@ async function main(values: FlagValues): Promise<void> {
   const threads = numberFlag(values, "threads", { integer: true, min: 1, max: 1024 }) ??
     navigator.hardwareConcurrency ?? 1;
   const device = choiceFlag(values, "device", ["cpu", "cuda"] as const, "cpu");
+  // Every set's output is checked against every input before any set runs: a later set's
+  // images inside an earlier set's output would otherwise be found only after hours of work.
+  const inputs = [
+    { label: "--config", path: configPath },
+    { label: "model", path: plan.model },
+    ...plan.sets.map((s) => ({ label: `images of set ${s.name}`, path: s.images })),
+  ];
+  for (const set of sets) {
+    assertOutsideInputs({ label: `output of set ${set.name}`, path: outDirOf(plan, set) }, inputs);
+  }
   const checked = await checkSets(plan, sets, values["skip-count-check"] !== true);
   if (values["dry-run"] === true) {
     for (const { set, list } of checked) {
@@ -126,7 +143,7 @@ async function main(values: FlagValues): Promise<void> {
       {
         modelPath: plan.model,
         list,
-        outDir: `${plan.outRoot}/${set.name}`,
+        outDir: outDirOf(plan, set),
         dataset: set.name,
         backbone: plan.backbone,
         batch: batch ?? set.batch,
@@ -140,6 +157,7 @@ async function main(values: FlagValues): Promise<void> {
         force: values.force === true,
         views: set.views,
         viewSeed: set.viewSeed,
+        otherInputs: inputs,
       },
       (p) => {
         progress ??= createProgress({
@@ -152,6 +170,7 @@ async function main(values: FlagValues): Promise<void> {
       },
     );
     progress?.finish();
+    for (const w of summary.warnings) console.error(`warning: ${w}`);
     console.log(
       `${set.name}: ${summary.upToDate ? "up to date" : "extracted"} ${summary.count} of ` +
         `${summary.total} images into ${summary.outDir} (dim ${summary.dim}, ` +

@@ -1,19 +1,29 @@
 /**
- * `deno task fetch-bit`: downloads a published BiT checkpoint from the public bucket (resumable),
- * checks it holds exactly the expected architecture, and converts it to ONNX for `extract`.
+ * `deno task fetch-bit`: downloads a published BiT checkpoint from the public bucket (resumable,
+ * size-capped by the model's parameter count, time-limited), checks it holds exactly the expected
+ * architecture, and converts it to ONNX for `extract`. `--dest` is locked for the run; the model is
+ * written staged, so a failure leaves a previous model as it was.
  *
  * @module
  */
 import { featureDim, inferArch } from "../lib/bit/arch.ts";
 import { convertBitCheckpoint } from "../lib/bit/convert.ts";
 import { readNpz } from "../lib/bit/npz.ts";
-import { BIT_BUCKET, bitModel, bitParamCount } from "../lib/download/bit_models.ts";
+import {
+  BIT_BUCKET,
+  bitCheckpointCap,
+  bitModel,
+  bitParamCount,
+} from "../lib/download/bit_models.ts";
 import { downloadFile, NetworkError } from "../lib/download/http_download.ts";
 import { DataError, MosError, UsageError } from "../lib/errors.ts";
+import { assertOutsideInputs } from "../lib/io/containment.ts";
 import type { NpyArray } from "../lib/io/npy.ts";
-import { ONNX_FLAGS, onnxFlags } from "./_shared/onnx_flags.ts";
+import { assertOnnxOutput, ONNX_FLAGS, onnxFlags } from "./_shared/onnx_flags.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
 import { type FlagValues, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { downloadFailure, downloadFlags, TIME_FLAGS } from "./_shared/download_flags.ts";
+import { withResultDir } from "./_shared/result_dir.ts";
 
 const SPEC: TaskSpec = {
   name: "fetch-bit",
@@ -29,6 +39,7 @@ const SPEC: TaskSpec = {
     out: { type: "string", help: "FILE  output .onnx (default: DIR/bit_s_r101x1.onnx etc.)" },
     mirror: { type: "string", help: `URL  base URL serving <model>.npz (default ${BIT_BUCKET})` },
     ...ONNX_FLAGS,
+    ...TIME_FLAGS,
   },
   notes: [
     "Interrupted downloads resume when the same command is rerun (HTTP Range).",
@@ -44,23 +55,47 @@ function floats(weights: Map<string, NpyArray>): number {
 }
 
 async function main(values: FlagValues): Promise<void> {
-  const mirror = values.mirror as string | undefined;
-  const spec = bitModel(values.model as string, mirror);
+  const flags = downloadFlags(values);
+  const spec = bitModel(values.model as string, flags.mirror);
   const dest = (values.dest as string).replace(/\/+$/, "") || ".";
   const out = (values.out as string | undefined) ??
     `${dest}/${spec.model.toLowerCase().replaceAll("-", "_")}.onnx`;
   if (!out.endsWith(".onnx")) throw new UsageError(`--out ${out} should end in .onnx`);
   const { outputs, groupNorm } = onnxFlags(values);
-  await Deno.mkdir(dest, { recursive: true });
   const npzPath = `${dest}/${spec.file}`;
-  const t0 = performance.now();
+  // Every refusal before anything is created: nothing is written into a file: mirror (an input),
+  // and the model may not replace its own checkpoint.
+  assertOutsideInputs({ label: "--dest", path: dest }, flags.inputs);
+  assertOnnxOutput(out, npzPath, "the checkpoint");
+  if (flags.inputs.length > 0) assertOutsideInputs({ label: "--out", path: out }, flags.inputs);
+  await withResultDir(
+    dest,
+    { purpose: "fetch-bit", inputs: flags.inputs, flag: "--dest" },
+    () => fetchAndConvert({ spec, dest, out, npzPath, flags, outputs, groupNorm }),
+  );
+}
 
+async function fetchAndConvert(o: {
+  spec: ReturnType<typeof bitModel>;
+  dest: string;
+  out: string;
+  npzPath: string;
+  flags: ReturnType<typeof downloadFlags>;
+  outputs: ReturnType<typeof onnxFlags>["outputs"];
+  groupNorm: ReturnType<typeof onnxFlags>["groupNorm"];
+}): Promise<void> {
+  const { spec, out, npzPath, flags } = o;
+  const t0 = performance.now();
   let bar: Progress | undefined;
   let download;
   try {
     download = await downloadFile({
       url: spec.url,
       dest: npzPath,
+      maxBytes: bitCheckpointCap(spec),
+      what: `the ${spec.model} checkpoint`,
+      idleTimeoutMs: flags.stallMs,
+      timeLimitMs: flags.timeLimitMs,
       onProgress: (done, total) => {
         bar ??= createProgress({
           label: `fetch ${spec.file}`,
@@ -73,9 +108,11 @@ async function main(values: FlagValues): Promise<void> {
     });
   } catch (err) {
     if (err instanceof NetworkError) {
-      throw new MosError(
-        `${err.message}: fetch-bit needs internet access; run it on a machine that has it ` +
-          `(partial downloads resume), or fetch ${spec.url} elsewhere and run ` +
+      throw downloadFailure(
+        err,
+        flags,
+        "fetch-bit",
+        `fetch ${spec.url} elsewhere and run ` +
           `\`deno task bit-to-onnx --npz ${spec.file} --out ${out}\``,
       );
     }
@@ -85,13 +122,26 @@ async function main(values: FlagValues): Promise<void> {
 
   // Size check: the transfer matched the server's length; the content must be exactly the
   // published architecture (every array, every shape, no extras).
-  const weights = await readNpz(npzPath);
   const reject = async (why: string): Promise<never> => {
+    if (download.reused) {
+      // There before this run: nothing shows this task wrote it, so it is left alone.
+      throw new DataError(
+        `${npzPath} ${why}; it was there before this run and is left alone: move it away and ` +
+          "rerun to download it again (or check --mirror)",
+      );
+    }
     await Deno.remove(npzPath).catch(() => {});
     throw new DataError(
       `${npzPath} ${why}; it was deleted, rerun to download it again (or check --mirror)`,
     );
   };
+  let weights: Map<string, NpyArray>;
+  try {
+    weights = await readNpz(npzPath);
+  } catch (err) {
+    if (err instanceof DataError) return await reject(`cannot be read (${err.message})`);
+    throw err;
+  }
   let arch;
   try {
     arch = inferArch(weights, npzPath, "auto");
@@ -114,8 +164,8 @@ async function main(values: FlagValues): Promise<void> {
     npzPath,
     out,
     arch: spec.arch,
-    outputs,
-    groupNorm,
+    outputs: o.outputs,
+    groupNorm: o.groupNorm,
   });
   const mb = (download.bytes / 1e6).toFixed(1);
   console.log(

@@ -1,7 +1,8 @@
 /**
  * `deno task fetch-ood`: downloads the MOS paper's four OOD test sets (iNaturalist, SUN, Places
- * subsets from the authors' release; Textures from the DTD site), resumable, unpacked
- * all-or-nothing and checked for their image counts.
+ * subsets from the authors' release; Textures from the DTD site), resumable, size-capped and
+ * time-limited, unpacked all-or-nothing within bounds derived from each set's image count, and
+ * checked for their image counts. `--dest` is locked for the run.
  *
  * @module
  */
@@ -13,9 +14,11 @@ import {
   type OodSetSpec,
   oodSetUrl,
 } from "../lib/download/ood_sets.ts";
-import { MosError, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
 import { type FlagValues, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { downloadFailure, downloadFlags, TIME_FLAGS } from "./_shared/download_flags.ts";
+import { withResultDir } from "./_shared/result_dir.ts";
 
 const SPEC: TaskSpec = {
   name: "fetch-ood",
@@ -29,13 +32,15 @@ const SPEC: TaskSpec = {
     dest: { type: "string", default: "data/ood", help: "DIR  each set goes to DIR/<Name>" },
     mirror: { type: "string", help: "URL  base URL serving the same archive file names" },
     "keep-archives": { type: "boolean", help: "keep the .tar.gz files (in DIR/.downloads)" },
+    ...TIME_FLAGS,
   },
   notes: [
     ...OOD_SETS.map((s) =>
       `  ${s.name.padEnd(12)} ${String(s.images).padStart(5)} images  ${s.url}`
     ),
     "Sets already present and complete are skipped; interrupted downloads resume on rerun.",
-    "A corrupt archive or a wrong image count leaves nothing behind (the archive is deleted).",
+    "A corrupt archive or a wrong image count leaves nothing behind (an archive it downloaded is deleted).",
+    "An archive that unpacks to more than its set can hold (about 2 MiB per image) is refused.",
   ],
 };
 
@@ -45,7 +50,7 @@ function mb(bytes: number): number {
 
 async function main(values: FlagValues): Promise<void> {
   const dest = (values.dest as string).replace(/\/+$/, "") || ".";
-  const mirror = values.mirror as string | undefined;
+  const flags = downloadFlags(values);
   let sets: OodSetSpec[] = [...OOD_SETS];
   if (values.only !== undefined) {
     const names = String(values.only).split(",").map((s) => s.trim()).filter((s) => s !== "");
@@ -61,52 +66,72 @@ async function main(values: FlagValues): Promise<void> {
     if (sets.length === 0) throw new UsageError("--only is empty; name at least one set");
     sets = [...new Set(sets)];
   }
-  for (const spec of sets) {
-    const url = oodSetUrl(spec, mirror);
-    let down: Progress | undefined;
-    let unpack: Progress | undefined;
-    try {
-      const r = await installOodSet(spec, {
-        dest,
-        mirror,
-        keepArchive: values["keep-archives"] === true,
-        onDownload: (done, total) => {
-          down ??= createProgress({
-            label: `download ${spec.file}`,
-            total: mb(total ?? done),
-            unit: "MB",
-            start: mb(done),
-          });
-          down.update(mb(done));
-        },
-        onUnpack: (read, total) => {
-          if (!unpack) {
-            down?.finish();
-            down = undefined;
-            unpack = createProgress({ label: `unpack ${spec.file}`, total: mb(total), unit: "MB" });
-          }
-          unpack.update(mb(read));
-        },
-      });
-      down?.finish();
-      unpack?.finish();
-      console.log(
-        `${spec.name}: ${r.images} images (${mb(r.bytes)} MB) in ${r.dir}` +
-          (r.present ? " (already present, verified)" : "") +
-          (r.download && r.download.resumedFrom > 0
-            ? ` (download resumed at ${mb(r.download.resumedFrom)} MB)`
-            : ""),
+  // One deadline for every download of the run: --time-limit bounds the whole command.
+  const deadline = Date.now() + flags.timeLimitMs;
+  await withResultDir(
+    dest,
+    { purpose: "fetch-ood", inputs: flags.inputs, flag: "--dest" },
+    async () => {
+      for (const spec of sets) await installOne(spec, dest, values, flags, deadline);
+    },
+  );
+}
+
+async function installOne(
+  spec: OodSetSpec,
+  dest: string,
+  values: FlagValues,
+  flags: ReturnType<typeof downloadFlags>,
+  deadline: number,
+): Promise<void> {
+  const url = oodSetUrl(spec, flags.mirror);
+  let down: Progress | undefined;
+  let unpack: Progress | undefined;
+  try {
+    const r = await installOodSet(spec, {
+      dest,
+      mirror: flags.mirror,
+      keepArchive: values["keep-archives"] === true,
+      idleTimeoutMs: flags.stallMs,
+      timeLimitMs: deadline - Date.now(),
+      onDownload: (done, total) => {
+        down ??= createProgress({
+          label: `download ${spec.file}`,
+          total: mb(total ?? done),
+          unit: "MB",
+          start: mb(done),
+        });
+        down.update(mb(done));
+      },
+      onUnpack: (read, total) => {
+        if (!unpack) {
+          down?.finish();
+          down = undefined;
+          unpack = createProgress({ label: `unpack ${spec.file}`, total: mb(total), unit: "MB" });
+        }
+        unpack.update(mb(read));
+      },
+    });
+    down?.finish();
+    unpack?.finish();
+    console.log(
+      `${spec.name}: ${r.images} images (${mb(r.bytes)} MB) in ${r.dir}` +
+        (r.present ? " (already present, verified)" : "") +
+        (r.download && r.download.resumedFrom > 0
+          ? ` (download resumed at ${mb(r.download.resumedFrom)} MB)`
+          : ""),
+    );
+  } catch (err) {
+    if (err instanceof NetworkError) {
+      throw downloadFailure(
+        err,
+        flags,
+        "fetch-ood",
+        `fetch ${url} by hand and unpack its ${spec.root}/ folder to ${dest}/${spec.name}`,
+        `${spec.name}: `,
       );
-    } catch (err) {
-      if (err instanceof NetworkError) {
-        throw new MosError(
-          `${spec.name}: ${err.message}: fetch-ood needs internet access; run it on a machine ` +
-            `that has it (partial downloads resume), or fetch ${url} by hand and unpack its ` +
-            `${spec.root}/ folder to ${dest}/${spec.name}`,
-        );
-      }
-      throw err;
     }
+    throw err;
   }
 }
 

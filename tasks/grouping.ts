@@ -18,12 +18,13 @@ import {
 import { othersBarsSpec } from "../lib/figures/others_bars.ts";
 import { rocCurvesSpec, rocPoints, type RocSeries } from "../lib/figures/roc_curves.ts";
 import { TAXONOMY_LEVELS } from "../lib/grouping/taxonomy_levels.ts";
-import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
 import { readNpy } from "../lib/io/npy.ts";
 import { ablationTable } from "../lib/tables/ablation_tables.ts";
 import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
 import { type FlagValues, listFlag, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { withResultDir } from "./_shared/result_dir.ts";
 import {
+  ablationInputs,
   commonFlags,
   datasetLabel,
   DEMO_NUM_CLASSES,
@@ -118,154 +119,162 @@ async function main(values: FlagValues): Promise<void> {
     : await realSets((values.data as string | undefined) ?? cfg.dataRoot, cfg.sets);
   const C = real ? await labelSpaceOf(real.train) : DEMO_NUM_CLASSES;
   checkK(k, C, "--k");
-  let taxonomy;
-  if (strategies.includes("taxonomy")) {
-    if (real) checkTaxonomyLabelSpace(C, real.train);
-    taxonomy = await taxonomyAt(k, hierarchy);
-  }
-  const sets = real ??
-    await demoSets(`${run.out}/features`, {
-      seed: run.seed,
-      dim: run.dim,
-      trainPerClass: run.trainPerClass,
-    }, log);
-  await ensureWritableDir(run.out, "--out");
-  const classMeans = strategies.includes("clustering")
-    ? await classMeansCached(sets.train, C, `${run.out}/class_means`)
-    : undefined;
-
-  const common = jobContext(run, cfg.fprConvention, sets, log);
-  log(`[1/${strategies.length + 1}] flat head (MSP)`);
-  const flat = await trainAndScore({ ...common, name: "flat", groups: "flat" });
-  const mos: { strategy: Strategy; r: HeadResult }[] = [];
-  for (const [i, strategy] of strategies.entries()) {
-    const groups = await strategyGroups(strategy, k, {
-      numClasses: C,
-      taxonomy,
-      classMeans,
-      seed: cfg.groupingSeed,
-      kmeansRestarts: cfg.kmeansRestarts,
-      threads: run.threads,
-    });
-    log(`[${i + 2}/${strategies.length + 1}] ${strategy} groups, K = ${groups.length}`);
-    mos.push({
-      strategy,
-      r: await trainAndScore({ ...common, name: `${strategy}_k${k}`, groups }),
-    });
-  }
-
-  const datasets = sets.ood.map((o) => o.name);
-  const subtitle = sets.synthetic ? DEMO_SUBTITLE : undefined;
-  const seriesOf = (s: Strategy) => `MOS (${STRATEGY_NAMES[s]})`;
-  const rows = [
-    { label: "MSP", grouping: "none (flat softmax)", K: "1", r: flat },
-    ...mos.map(({ strategy, r }) => ({
-      label: seriesOf(strategy),
-      grouping: STRATEGY_NAMES[strategy],
-      K: String(r.numGroups),
-      r,
-    })),
-  ];
-  const table = ablationTable({
-    title: `Figure 6: MSP vs MOS with different grouping strategies (K = ${k})${
-      sets.synthetic ? " (synthetic demo data)" : ""
-    }`,
-    keyColumns: ["Method", "Grouping", "K", "ID accuracy (%)"],
-    entries: rows.map((x) => ({
-      keys: [x.label, x.grouping, x.K, 100 * x.r.accuracy],
-      metrics: x.r.metrics,
-    })),
-    datasets,
-    notes: sets.synthetic ? [`SYNTHETIC DATA: ${DEMO_SUBTITLE}.`] : [],
+  if (strategies.includes("taxonomy") && real) checkTaxonomyLabelSpace(C, real.train);
+  const taxonomy = strategies.includes("taxonomy") ? await taxonomyAt(k, hierarchy) : undefined;
+  const inputs = ablationInputs(values, {
+    hierarchy,
+    data: real ? [{ root: (values.data as string | undefined) ?? cfg.dataRoot, sets: real }] : [],
   });
-  const files: string[] = [];
-  for (const [name, text] of [["fig6.csv", renderCsv(table)], ["fig6.md", renderMarkdown(table)]]) {
-    await writeTextAtomic(`${run.out}/${name}`, text);
-    files.push(`${run.out}/${name}`);
-  }
-  const figure = (name: string, spec: Record<string, unknown>) =>
-    writeFigure(`${run.out}/${name}`, spec, { png: run.png, log });
+  const { files, table } = await withResultDir(
+    run.out,
+    { purpose: SPEC.name, inputs },
+    async (dir) => {
+      const sets = real ??
+        await demoSets(`${run.out}/features`, {
+          seed: run.seed,
+          dim: run.dim,
+          trainPerClass: run.trainPerClass,
+        }, log);
+      const classMeans = strategies.includes("clustering")
+        ? await classMeansCached(sets.train, C, `${run.out}/class_means`)
+        : undefined;
 
-  const bars: BarPoint[] = [];
-  for (const x of rows) {
-    for (const d of datasets) {
-      const m = x.r.metrics[d];
-      if (!m) continue;
-      const category = datasetLabel(d);
-      bars.push({ category, series: x.label, metric: METRIC_LABELS.auroc, value: m.auroc });
-      bars.push({ category, series: x.label, metric: METRIC_LABELS.fpr95, value: m.fpr95 });
-    }
-  }
-  const seriesOrder = rows.map((x) => x.label);
-  files.push(
-    ...await figure(
-      "fig6",
-      stackSpecs(`Figure 6: MSP vs MOS with different grouping strategies (K = ${k})`, subtitle, [
-        groupedBarsSpec({
-          points: bars,
-          title: "OOD detection",
-          seriesOrder,
-          metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
-        }),
-        accuracyChartSpec({
-          kind: "bars",
-          points: rows.map((x) => ({ series: x.label, value: 100 * x.r.accuracy })),
-          seriesOrder,
-        }),
-      ]),
-    ),
+      const common = jobContext(run, cfg.fprConvention, sets, log);
+      log(`[1/${strategies.length + 1}] flat head (MSP)`);
+      const flat = await trainAndScore({ ...common, name: "flat", groups: "flat" });
+      const mos: { strategy: Strategy; r: HeadResult }[] = [];
+      for (const [i, strategy] of strategies.entries()) {
+        const groups = await strategyGroups(strategy, k, {
+          numClasses: C,
+          taxonomy,
+          classMeans,
+          seed: cfg.groupingSeed,
+          kmeansRestarts: cfg.kmeansRestarts,
+          threads: run.threads,
+        });
+        log(`[${i + 2}/${strategies.length + 1}] ${strategy} groups, K = ${groups.length}`);
+        mos.push({
+          strategy,
+          r: await trainAndScore({ ...common, name: `${strategy}_k${k}`, groups }),
+        });
+      }
+
+      const datasets = sets.ood.map((o) => o.name);
+      const subtitle = sets.synthetic ? DEMO_SUBTITLE : undefined;
+      const seriesOf = (s: Strategy) => `MOS (${STRATEGY_NAMES[s]})`;
+      const rows = [
+        { label: "MSP", grouping: "none (flat softmax)", K: "1", r: flat },
+        ...mos.map(({ strategy, r }) => ({
+          label: seriesOf(strategy),
+          grouping: STRATEGY_NAMES[strategy],
+          K: String(r.numGroups),
+          r,
+        })),
+      ];
+      const table = ablationTable({
+        title: `Figure 6: MSP vs MOS with different grouping strategies (K = ${k})${
+          sets.synthetic ? " (synthetic demo data)" : ""
+        }`,
+        keyColumns: ["Method", "Grouping", "K", "ID accuracy (%)"],
+        entries: rows.map((x) => ({
+          keys: [x.label, x.grouping, x.K, 100 * x.r.accuracy],
+          metrics: x.r.metrics,
+        })),
+        datasets,
+        notes: sets.synthetic ? [`SYNTHETIC DATA: ${DEMO_SUBTITLE}.`] : [],
+      });
+      const bars: BarPoint[] = [];
+      for (const x of rows) {
+        for (const d of datasets) {
+          const m = x.r.metrics[d];
+          if (!m) continue;
+          const category = datasetLabel(d);
+          bars.push({ category, series: x.label, metric: METRIC_LABELS.auroc, value: m.auroc });
+          bars.push({ category, series: x.label, metric: METRIC_LABELS.fpr95, value: m.fpr95 });
+        }
+      }
+      const seriesOrder = rows.map((x) => x.label);
+      // Curves and others probabilities are read before staging, so staging holds only writes.
+      const reference = mos.find((m) => m.strategy === "taxonomy") ?? mos[0];
+      const mosName = reference
+        ? reference.strategy === "taxonomy" ? "MOS" : seriesOf(reference.strategy)
+        : "";
+      const curves = reference
+        ? [...await rocSeries(flat, "MSP", sets), ...await rocSeries(reference.r, mosName, sets)]
+        : [];
+      const tax = mos.find((m) => m.strategy === "taxonomy");
+      const summary = tax && taxonomy && k <= 16
+        ? await othersMeans({
+          headDir: tax.r.headDir,
+          id: sets.id,
+          ood: sets.ood,
+          groupNames: taxonomy.names,
+          threads: run.threads,
+        })
+        : undefined;
+      if (tax && !summary) log(`Figures 12 / 13 skipped: K = ${k} > 16 makes unreadable panels`);
+
+      // Table and figures are staged and land together, the table's CSV last.
+      const files = await dir.commit(async (w) => {
+        await w.text("fig6.csv", renderCsv(table));
+        await w.text("fig6.md", renderMarkdown(table));
+        const figure = (name: string, spec: Record<string, unknown>) =>
+          writeFigure(w, name, spec, { png: run.png, log });
+        await figure(
+          "fig6",
+          stackSpecs(
+            `Figure 6: MSP vs MOS with different grouping strategies (K = ${k})`,
+            subtitle,
+            [
+              groupedBarsSpec({
+                points: bars,
+                title: "OOD detection",
+                seriesOrder,
+                metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
+              }),
+              accuracyChartSpec({
+                kind: "bars",
+                points: rows.map((x) => ({ series: x.label, value: 100 * x.r.accuracy })),
+                seriesOrder,
+              }),
+            ],
+          ),
+        );
+        if (reference) {
+          await figure(
+            "fig11",
+            rocCurvesSpec({
+              curves,
+              title: `Figure 11: ROC curves of MSP and ${mosName} (K = ${k})`,
+              subtitle,
+              seriesOrder: ["MSP", mosName],
+            }),
+          );
+        }
+        if (summary && taxonomy) {
+          await figure(
+            "fig12",
+            othersBarsSpec({
+              title: "Figure 12: mean 'others' probability per group, ID images of each group",
+              subtitle,
+              groupNames: taxonomy.names,
+              panels: summary.id,
+            }),
+          );
+          await figure(
+            "fig13",
+            othersBarsSpec({
+              title: "Figure 13: mean 'others' probability per group, OOD sets",
+              subtitle,
+              groupNames: taxonomy.names,
+              panels: summary.ood.map((p) => ({ ...p, name: datasetLabel(p.name) })),
+            }),
+          );
+        }
+      }, ["fig6.csv"]);
+      return { files, table };
+    },
   );
-
-  const reference = mos.find((m) => m.strategy === "taxonomy") ?? mos[0];
-  if (reference) {
-    const mosName = reference.strategy === "taxonomy" ? "MOS" : seriesOf(reference.strategy);
-    const curves = [
-      ...await rocSeries(flat, "MSP", sets),
-      ...await rocSeries(reference.r, mosName, sets),
-    ];
-    files.push(
-      ...await figure(
-        "fig11",
-        rocCurvesSpec({
-          curves,
-          title: `Figure 11: ROC curves of MSP and ${mosName} (K = ${k})`,
-          subtitle,
-          seriesOrder: ["MSP", mosName],
-        }),
-      ),
-    );
-  }
-  const tax = mos.find((m) => m.strategy === "taxonomy");
-  if (tax && taxonomy && k <= 16) {
-    const summary = await othersMeans({
-      headDir: tax.r.headDir,
-      id: sets.id,
-      ood: sets.ood,
-      groupNames: taxonomy.names,
-      threads: run.threads,
-    });
-    files.push(
-      ...await figure(
-        "fig12",
-        othersBarsSpec({
-          title: "Figure 12: mean 'others' probability per group, ID images of each group",
-          subtitle,
-          groupNames: taxonomy.names,
-          panels: summary.id,
-        }),
-      ),
-      ...await figure(
-        "fig13",
-        othersBarsSpec({
-          title: "Figure 13: mean 'others' probability per group, OOD sets",
-          subtitle,
-          groupNames: taxonomy.names,
-          panels: summary.ood.map((p) => ({ ...p, name: datasetLabel(p.name) })),
-        }),
-      ),
-    );
-  } else if (tax) log(`Figures 12 / 13 skipped: K = ${k} > 16 makes unreadable panels`);
-
   console.log(renderMarkdown(table));
   log(`wrote ${files.join(", ")} in ${seconds(t0)}`);
 }

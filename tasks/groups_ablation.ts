@@ -10,14 +10,16 @@
  */
 import { STRATEGIES, type Strategy } from "../lib/config/ablation_experiment.ts";
 import { linePanelsSpec, type LinePoint } from "../lib/figures/line_panels.ts";
-import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
 import { groupCountsTable, table2, type Table2Entry } from "../lib/tables/ablation_tables.ts";
 import { defaultPaperDir, PAPER_FILES, parsePaperTable2 } from "../lib/tables/paper_reference.ts";
 import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
 import { type FlagValues, listFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { withResultDir } from "./_shared/result_dir.ts";
 import {
+  ablationInputs,
   commonFlags,
   datasetLabel,
+  DEMO_NUM_CLASSES,
   DEMO_SUBTITLE,
   demoSets,
   intListFlag,
@@ -83,131 +85,139 @@ async function main(values: FlagValues): Promise<void> {
     return { level, numGroups: g.groups.length, detail: describeGroups(g) };
   });
   const countsTable = groupCountsTable(counts);
-  for (const c of counts) log(`level ${c.level}: K = ${c.numGroups}`);
 
-  const sets = run.demo
-    ? await demoSets(`${run.out}/features`, {
-      seed: run.seed,
-      dim: run.dim,
-      trainPerClass: run.trainPerClass,
-    }, log)
+  // The label space and every K are checked before --out is created: the synthetic benchmark
+  // always has the ImageNet-1k label space, real data its training set's.
+  const real = run.demo
+    ? null
     : await realSets((values.data as string | undefined) ?? cfg.dataRoot, cfg.sets);
-  const C = await labelSpaceOf(sets.train);
-  if (strategies.includes("taxonomy")) checkTaxonomyLabelSpace(C, sets.train);
+  const C = real ? await labelSpaceOf(real.train) : DEMO_NUM_CLASSES;
+  if (strategies.includes("taxonomy")) checkTaxonomyLabelSpace(C, real?.train ?? "--demo");
   for (const c of counts) {
     if (strategies.some((s) => s !== "taxonomy")) checkK(c.numGroups, C, `level ${c.level}: K`);
   }
-  await ensureWritableDir(run.out, "--out");
-  let classMeans;
-  if (strategies.includes("clustering")) {
-    log(`per-class mean training features -> ${run.out}/class_means`);
-    classMeans = await classMeansCached(sets.train, C, `${run.out}/class_means`);
-  }
-  const jobs: { level: number; strategy: Strategy; groups: number[][] }[] = [];
-  for (const level of levels) {
-    const tax = taxonomy.levels.get(level)!;
-    for (const strategy of strategies) {
-      const groups = await strategyGroups(strategy, tax.groups.length, {
-        numClasses: C,
-        taxonomy: tax,
-        classMeans,
-        seed: cfg.groupingSeed,
-        kmeansRestarts: cfg.kmeansRestarts,
-        threads: run.threads,
-      });
-      jobs.push({ level, strategy, groups });
+  const inputs = ablationInputs(values, {
+    hierarchy,
+    data: real ? [{ root: (values.data as string | undefined) ?? cfg.dataRoot, sets: real }] : [],
+  });
+
+  const done = await withResultDir(run.out, { purpose: SPEC.name, inputs }, async (dir) => {
+    for (const c of counts) log(`level ${c.level}: K = ${c.numGroups}`);
+    const sets = real ?? await demoSets(`${run.out}/features`, {
+      seed: run.seed,
+      dim: run.dim,
+      trainPerClass: run.trainPerClass,
+    }, log);
+    let classMeans;
+    if (strategies.includes("clustering")) {
+      log(`per-class mean training features -> ${run.out}/class_means`);
+      classMeans = await classMeansCached(sets.train, C, `${run.out}/class_means`);
     }
-  }
+    const jobs: { level: number; strategy: Strategy; groups: number[][] }[] = [];
+    for (const level of levels) {
+      const tax = taxonomy.levels.get(level)!;
+      for (const strategy of strategies) {
+        const groups = await strategyGroups(strategy, tax.groups.length, {
+          numClasses: C,
+          taxonomy: tax,
+          classMeans,
+          seed: cfg.groupingSeed,
+          kmeansRestarts: cfg.kmeansRestarts,
+          threads: run.threads,
+        });
+        jobs.push({ level, strategy, groups });
+      }
+    }
 
-  const results: { job: (typeof jobs)[number]; r: HeadResult }[] = [];
-  const context = jobContext(run, cfg.fprConvention, sets, log);
-  for (const [i, job] of jobs.entries()) {
-    const name = `${levelName(job.level)}_${job.strategy}`;
-    log(`[${i + 1}/${jobs.length}] ${name}: K = ${job.groups.length}`);
-    const r = await trainAndScore({ ...context, name, groups: job.groups });
-    results.push({ job, r });
-  }
+    const results: { job: (typeof jobs)[number]; r: HeadResult }[] = [];
+    const context = jobContext(run, cfg.fprConvention, sets, log);
+    for (const [i, job] of jobs.entries()) {
+      const name = `${levelName(job.level)}_${job.strategy}`;
+      log(`[${i + 1}/${jobs.length}] ${name}: K = ${job.groups.length}`);
+      const r = await trainAndScore({ ...context, name, groups: job.groups });
+      results.push({ job, r });
+    }
 
-  const datasets = sets.ood.map((o) => o.name);
-  const entries: Table2Entry[] = results.map(({ job, r }) => ({
-    level: job.level,
-    numGroups: job.groups.length,
-    strategy: job.strategy,
-    metrics: r.metrics,
-  }));
-  const compare = cfg.comparePaper && values["no-compare"] !== true && paperComparable(datasets);
-  const paper = compare
-    ? parsePaperTable2(
-      await Deno.readTextFile(`${defaultPaperDir()}/${PAPER_FILES.table2}`),
-      PAPER_FILES.table2,
-    )
-    : undefined;
-  const notes: string[] = [];
-  if (sets.synthetic) {
-    notes.push(
-      `SYNTHETIC DATA: ${DEMO_SUBTITLE}; the paper's values are not shown beside these numbers.`,
+    const datasets = sets.ood.map((o) => o.name);
+    const entries: Table2Entry[] = results.map(({ job, r }) => ({
+      level: job.level,
+      numGroups: job.groups.length,
+      strategy: job.strategy,
+      metrics: r.metrics,
+    }));
+    const compare = cfg.comparePaper && values["no-compare"] !== true &&
+      paperComparable(datasets);
+    const paper = compare
+      ? parsePaperTable2(
+        await Deno.readTextFile(`${defaultPaperDir()}/${PAPER_FILES.table2}`),
+        PAPER_FILES.table2,
+      )
+      : undefined;
+    const notes: string[] = [];
+    if (sets.synthetic) {
+      notes.push(
+        `SYNTHETIC DATA: ${DEMO_SUBTITLE}; the paper's values are not shown beside these numbers.`,
+      );
+    }
+    const accuracy = results.map(({ r }) =>
+      `${r.name} ${Number.isFinite(r.accuracy) ? (100 * r.accuracy).toFixed(2) : "-"}`
     );
-  }
-  const accuracy = results.map(({ r }) =>
-    `${r.name} ${Number.isFinite(r.accuracy) ? (100 * r.accuracy).toFixed(2) : "-"}`
-  );
-  notes.push(`ID top-1 accuracy (%): ${accuracy.join(", ")}.`);
-  const title = `Table 2: MOS with different numbers of groups K and grouping strategies${
-    sets.synthetic ? " (synthetic demo data)" : ""
-  }`;
-  const csvTable = table2(entries, { datasets, paper, layout: "columns", title, notes });
-  const mdTable = table2(entries, { datasets, paper, layout: "cells", title, notes });
+    notes.push(`ID top-1 accuracy (%): ${accuracy.join(", ")}.`);
+    const title = `Table 2: MOS with different numbers of groups K and grouping strategies${
+      sets.synthetic ? " (synthetic demo data)" : ""
+    }`;
+    const csvTable = table2(entries, { datasets, paper, layout: "columns", title, notes });
+    const mdTable = table2(entries, { datasets, paper, layout: "cells", title, notes });
 
-  const files: string[] = [];
-  const write = async (name: string, text: string) => {
-    await writeTextAtomic(`${run.out}/${name}`, text);
-    files.push(`${run.out}/${name}`);
-  };
-  await write("table2.csv", renderCsv(csvTable));
-  await write("table2.md", renderMarkdown(mdTable));
-  await write("group_counts.csv", renderCsv(countsTable));
-  await write("group_counts.md", renderMarkdown(countsTable));
-
-  const points: LinePoint[] = [];
-  for (const { job, r } of results) {
-    const series = STRATEGY_NAMES[job.strategy];
-    for (const d of datasets) {
-      const m = r.metrics[d];
-      if (!m) continue;
-      const panel = datasetLabel(d);
-      points.push({
-        x: job.groups.length,
-        series,
-        panel,
-        metric: METRIC_LABELS.auroc,
-        value: m.auroc,
-      });
-      points.push({
-        x: job.groups.length,
-        series,
-        panel,
-        metric: METRIC_LABELS.fpr95,
-        value: m.fpr95,
-      });
+    const points: LinePoint[] = [];
+    for (const { job, r } of results) {
+      const series = STRATEGY_NAMES[job.strategy];
+      for (const d of datasets) {
+        const m = r.metrics[d];
+        if (!m) continue;
+        const panel = datasetLabel(d);
+        points.push({
+          x: job.groups.length,
+          series,
+          panel,
+          metric: METRIC_LABELS.auroc,
+          value: m.auroc,
+        });
+        points.push({
+          x: job.groups.length,
+          series,
+          panel,
+          metric: METRIC_LABELS.fpr95,
+          value: m.fpr95,
+        });
+      }
     }
-  }
-  files.push(
-    ...await writeFigure(
-      `${run.out}/fig_table2`,
-      linePanelsSpec({
-        points,
-        title: "Table 2 as a figure: MOS vs the number of groups K",
-        subtitle: sets.synthetic ? DEMO_SUBTITLE : undefined,
-        xTitle: "number of groups K (log scale)",
-        xLog: true,
-        seriesOrder: strategies.map((s) => STRATEGY_NAMES[s]),
-        panelOrder: datasets.map(datasetLabel),
-        metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
-        legendTitle: "grouping",
-      }),
-      { png: run.png, log },
-    ),
-  );
+    // Tables and figure are staged and land together, Table 2's CSV last.
+    const files = await dir.commit(async (w) => {
+      await w.text("table2.csv", renderCsv(csvTable));
+      await w.text("table2.md", renderMarkdown(mdTable));
+      await w.text("group_counts.csv", renderCsv(countsTable));
+      await w.text("group_counts.md", renderMarkdown(countsTable));
+      await writeFigure(
+        w,
+        "fig_table2",
+        linePanelsSpec({
+          points,
+          title: "Table 2 as a figure: MOS vs the number of groups K",
+          subtitle: sets.synthetic ? DEMO_SUBTITLE : undefined,
+          xTitle: "number of groups K (log scale)",
+          xLog: true,
+          seriesOrder: strategies.map((s) => STRATEGY_NAMES[s]),
+          panelOrder: datasets.map(datasetLabel),
+          metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
+          legendTitle: "grouping",
+        }),
+        { png: run.png, log },
+      );
+    }, ["table2.csv"]);
+    return { files, mdTable, results };
+  });
+  const { files, mdTable, results } = done;
 
   console.log(renderMarkdown(countsTable));
   console.log(renderMarkdown(mdTable));

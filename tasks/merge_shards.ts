@@ -18,6 +18,9 @@ const SPEC: TaskSpec = {
   notes: [
     "All shards 0..n-1 must be given (any order); they must share the image list, model,",
     "preprocessing, dtype and outputs. Counts and ranges are checked before anything is written.",
+    "--out may not be or hold a shard; files in it that no extract or merge wrote are left alone",
+    "(one that would be overwritten is refused). The merge is staged: a failure leaves the",
+    "previous result in --out as it was.",
   ],
 };
 
@@ -29,10 +32,9 @@ async function main(values: FlagValues, positionals: string[]): Promise<void> {
     );
   }
   const dirs = positionals.map((d) => d.replace(/\/+$/, ""));
-  if (dirs.includes(out)) {
-    throw new UsageError(`--out ${out} is also a shard; choose a new directory`);
-  }
+  // mergeShards refuses an --out that is, holds or lies inside a shard (symlinks resolved).
   const s = await mergeShards(out, dirs);
+  for (const w of s.warnings) console.error(`warning: ${w}`);
   console.log(
     `merged ${s.shards} shards into ${s.outDir}: ${s.count} images, dim ${s.dim}, ` +
       `${s.skipped} skipped`,

@@ -11,12 +11,13 @@
 import type { ClassSetting } from "../lib/config/ablation_experiment.ts";
 import { UsageError } from "../lib/errors.ts";
 import { linePanelsSpec, type LinePoint } from "../lib/figures/line_panels.ts";
-import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
 import { readClassTable, taxonomyGroups } from "../lib/io/classes.ts";
 import { type AblationEntry, ablationTable } from "../lib/tables/ablation_tables.ts";
 import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
 import { type FlagValues, listFlag, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { withResultDir } from "./_shared/result_dir.ts";
 import {
+  ablationInputs,
   commonFlags,
   datasetLabel,
   DEMO_NUM_CLASSES,
@@ -125,128 +126,134 @@ async function main(values: FlagValues): Promise<void> {
       configs.push({ setting, C, n });
     }
   }
-  const sets = real ??
-    await demoSets(`${run.out}/features`, {
-      seed: run.seed,
-      dim: run.dim,
-      trainPerClass: run.trainPerClass,
-    }, log);
-  await ensureWritableDir(run.out, "--out");
-  const sampler = classSampler(N, sampleSeed);
-  const taxonomy = taxonomyGroups(await readClassTable());
-
-  // A configuration of both settings with the same C and n (C = 50 in the paper) is run once.
-  const done = new Map<string, { flat: HeadResult; mos: HeadResult; K: number }>();
-  const unique = [...new Set(configs.map((c) => `c${c.C}_n${c.n}`))];
-  for (const cfgItem of configs) {
-    const key = `c${cfgItem.C}_n${cfgItem.n}`;
-    if (done.has(key)) continue;
-    log(
-      `[${done.size + 1}/${unique.length}] C = ${cfgItem.C}, ${cfgItem.n} images per class`,
-    );
-    const classes = sampleClasses(sampler, cfgItem.C);
-    const subset = await writeClassSubset({
-      train: sets.train,
-      id: sets.id,
-      classes,
-      perClass: cfgItem.n,
-      sampler,
-      seed: sampleSeed,
-      out: `${run.out}/subsets/${key}`,
-    });
-    if (subset.reused) log(`  subset ${key} reused (manifest matches)`);
-    const subSets = { ...sets, train: subset.train, id: subset.id };
-    const { groups } = restrictGroups(taxonomy, classes);
-    const common = jobContext(run, cfg.fprConvention, subSets, log, cfgItem.C);
-    const flat = await trainAndScore({ ...common, name: `${key}_flat`, groups: "flat" });
-    const mos = await trainAndScore({ ...common, name: `${key}_mos`, groups });
-    done.set(key, { flat, mos, K: groups.length });
-  }
-
-  const datasets = sets.ood.map((o) => o.name);
-  const entries: AblationEntry[] = [];
-  const points: Record<ClassSetting, LinePoint[]> = { per_class: [], fixed_total: [] };
-  for (const c of configs) {
-    const r = done.get(`c${c.C}_n${c.n}`)!;
-    for (const [method, head, K] of [["MSP", r.flat, 1], ["MOS", r.mos, r.K]] as const) {
-      entries.push({
-        keys: [
-          SETTING_LABELS[c.setting],
-          String(c.C),
-          String(c.n),
-          method,
-          String(K),
-          100 * head.accuracy,
-        ],
-        metrics: head.metrics,
-      });
-      points[c.setting].push(...metricPoints(c.C, method, head.metrics, datasets));
-    }
-  }
-  const subtitle = run.demo ? DEMO_SUBTITLE : undefined;
-  const table = ablationTable({
-    title: `MSP vs MOS as the number of classes C grows (Figures 2, 5, 9)${
-      run.demo ? " (synthetic demo data)" : ""
-    }`,
-    keyColumns: ["Setting", "C", "Train images per class", "Method", "K", "ID accuracy (%)"],
-    entries,
-    datasets,
-    notes: [
-      `Fixed images per class: ${perClass} per class (the paper: 700). Fixed total: ` +
-      `${total} images, floor(${total} / C) per class (the paper: 35,000).`,
-      "MOS groups: the taxonomy's 8 super-classes restricted to the sampled classes (K groups).",
-      ...(run.demo ? [`SYNTHETIC DATA: ${DEMO_SUBTITLE}.`] : []),
-    ],
+  const inputs = ablationInputs(values, {
+    data: real ? [{ root: (values.data as string | undefined) ?? cfg.dataRoot, sets: real }] : [],
   });
-  const files: string[] = [];
-  for (
-    const [name, text] of [["num_classes.csv", renderCsv(table)], [
-      "num_classes.md",
-      renderMarkdown(table),
-    ]]
-  ) {
-    await writeTextAtomic(`${run.out}/${name}`, text);
-    files.push(`${run.out}/${name}`);
-  }
-  const common = {
-    xTitle: "number of classes C",
-    panelOrder: datasets.map(datasetLabel),
-    metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
-    subtitle,
-  };
-  const figure = async (name: string, spec: Record<string, unknown>) =>
-    files.push(...await writeFigure(`${run.out}/${name}`, spec, { png: run.png, log }));
-  if (settings.includes("per_class")) {
-    await figure(
-      "fig2",
-      linePanelsSpec({
-        ...common,
-        points: points.per_class.filter((p) => p.series === "MSP"),
-        title: `Figure 2: MSP as the number of classes grows (${perClass} train images per class)`,
-        seriesOrder: ["MSP"],
-      }),
-    );
-    await figure(
-      "fig5",
-      linePanelsSpec({
-        ...common,
-        points: points.per_class,
-        title: `Figure 5: MSP vs MOS as the number of classes grows (${perClass} images per class)`,
-        seriesOrder: ["MSP", "MOS"],
-      }),
-    );
-  }
-  if (settings.includes("fixed_total")) {
-    await figure(
-      "fig9",
-      linePanelsSpec({
-        ...common,
-        points: points.fixed_total,
-        title: `Figure 9: MSP vs MOS with a fixed total of ${total} training images`,
-        seriesOrder: ["MSP", "MOS"],
-      }),
-    );
-  }
+  const { files, table } = await withResultDir(
+    run.out,
+    { purpose: SPEC.name, inputs },
+    async (dir) => {
+      const sets = real ??
+        await demoSets(`${run.out}/features`, {
+          seed: run.seed,
+          dim: run.dim,
+          trainPerClass: run.trainPerClass,
+        }, log);
+      const sampler = classSampler(N, sampleSeed);
+      const taxonomy = taxonomyGroups(await readClassTable());
+
+      // A configuration of both settings with the same C and n (C = 50 in the paper) is run once.
+      const done = new Map<string, { flat: HeadResult; mos: HeadResult; K: number }>();
+      const unique = [...new Set(configs.map((c) => `c${c.C}_n${c.n}`))];
+      for (const cfgItem of configs) {
+        const key = `c${cfgItem.C}_n${cfgItem.n}`;
+        if (done.has(key)) continue;
+        log(
+          `[${done.size + 1}/${unique.length}] C = ${cfgItem.C}, ${cfgItem.n} images per class`,
+        );
+        const classes = sampleClasses(sampler, cfgItem.C);
+        const subset = await writeClassSubset({
+          train: sets.train,
+          id: sets.id,
+          classes,
+          perClass: cfgItem.n,
+          sampler,
+          seed: sampleSeed,
+          out: `${run.out}/subsets/${key}`,
+        });
+        if (subset.reused) log(`  subset ${key} reused (manifest matches)`);
+        const subSets = { ...sets, train: subset.train, id: subset.id };
+        const { groups } = restrictGroups(taxonomy, classes);
+        const common = jobContext(run, cfg.fprConvention, subSets, log, cfgItem.C);
+        const flat = await trainAndScore({ ...common, name: `${key}_flat`, groups: "flat" });
+        const mos = await trainAndScore({ ...common, name: `${key}_mos`, groups });
+        done.set(key, { flat, mos, K: groups.length });
+      }
+
+      const datasets = sets.ood.map((o) => o.name);
+      const entries: AblationEntry[] = [];
+      const points: Record<ClassSetting, LinePoint[]> = { per_class: [], fixed_total: [] };
+      for (const c of configs) {
+        const r = done.get(`c${c.C}_n${c.n}`)!;
+        for (const [method, head, K] of [["MSP", r.flat, 1], ["MOS", r.mos, r.K]] as const) {
+          entries.push({
+            keys: [
+              SETTING_LABELS[c.setting],
+              String(c.C),
+              String(c.n),
+              method,
+              String(K),
+              100 * head.accuracy,
+            ],
+            metrics: head.metrics,
+          });
+          points[c.setting].push(...metricPoints(c.C, method, head.metrics, datasets));
+        }
+      }
+      const subtitle = run.demo ? DEMO_SUBTITLE : undefined;
+      const table = ablationTable({
+        title: `MSP vs MOS as the number of classes C grows (Figures 2, 5, 9)${
+          run.demo ? " (synthetic demo data)" : ""
+        }`,
+        keyColumns: ["Setting", "C", "Train images per class", "Method", "K", "ID accuracy (%)"],
+        entries,
+        datasets,
+        notes: [
+          `Fixed images per class: ${perClass} per class (the paper: 700). Fixed total: ` +
+          `${total} images, floor(${total} / C) per class (the paper: 35,000).`,
+          "MOS groups: the taxonomy's 8 super-classes restricted to the sampled classes (K groups).",
+          ...(run.demo ? [`SYNTHETIC DATA: ${DEMO_SUBTITLE}.`] : []),
+        ],
+      });
+      // Table and figures are staged and land together, the table's CSV last.
+      const files = await dir.commit(async (w) => {
+        await w.text("num_classes.csv", renderCsv(table));
+        await w.text("num_classes.md", renderMarkdown(table));
+        const common = {
+          xTitle: "number of classes C",
+          panelOrder: datasets.map(datasetLabel),
+          metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
+          subtitle,
+        };
+        const figure = (name: string, spec: Record<string, unknown>) =>
+          writeFigure(w, name, spec, { png: run.png, log });
+        if (settings.includes("per_class")) {
+          await figure(
+            "fig2",
+            linePanelsSpec({
+              ...common,
+              points: points.per_class.filter((p) => p.series === "MSP"),
+              title:
+                `Figure 2: MSP as the number of classes grows (${perClass} train images per class)`,
+              seriesOrder: ["MSP"],
+            }),
+          );
+          await figure(
+            "fig5",
+            linePanelsSpec({
+              ...common,
+              points: points.per_class,
+              title:
+                `Figure 5: MSP vs MOS as the number of classes grows (${perClass} images per class)`,
+              seriesOrder: ["MSP", "MOS"],
+            }),
+          );
+        }
+        if (settings.includes("fixed_total")) {
+          await figure(
+            "fig9",
+            linePanelsSpec({
+              ...common,
+              points: points.fixed_total,
+              title: `Figure 9: MSP vs MOS with a fixed total of ${total} training images`,
+              seriesOrder: ["MSP", "MOS"],
+            }),
+          );
+        }
+      }, ["num_classes.csv"]);
+      return { files, table };
+    },
+  );
   console.log(renderMarkdown(table));
   log(`wrote ${files.join(", ")} in ${seconds(t0)}`);
 }

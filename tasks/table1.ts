@@ -7,10 +7,12 @@
  * @module
  */
 import { DataError } from "../lib/errors.ts";
+import type { NamedPath } from "../lib/io/containment.ts";
 import { parsePaperExperiment } from "../lib/config/paper_experiment.ts";
 import { renderMarkdown } from "../lib/tables/render.ts";
 import { choiceFlag, type FlagValues, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
 import { runPaperPipeline } from "./_shared/paper_pipeline.ts";
+import { withResultDir } from "./_shared/result_dir.ts";
 
 export const SPEC: TaskSpec = {
   name: "table1",
@@ -68,27 +70,39 @@ async function main(values: FlagValues): Promise<void> {
   await checkSet(dir(exp.sets.id), "id");
   for (const o of exp.sets.ood) await checkSet(dir(o.dir), o.name);
 
-  const result = await runPaperPipeline({
-    train: dir(exp.sets.train),
-    id: { name: "id", dir: dir(exp.sets.id) },
-    ood: exp.sets.ood.map((o) => ({ name: o.name, dir: dir(o.dir) })),
+  const inputs: NamedPath[] = [
+    { label: "--config", path: configPath },
+    { label: values.data === undefined ? `data_root of ${configPath}` : "--data", path: root },
+    { label: 'feature set "train"', path: dir(exp.sets.train) },
+    { label: 'feature set "id"', path: dir(exp.sets.id) },
+    ...exp.sets.ood.map((o) => ({ label: `feature set "${o.name}"`, path: dir(o.dir) })),
+  ];
+  const result = await withResultDir(
     out,
-    overrides: {
-      steps: exp.train.steps,
-      batch: exp.train.batch,
-      lr: exp.train.lr,
-      warmup: exp.train.warmup,
-      mixupAlpha: exp.train.mixup,
-    },
-    seed: exp.train.seed,
-    klVariant: exp.score.klVariant,
-    fprConvention: exp.score.fprConvention,
-    odinTemperature: exp.score.odinTemperature,
-    threads,
-    force: values.force === true,
-    comparePaper: values["no-compare"] !== true,
-    log: (m) => console.error(`table${table}: ${m}`),
-  });
+    { purpose: `table${table}`, inputs },
+    (d) =>
+      runPaperPipeline({
+        train: dir(exp.sets.train),
+        id: { name: "id", dir: dir(exp.sets.id) },
+        ood: exp.sets.ood.map((o) => ({ name: o.name, dir: dir(o.dir) })),
+        dir: d,
+        overrides: {
+          steps: exp.train.steps,
+          batch: exp.train.batch,
+          lr: exp.train.lr,
+          warmup: exp.train.warmup,
+          mixupAlpha: exp.train.mixup,
+        },
+        seed: exp.train.seed,
+        klVariant: exp.score.klVariant,
+        fprConvention: exp.score.fprConvention,
+        odinTemperature: exp.score.odinTemperature,
+        threads,
+        force: values.force === true,
+        comparePaper: values["no-compare"] !== true,
+        log: (m) => console.error(`table${table}: ${m}`),
+      }),
+  );
   console.log(renderMarkdown(table === "1" ? result.table1 : result.table3));
   console.error(`table${table}: wrote ${result.files.join(", ")}`);
 }

@@ -22,12 +22,13 @@ import {
 import type { DetectorHead } from "../lib/detectors/common.ts";
 import { knnScoresForKs } from "../lib/detectors/knn.ts";
 import { groupLayout } from "../lib/groups.ts";
-import { ensureWritableDir, writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
+import { writeJsonAtomic } from "../lib/io/atomic.ts";
+import type { NamedPath } from "../lib/io/containment.ts";
 import { type FeatureSet, readFeatureSet } from "../lib/io/feature_set.ts";
 import { type FeatureStream, openFeatureStream } from "../lib/io/feature_stream.ts";
 import { type Head, readHead } from "../lib/io/head.ts";
-import { acquireLock } from "../lib/io/lock.ts";
 import { buildManifest, hashInputs, manifestMatches, writeManifest } from "../lib/io/manifest.ts";
+import { commitStaging, createStaging, discardStaging } from "../lib/io/staging.ts";
 import { type NpyReader, openNpy, readNpy, writeNpy } from "../lib/io/npy.ts";
 import type { Matrix } from "../lib/matrix.ts";
 import {
@@ -50,8 +51,10 @@ import {
 import { klTemplates, klTemplatesClean } from "../lib/scores/kl_matching.ts";
 import {
   defaultIdValCount,
+  type DetectorSites,
   excludeRows,
   expandGrid,
+  fixedEvaluate,
   gatherRows,
   heldoutEvaluate,
   type Params,
@@ -83,7 +86,7 @@ import {
   type PercentMetric,
 } from "../lib/tables/extended_table.ts";
 import { PAPER_METHOD_LABELS } from "../lib/tables/paper_reference.ts";
-import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
+import { renderCsv, renderMarkdown, type Table } from "../lib/tables/render.ts";
 import {
   choiceFlag,
   type FlagValues,
@@ -92,6 +95,7 @@ import {
   runTask,
   type TaskSpec,
 } from "./_shared/cli.ts";
+import { removeOwnManifest, type ResultDir, withResultDir } from "./_shared/result_dir.ts";
 import { runTrainStage } from "./_shared/stages.ts";
 import { writeSyntheticSets } from "./_shared/synthetic_sets.ts";
 
@@ -205,13 +209,31 @@ function shaped(name: string, dir: string): SetRef {
 // ---------------------------------------------------------------------------------------------
 // Inputs: the synthetic benchmark (with synthetic layers) or real feature sets.
 
-async function demoInputs(values: FlagValues, out: string, threads?: number): Promise<Inputs> {
-  const seed = numberFlag(values, "seed", { min: 0, integer: true }) ?? 0;
-  const dim = numberFlag(values, "dim", { min: 2, integer: true, max: 65536 })!;
-  const trainPerClass = numberFlag(values, "train-per-class", { min: 1, integer: true })!;
-  const valPerClass = numberFlag(values, "val-per-class", { min: 1, integer: true })!;
-  const oodCount = numberFlag(values, "ood-count", { min: 1, integer: true })!;
-  const steps = numberFlag(values, "steps", { min: 1, integer: true }) ?? 2000;
+/** Sizes and seed of the synthetic benchmark, from the flags (checked before --out exists). */
+interface DemoOptions {
+  seed: number;
+  dim: number;
+  trainPerClass: number;
+  valPerClass: number;
+  oodCount: number;
+  steps: number;
+  fprConvention: FprConvention;
+}
+
+function demoOptions(values: FlagValues): DemoOptions {
+  return {
+    seed: numberFlag(values, "seed", { min: 0, integer: true }) ?? 0,
+    dim: numberFlag(values, "dim", { min: 2, integer: true, max: 65536 })!,
+    trainPerClass: numberFlag(values, "train-per-class", { min: 1, integer: true })!,
+    valPerClass: numberFlag(values, "val-per-class", { min: 1, integer: true })!,
+    oodCount: numberFlag(values, "ood-count", { min: 1, integer: true })!,
+    steps: numberFlag(values, "steps", { min: 1, integer: true }) ?? 2000,
+    fprConvention: (values["fpr-convention"] as FprConvention | undefined) ?? "paper",
+  };
+}
+
+async function demoInputs(o: DemoOptions, out: string, threads?: number): Promise<Inputs> {
+  const { seed, dim, trainPerClass, valPerClass, oodCount } = o;
   const root = `${out}/features`;
   log(`synthetic benchmark (seed ${seed}, D ${dim}) -> ${root}`);
   const sets = await writeSyntheticSets(root, {
@@ -233,8 +255,8 @@ async function demoInputs(values: FlagValues, out: string, threads?: number): Pr
     oodVal: sets.oodVal,
     synthetic: true,
     seed,
-    overrides: { steps },
-    fprConvention: (values["fpr-convention"] as FprConvention | undefined) ?? "paper",
+    overrides: { steps: o.steps },
+    fprConvention: o.fprConvention,
     odinTemperature: 1000,
   };
 }
@@ -250,7 +272,8 @@ async function writeDemoLayers(
   await Deno.mkdir(marker, { recursive: true });
   const inputs = await hashInputs({ benchmark: `${root}/manifest.json` });
   if (await manifestMatches(marker, { stage: "synthetic-layers", config, inputs })) return;
-  await Deno.remove(`${marker}/manifest.json`).catch(() => {});
+  // Invalidate the stale layers first (a crash below then means "redo"), never a foreign manifest.
+  await removeOwnManifest(marker, "synthetic-layers");
   const t0 = performance.now();
   const train = await readFeatureSet(dirs[0]);
   const rms = rootMeanSquare(train.features);
@@ -282,7 +305,7 @@ async function writeDemoLayers(
   );
 }
 
-async function realInputs(values: FlagValues): Promise<Inputs> {
+async function realInputs(values: FlagValues): Promise<Inputs & { read: NamedPath[] }> {
   const configPath = values.config as string;
   let text: string;
   try {
@@ -308,7 +331,16 @@ async function realInputs(values: FlagValues): Promise<Inputs> {
   for (const o of exp.sets.ood) await check(dir(o.dir), o.name);
   const oodVal = values["ood-val"] as string | undefined;
   if (oodVal) await check(oodVal, "--ood-val");
+  const read: NamedPath[] = [
+    { label: "--config", path: configPath },
+    { label: values.data === undefined ? `data_root of ${configPath}` : "--data", path: root },
+    { label: 'feature set "train"', path: dir(exp.sets.train) },
+    { label: 'feature set "id"', path: dir(exp.sets.id) },
+    ...exp.sets.ood.map((o) => ({ label: `feature set "${o.name}"`, path: dir(o.dir) })),
+    ...(oodVal ? [{ label: "--ood-val", path: oodVal }] : []),
+  ];
   return {
+    read,
     train: dir(exp.sets.train),
     id: dir(exp.sets.id),
     ood: exp.sets.ood.map((o) => shaped(o.name, dir(o.dir))),
@@ -829,14 +861,31 @@ async function runStage(
   plan: DetectorPlan,
   hd: HeadData,
   protocol: Protocol,
+  inputs: Inputs,
 ): Promise<StageResult> {
   const t0 = performance.now();
+  // What the overflow guard of the runners (lib/scoring/heldout.ts) names for each set.
+  const fileOf = (name: string): string => {
+    const dir = name === "id" || (name === "id-val" && protocol === "heldout")
+      ? inputs.id
+      : name === "id-val"
+      ? inputs.train
+      : name === "ood-val"
+      ? inputs.oodVal
+      : inputs.ood.find((s) => s.name === name)?.dir;
+    return `${dir}/features.npy`;
+  };
+  const fitsOnTrain = plan.key === "mahalanobis" || plan.key === MULTILAYER ||
+    DETECTORS.find((d) => d.key === plan.key)?.needs.train === true;
+  const sites: DetectorSites<SetData> = {
+    method: plan.key,
+    describe: (d) => ({ set: d.name, file: fileOf(d.name) }),
+    fit: fitsOnTrain ? { set: "train", file: `${inputs.train}/features.npy` } : undefined,
+  };
+  const test = { id: hd.idTest, ood: hd.ood.map((s) => ({ name: s.name, data: s })) };
   if (protocol === "heldout") {
     const val: ValData<SetData> = { id: hd.idVal, ood: hd.oodVal! };
-    const r = await heldoutEvaluate(plan.tunable, val, {
-      id: hd.idTest,
-      ood: hd.ood.map((s) => ({ name: s.name, data: s })),
-    });
+    const r = await heldoutEvaluate(plan.tunable, val, test, sites);
     return {
       chosen: r.search.best,
       trials: r.search.trials,
@@ -847,11 +896,10 @@ async function runStage(
   }
   // Paper protocol: the defaults, fitted on the training sample (and OOD-val where needed).
   const chosen = plan.candidates[0];
-  const model = await plan.tunable.fit(chosen, { id: hd.idVal, ood: hd.oodVal ?? hd.idVal });
-  const id = await plan.tunable.score(model, hd.idTest);
-  const ood = new Map<string, Float32Array>();
-  for (const s of hd.ood) ood.set(s.name, await plan.tunable.score(model, s));
-  return { chosen, trials: [], seconds: (performance.now() - t0) / 1000, id, ood };
+  const val = { id: hd.idVal, ood: hd.oodVal ?? hd.idVal };
+  const { scores } = await fixedEvaluate(plan.tunable, chosen, val, test, sites);
+  const seconds = (performance.now() - t0) / 1000;
+  return { chosen, trials: [], seconds, id: scores.id, ood: scores.ood };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -896,23 +944,75 @@ async function main(values: FlagValues): Promise<void> {
         "data; or use --demo",
     );
   }
-  await ensureWritableDir(out, "--out");
-  const inputs = demo ? await demoInputs(values, out, threads) : await realInputs(values);
+  // Every flag, the config and the feature sets are checked before --out is created.
+  const demoOpts = demo ? demoOptions(values) : undefined;
+  const real = demo ? undefined : await realInputs(values);
+  const { markdown, files } = await withResultDir(
+    out,
+    { purpose: SPEC.name, inputs: real?.read ?? [] },
+    async (dir) =>
+      runExtended(dir, {
+        inputs: real ?? await demoInputs(demoOpts!, out, threads),
+        protocol,
+        ci,
+        resamples,
+        ciSeed,
+        nSeeds,
+        threads,
+        splitSeed,
+        idValCount,
+        requested,
+        methods,
+        force,
+      }),
+  );
+  console.log(renderMarkdown(markdown));
+  log(`wrote ${files.join(", ")} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** The run's settings, all checked (see main). */
+interface RunOptions {
+  inputs: Inputs;
+  protocol: Protocol;
+  ci: boolean;
+  resamples: number;
+  ciSeed: number;
+  nSeeds: number;
+  threads?: number;
+  splitSeed: number;
+  idValCount?: number;
+  /** Whether --methods was given (then a detector that cannot run is an error, not a note). */
+  requested: boolean;
+  methods: string[];
+  force: boolean;
+}
+
+/**
+ * Trains (or reuses) the heads, runs (or reuses) every detector stage and stages the tables of
+ * `<out>/<protocol>/` into `dir`, committed together with table1_extended.csv last.
+ */
+async function runExtended(
+  dir: ResultDir,
+  o: RunOptions,
+): Promise<{ markdown: Table; files: string[] }> {
+  const { inputs, protocol, ci, resamples, ciSeed, nSeeds, threads, splitSeed, idValCount } = o;
+  const { requested, methods, force } = o;
+  const out = dir.out;
 
   const seeds = Array.from({ length: nSeeds }, (_, i) => inputs.seed + i);
   const heads: Record<"flat" | "group", string[]> = { flat: [], group: [] };
   for (const s of seeds) {
     for (const [kind, groups] of [["flat", "flat"], ["group", "taxonomy"]] as const) {
-      const dir = `${out}/heads/${kind}-seed${s}`;
+      const headDir = `${out}/heads/${kind}-seed${s}`;
       const needed = methods.some((m) =>
         (m === "mos" || DETECTORS.find((d) => d.key === m)?.needs.head === "group") ===
           (kind === "group")
       );
       if (!needed) continue;
-      log(`${kind} head, seed ${s} -> ${dir}`);
+      log(`${kind} head, seed ${s} -> ${headDir}`);
       const r = await runTrainStage({
         features: inputs.train,
-        out: dir,
+        out: headDir,
         groups,
         overrides: inputs.overrides,
         seed: s,
@@ -925,7 +1025,7 @@ async function main(values: FlagValues): Promise<void> {
         `  ${r.skipped ? "reused" : "trained"}` +
           (r.valAccuracy === null ? "" : `, ID accuracy ${(100 * r.valAccuracy).toFixed(2)}%`),
       );
-      heads[kind].push(dir);
+      heads[kind].push(headDir);
     }
   }
 
@@ -947,8 +1047,6 @@ async function main(values: FlagValues): Promise<void> {
   const results = new Map<string, StageResult[]>();
   const labels = new Map<string, string>();
   const base = `${out}/${protocol}`;
-  await ensureWritableDir(base, "--out");
-  const lock = await acquireLock(base, "table1-extended");
   try {
     for (let si = 0; si < seeds.length; si++) {
       const hdCache = new Map<string, HeadData>();
@@ -998,7 +1096,6 @@ async function main(values: FlagValues): Promise<void> {
           r = await readStage(stageDir, oodNames);
           log(`seed ${seeds[si]} ${key}: reused`);
         } else {
-          await Deno.remove(`${stageDir}/manifest.json`).catch(() => {});
           const hd = await hdFor(kind);
           const plan = det
             ? registryPlan(det, protocol, hd, await loaded(), seeds[si], threads)
@@ -1006,35 +1103,46 @@ async function main(values: FlagValues): Promise<void> {
             ? multilayerPlan(protocol, inputs.synthetic, layersOnce, await loaded())
             : paperPlan(key, protocol, hd, await loaded(), shared, inputs, threads);
           log(`seed ${seeds[si]} ${key}: ${plan.candidates.length} candidate(s)`);
-          r = await runStage(plan, hd, protocol);
-          await Deno.mkdir(`${stageDir}/scores`, { recursive: true });
-          const write = (name: string, s: Float32Array) =>
-            writeNpy(`${stageDir}/scores/${name}.npy`, {
-              dtype: "<f4",
-              shape: [s.length],
-              data: s,
+          r = await runStage(plan, hd, protocol, inputs);
+          // Staged: the stage's previous files stay whole until the new ones all exist. The
+          // staging directory sits at the top of --out, where the next run's lock removes it
+          // should this process be killed.
+          await Deno.mkdir(stageDir, { recursive: true });
+          const staging = await createStaging(out);
+          try {
+            await Deno.mkdir(`${staging}/scores`);
+            const write = (name: string, s: Float32Array) =>
+              writeNpy(`${staging}/scores/${name}.npy`, {
+                dtype: "<f4",
+                shape: [s.length],
+                data: s,
+              });
+            await write("id", r.id);
+            for (const [n, s] of r.ood) await write(n, s);
+            await writeJsonAtomic(`${staging}/result.json`, {
+              method: key,
+              label: plan.label,
+              protocol,
+              chosen: r.chosen,
+              trials: r.trials,
+              seconds: r.seconds,
+              note: plan.note ?? null,
             });
-          await write("id", r.id);
-          for (const [n, s] of r.ood) await write(n, s);
-          await writeJsonAtomic(`${stageDir}/result.json`, {
-            method: key,
-            label: plan.label,
-            protocol,
-            chosen: r.chosen,
-            trials: r.trials,
-            seconds: r.seconds,
-            note: plan.note ?? null,
-          });
-          await writeManifest(
-            stageDir,
-            buildManifest({
-              stage: "detector",
-              config,
-              seed: seeds[si],
-              inputs: inputsKey,
-              wallSeconds: r.seconds,
-            }),
-          );
+            await writeManifest(
+              staging,
+              buildManifest({
+                stage: "detector",
+                config,
+                seed: seeds[si],
+                inputs: inputsKey,
+                wallSeconds: r.seconds,
+              }),
+            );
+            await commitStaging(staging, stageDir, ["result.json", "manifest.json"]);
+          } catch (e) {
+            await discardStaging(staging);
+            throw e;
+          }
         }
         const info = JSON.parse(await Deno.readTextFile(`${stageDir}/result.json`));
         labels.set(key, info.label);
@@ -1044,7 +1152,6 @@ async function main(values: FlagValues): Promise<void> {
       }
     }
   } finally {
-    lock.release();
     data?.train.close();
   }
 
@@ -1160,22 +1267,14 @@ async function main(values: FlagValues): Promise<void> {
       (inputs.synthetic ? " (synthetic demo data)" : ""),
     notes: tableNotes,
   });
-  const files = [
-    `${base}/table1_extended.csv`,
-    `${base}/table1_extended.md`,
-    `${base}/metrics.csv`,
-    `${base}/hyperparameters.csv`,
-  ];
-  await writeTextAtomic(files[0], renderCsv(tables.csv));
-  await writeTextAtomic(files[1], renderMarkdown(tables.markdown));
-  await writeTextAtomic(files[2], longRows.join("\n") + "\n");
-  await writeTextAtomic(files[3], hyperRows.join("\n") + "\n");
-  if (ci) {
-    files.push(`${base}/metrics_ci.csv`);
-    await writeTextAtomic(`${base}/metrics_ci.csv`, ciRows.join("\n") + "\n");
-  }
-  console.log(renderMarkdown(tables.markdown));
-  log(`wrote ${files.join(", ")} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const files = await dir.commit(async (w) => {
+    await w.text(`${protocol}/table1_extended.csv`, renderCsv(tables.csv));
+    await w.text(`${protocol}/table1_extended.md`, renderMarkdown(tables.markdown));
+    await w.text(`${protocol}/metrics.csv`, longRows.join("\n") + "\n");
+    await w.text(`${protocol}/hyperparameters.csv`, hyperRows.join("\n") + "\n");
+    if (ci) await w.text(`${protocol}/metrics_ci.csv`, ciRows.join("\n") + "\n");
+  }, [`${protocol}/table1_extended.csv`]);
+  return { markdown: tables.markdown, files };
 }
 
 if (import.meta.main) await runTask(SPEC, main);

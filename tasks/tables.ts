@@ -6,9 +6,8 @@
  * @module
  */
 import { DataError, UsageError } from "../lib/errors.ts";
-import { ensureWritableDir, writeTextAtomic } from "../lib/io/atomic.ts";
+import type { NamedPath } from "../lib/io/containment.ts";
 import { readHead } from "../lib/io/head.ts";
-import { acquireLock } from "../lib/io/lock.ts";
 import { parseIntervalsCsv, parseTimingsCsv } from "../lib/io/score_files.ts";
 import type { IntervalRow } from "../lib/metrics/bootstrap.ts";
 import {
@@ -30,6 +29,7 @@ import {
 } from "../lib/tables/paper_tables.ts";
 import { renderCsv, renderMarkdown, type Table } from "../lib/tables/render.ts";
 import { type FlagValues, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { type StagedWriter, withResultDir } from "./_shared/result_dir.ts";
 
 export const SPEC: TaskSpec = {
   name: "tables",
@@ -62,10 +62,9 @@ export const SPEC: TaskSpec = {
   },
 };
 
-/** Inputs of {@linkcode writePaperTables}. */
+/** Inputs of {@linkcode buildPaperTables}. */
 export interface PaperTablesOptions {
   scoreDirs: string[];
-  out: string;
   flatHead?: string;
   groupHead?: string;
   datasets?: string[];
@@ -79,15 +78,22 @@ export interface PaperTablesOptions {
   ci?: boolean;
 }
 
-/** What was written. */
-export interface PaperTablesResult {
+/** The rendered tables. */
+export interface PaperTables {
   table1: Table;
   table3: Table;
   /** Intervals table (with `ci`). */
   ci?: Table;
   accuracy: string | null;
+}
+
+/** The rendered tables and the paths they were written to. */
+export interface PaperTablesResult extends PaperTables {
   files: string[];
 }
+
+/** Completion marker of a tables directory: Table 1's CSV lands after every other file. */
+export const TABLES_MARKERS: readonly string[] = ["table1.csv"];
 
 async function readText(path: string, what: string): Promise<string> {
   try {
@@ -104,8 +110,11 @@ async function headAccuracy(dir: string | undefined): Promise<number | undefined
   return typeof acc === "number" ? acc : undefined;
 }
 
-/** Builds Table 1 and Table 3 from score directories and writes them atomically under `out`. */
-export async function writePaperTables(o: PaperTablesOptions): Promise<PaperTablesResult> {
+/**
+ * Builds Table 1 and Table 3 (and the intervals table with `ci`) from score directories. Reads
+ * only; every check that can fail runs here, before an output directory is touched.
+ */
+export async function buildPaperTables(o: PaperTablesOptions): Promise<PaperTables> {
   if (o.scoreDirs.length === 0) throw new UsageError("--scores DIR is required (at least one)");
   const rows: MetricRow[] = [];
   const times: Record<string, number> = {};
@@ -191,25 +200,34 @@ export async function writePaperTables(o: PaperTablesOptions): Promise<PaperTabl
     }
     ciTable = intervalsTable(intervals, datasets, suffix);
   }
-  await ensureWritableDir(o.out, "--out");
-  // Two runs must not interleave their four files in one directory.
-  const lock = await acquireLock(o.out, "tables");
-  const files: string[] = [];
-  try {
-    for (const [name, t] of [["table1", t1], ["table3", t3]] as const) {
-      await writeTextAtomic(`${o.out}/${name}.csv`, renderCsv(t));
-      await writeTextAtomic(`${o.out}/${name}.md`, renderMarkdown(t));
-      files.push(`${o.out}/${name}.csv`, `${o.out}/${name}.md`);
-    }
-    if (ciTable) {
-      await writeTextAtomic(`${o.out}/table1_ci.csv`, renderCsv(ciTable));
-      await writeTextAtomic(`${o.out}/table1_ci.md`, renderMarkdown(ciTable));
-      files.push(`${o.out}/table1_ci.csv`, `${o.out}/table1_ci.md`);
-    }
-  } finally {
-    lock.release();
+  return { table1: t1, table3: t3, ci: ciTable, accuracy };
+}
+
+/** Stages the files of `t` (see {@linkcode TABLES_MARKERS} for the one committed last). */
+export async function stagePaperTables(w: StagedWriter, t: PaperTables): Promise<void> {
+  const all = [["table1", t.table1], ["table3", t.table3]] as [string, Table][];
+  if (t.ci) all.push(["table1_ci", t.ci]);
+  for (const [name, table] of all) {
+    await w.text(`${name}.csv`, renderCsv(table));
+    await w.text(`${name}.md`, renderMarkdown(table));
   }
-  return { table1: t1, table3: t3, ci: ciTable, accuracy, files };
+}
+
+/**
+ * Builds the tables and writes them under `out`: locked, staged and committed together, so a
+ * failed run (a full disk included) leaves the previous tables byte for byte. `inputs` are the
+ * paths `out` must stay outside of.
+ */
+export async function writePaperTables(
+  o: PaperTablesOptions & { out: string; inputs?: readonly NamedPath[] },
+): Promise<PaperTablesResult> {
+  const tables = await buildPaperTables(o);
+  const files = await withResultDir(
+    o.out,
+    { purpose: "tables", inputs: o.inputs },
+    (dir) => dir.commit((w) => stagePaperTables(w, tables), TABLES_MARKERS),
+  );
+  return { ...tables, files };
 }
 
 /**
@@ -269,11 +287,20 @@ function parseMap(raw: string | undefined): Record<string, string> | undefined {
 }
 
 async function main(values: FlagValues): Promise<void> {
+  const scoreDirs = (values.scores as string[] | undefined) ?? [];
+  const flatHead = values["flat-head"] as string | undefined;
+  const groupHead = values["group-head"] as string | undefined;
+  // Score and head directories are inputs: --out may not be, contain or lie inside one (the
+  // pipelines, which write their own score directories under their --out, skip this check).
+  const inputs: NamedPath[] = scoreDirs.map((path) => ({ label: "--scores", path }));
+  if (flatHead) inputs.push({ label: "--flat-head", path: flatHead });
+  if (groupHead) inputs.push({ label: "--group-head", path: groupHead });
   const r = await writePaperTables({
-    scoreDirs: (values.scores as string[] | undefined) ?? [],
+    scoreDirs,
     out: requireString(values, "out", SPEC.name),
-    flatHead: values["flat-head"] as string | undefined,
-    groupHead: values["group-head"] as string | undefined,
+    inputs,
+    flatHead,
+    groupHead,
     datasets: typeof values.datasets === "string"
       ? values.datasets.split(",").map((s) => s.trim()).filter(Boolean)
       : undefined,

@@ -1,7 +1,8 @@
 /**
  * A local HTTP file server on 127.0.0.1 (random port) for download tests: serves byte arrays with
- * ETag, `Range` / `If-Range` (206 partial answers), and can cut a response short or ignore ranges
- * to play a broken or simple server. Records every request's path and headers.
+ * ETag, `Range` / `If-Range` (206 partial answers), and can cut a response short, ignore ranges,
+ * trickle, stall, omit or lie about its Content-Length, to play a broken, slow, simple or hostile
+ * server. Records every request's path and headers.
  *
  * @module
  */
@@ -15,6 +16,14 @@ export interface ServedFile {
   cuts?: number;
   /** Answer every request with the whole file (200), as servers without range support do. */
   ignoreRange?: boolean;
+  /** Send the body `bytes` at a time, one piece every `everyMs` (a slow server). */
+  trickle?: { bytes: number; everyMs: number };
+  /** Send this many body bytes, then nothing more, keeping the connection open (a stall). */
+  stallAfter?: number;
+  /** Content-Length to announce instead of the true one (a lying or oversized answer). */
+  claimLength?: number;
+  /** Send no Content-Length (chunked), as servers streaming generated data do. */
+  noLength?: boolean;
 }
 
 /** A request as the server saw it. */
@@ -37,6 +46,8 @@ export interface FileServer {
 /** Starts the server; `files` maps URL paths (`/name.tar.gz`) to contents. */
 export function serveFiles(files: Map<string, ServedFile>): FileServer {
   const requests: SeenRequest[] = [];
+  // Bodies still being sent (stalled or trickling): ended by close(), so shutdown never waits.
+  const open = new Set<() => void>();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     const path = new URL(req.url).pathname;
     const f = files.get(path);
@@ -67,10 +78,51 @@ export function serveFiles(files: Map<string, ServedFile>): FileServer {
     const headers: Record<string, string> = {
       etag,
       "accept-ranges": "bytes",
-      "content-length": String(body.length),
+      "content-length": String(f.claimLength ?? body.length),
     };
+    if (f.noLength) delete headers["content-length"];
     if (status === 206) headers["content-range"] = `bytes ${start}-${total - 1}/${total}`;
     note(status);
+    if (f.trickle || f.stallAfter !== undefined || f.noLength || f.claimLength !== undefined) {
+      const piece = f.trickle?.bytes ?? 64 << 10;
+      const every = f.trickle?.everyMs ?? 0;
+      const until = Math.min(body.length, f.stallAfter ?? body.length);
+      let sent = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let end = () => {};
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          end = () => {
+            clearTimeout(timer);
+            open.delete(end);
+            try {
+              c.close();
+            } catch { /* closed or cancelled */ }
+          };
+          open.add(end);
+        },
+        pull(c) {
+          if (sent >= until) {
+            // The body is done; a stall instead sends nothing more and never ends it.
+            if (f.stallAfter === undefined) return end();
+            return new Promise<void>(() => {});
+          }
+          return new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              const n = Math.min(piece, until - sent);
+              c.enqueue(body.slice(sent, sent + n));
+              sent += n;
+              resolve();
+            }, every);
+          });
+        },
+        cancel() {
+          clearTimeout(timer);
+          open.delete(end);
+        },
+      });
+      return new Response(stream, { status, headers });
+    }
     if (f.cuts && f.cuts > 0 && f.cutAfter !== undefined && f.cutAfter < body.length) {
       f.cuts--;
       const part = body.subarray(0, f.cutAfter);
@@ -89,7 +141,10 @@ export function serveFiles(files: Map<string, ServedFile>): FileServer {
     base: `http://127.0.0.1:${server.addr.port}`,
     files,
     requests,
-    close: () => server.shutdown(),
+    close: () => {
+      for (const end of [...open]) end();
+      return server.shutdown();
+    },
   };
 }
 
@@ -116,6 +171,34 @@ export async function makeTarGz(
   const out = `${dir}/${name}.tar.gz`;
   const r = await new Deno.Command("tar", { args: ["-czf", out, "-C", src, "."] }).output();
   if (!r.success) throw new Error(`tar failed: ${new TextDecoder().decode(r.stderr)}`);
+  await Deno.remove(src, { recursive: true });
+  const bytes = await Deno.readFile(out);
+  await Deno.remove(out);
+  return bytes;
+}
+
+/**
+ * Builds a `.tar.gz` whose members are runs of zero bytes (relative path -> size), as a gzip bomb
+ * is: the files are created sparse (no disk blocks) and piped through GNU tar and `gzip -1`, so a
+ * 256 MiB bomb costs about a megabyte of disk and memory to make.
+ */
+export async function makeZeroTarGz(
+  dir: string,
+  name: string,
+  files: Record<string, number>,
+): Promise<Uint8Array> {
+  const src = `${dir}/${name}.zsrc`;
+  for (const [rel, size] of Object.entries(files)) {
+    const p = `${src}/${rel}`;
+    await Deno.mkdir(p.slice(0, p.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(p, new Uint8Array(0));
+    await Deno.truncate(p, size);
+  }
+  const out = `${dir}/${name}.tar.gz`;
+  const r = await new Deno.Command("sh", {
+    args: ["-c", 'tar -c -C "$1" . | gzip -1 > "$2"', "sh", src, out],
+  }).output();
+  if (!r.success) throw new Error(`tar | gzip failed: ${new TextDecoder().decode(r.stderr)}`);
   await Deno.remove(src, { recursive: true });
   const bytes = await Deno.readFile(out);
   await Deno.remove(out);

@@ -87,8 +87,30 @@ export async function columnMeans(
 }
 
 /**
+ * Throws a DataError when `logits` holds a NaN or infinite value: features times the head's
+ * weights overflowed float32 (or the features hold NaN), and a detector must not turn that into
+ * a finite score (an argmax over NaN, a skipped row). `what` names the detector and the rows;
+ * row numbers start at `rowOffset`. One pass over N x O values.
+ */
+export function checkLogitsFinite(what: string, logits: Matrix, rowOffset = 0): void {
+  const z = logits.data;
+  for (let i = 0; i < z.length; i++) {
+    const v = z[i];
+    if (v - v !== 0) {
+      const row = rowOffset + Math.floor(i / logits.cols);
+      throw new DataError(
+        `${what}: the head's logits of row ${row} are not finite (output ${i % logits.cols} is ` +
+          `${v}): the features times the head's weights overflow float32; rescale the ` +
+          `features or retrain the head.`,
+      );
+    }
+  }
+}
+
+/**
  * Calls `fn(start, features, logits)` for consecutive chunks of `source`, with the head's logits
- * of the chunk computed by onnxruntime. Both matrices are only valid during the call.
+ * of the chunk computed by onnxruntime. Both matrices are only valid during the call. Logits that
+ * overflow float32 are a DataError naming the training row (every caller fits on them).
  */
 export async function forEachFeatureLogitsChunk(
   source: RowSource,
@@ -103,6 +125,7 @@ export async function forEachFeatureLogitsChunk(
       threads: opts.threads,
       chunkRows: n,
     });
+    checkLogitsFinite("Detector fit on the training features", logits, start);
     await fn(start, x, logits);
   });
 }

@@ -48,7 +48,12 @@ export interface Neighbours {
   distances: Float32Array;
 }
 
-/** Row normaliser: x / max(|x|, 1e-12) plus the squared norm of the result (1, or 0 for 0 rows). */
+/**
+ * Row normaliser: x / max(|x|, 1e-12) plus the squared norm of the result (1, or 0 for 0 rows),
+ * and the norm itself. A row whose float32 sum of squares overflows (|x| above ~1.8e19) comes
+ * out with norm Infinity and `x / Inf` = the zero vector: {@linkcode normalizeChunk} recomputes
+ * exactly those rows in float64, so the graph (and every ordinary row) stays as fast as before.
+ */
 function normalizeGraph(d: number): Uint8Array {
   return buildModel({
     name: "l2_normalize",
@@ -56,6 +61,7 @@ function normalizeGraph(d: number): Uint8Array {
     outputs: [
       { name: "tn", type: "float32", shape: ["m", d] },
       { name: "sq", type: "float32", shape: ["m"] },
+      { name: "nrm", type: "float32", shape: ["m", 1] },
     ],
     nodes: [
       node("ReduceL2", ["t"], ["nrm"], { axes: [1], keepdims: 1 }),
@@ -65,6 +71,47 @@ function normalizeGraph(d: number): Uint8Array {
     ],
     initializers: [{ name: "eps", dims: [], data: new Float32Array([1e-12]) }],
   });
+}
+
+/**
+ * Normalises the `m` rows of `rows` into `tn` / `sq` with the graph of
+ * {@linkcode normalizeGraph}, then redoes in float64, scaled by the row's largest |value|, every
+ * finite row whose float32 norm overflowed: the result is the true unit vector (normalising is
+ * scale-free), where the graph would have returned zeros. Only a scan of the `m` norms is added
+ * for ordinary rows.
+ */
+async function normalizeChunk(
+  session: Awaited<ReturnType<typeof cachedSession>>,
+  rows: Float32Array,
+  m: number,
+  d: number,
+  tn: Float32Array,
+  sq: Float32Array,
+  nrm: Float32Array,
+): Promise<void> {
+  await session.run({ t: f32Tensor(rows, [m, d]) }, {
+    tn: f32Tensor(tn, [m, d]),
+    sq: f32Tensor(sq, [m]),
+    nrm: f32Tensor(nrm, [m, 1]),
+  });
+  for (let i = 0; i < m; i++) {
+    if (nrm[i] !== Infinity) continue;
+    const base = i * d;
+    let max = 0;
+    for (let j = 0; j < d; j++) max = Math.max(max, Math.abs(rows[base + j]));
+    // NaN / Inf rows have no norm to recover; their NaN shows in `sq` (max is then NaN or Inf).
+    if (!Number.isFinite(max)) continue;
+    let ss = 0;
+    for (let j = 0; j < d; j++) ss += (rows[base + j] / max) ** 2;
+    const norm = max * Math.sqrt(ss);
+    let s2 = 0;
+    for (let j = 0; j < d; j++) {
+      const v = Math.fround(rows[base + j] / norm);
+      tn[base + j] = v;
+      s2 += v * v;
+    }
+    sq[i] = s2;
+  }
 }
 
 /** Similarity block: l2 mode `2 q t^T - |t|^2`, ip mode `q t^T`. */
@@ -104,11 +151,12 @@ export async function l2NormalizeRows(
   );
   const out = new Float32Array(x.rows * d);
   const sq = new Float32Array(x.rows);
-  await forEachRowChunk(matrixSource(x), chunkRowsOf(opts), async (start, n, rows) => {
-    await session.run({ t: f32Tensor(rows, [n, d]) }, {
-      tn: f32Tensor(out.subarray(start * d, (start + n) * d), [n, d]),
-      sq: f32Tensor(sq.subarray(start, start + n), [n]),
-    });
+  const chunk = chunkRowsOf(opts);
+  const nrm = new Float32Array(Math.min(chunk, x.rows));
+  await forEachRowChunk(matrixSource(x), chunk, async (start, n, rows) => {
+    const tn = out.subarray(start * d, (start + n) * d);
+    const sqPart = sq.subarray(start, start + n);
+    await normalizeChunk(session, rows, n, d, tn, sqPart, nrm.subarray(0, n));
   });
   return { normalized: { data: out, rows: x.rows, cols: d }, squaredNorms: sq };
 }
@@ -238,15 +286,24 @@ export async function streamTopK(
   const mMax = Math.min(chunk, source.rows);
   const tn = mode === "l2" ? new Float32Array(mMax * d) : undefined;
   const sq = new Float32Array(mMax);
+  const nrm = new Float32Array(mMax);
   const keys = new Float32Array(Math.min(qb, nq) * mMax);
   await forEachRowChunk(source, chunk, async (start, m, rows) => {
     let t = rows;
     if (norm && tn) {
-      await norm.run({ t: f32Tensor(rows, [m, d]) }, {
-        tn: f32Tensor(tn.subarray(0, m * d), [m, d]),
-        sq: f32Tensor(sq.subarray(0, m), [m]),
-      });
-      t = tn.subarray(0, m * d);
+      const part = tn.subarray(0, m * d);
+      await normalizeChunk(norm, rows, m, d, part, sq.subarray(0, m), nrm.subarray(0, m));
+      // Normalising is stable for finite rows (|t_n|^2 is 1 or 0); NaN marks a NaN / Inf training
+      // row, whose keys would be NaN and silently never enter a heap.
+      for (let i = 0; i < m; i++) {
+        if (sq[i] !== sq[i]) {
+          throw new DataError(
+            `Nearest-neighbour search: training row ${start + i} holds NaN or Inf; check the ` +
+              `training features`,
+          );
+        }
+      }
+      t = part;
     }
     const tT = f32Tensor(t, [m, d]);
     const sqT = f32Tensor(sq.subarray(0, m), [m]);

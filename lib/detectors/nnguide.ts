@@ -56,6 +56,16 @@ export async function nnGuideBank(
   opts: ChunkOptions = {},
 ): Promise<Matrix> {
   const energy = energyScore(await linearLogits(bankFeatures, head.weight, head.bias, opts));
+  // An infinite energy (logits that overflow float32) would make its guide Inf and every inner
+  // product with it Inf or NaN, and NaN keys never enter the top-K: stop here instead.
+  for (let i = 0; i < energy.length; i++) {
+    if (energy[i] - energy[i] !== 0) {
+      throw new DataError(
+        `NNGuide fit: the energy of bank row ${i} is ${energy[i]}: the head's logits of that ` +
+          `training row overflow float32; rescale the training features or retrain the head.`,
+      );
+    }
+  }
   const { normalized } = await l2NormalizeRows(bankFeatures, opts);
   const d = bankFeatures.cols;
   for (let i = 0; i < bankFeatures.rows; i++) {

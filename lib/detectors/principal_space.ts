@@ -119,7 +119,9 @@ export async function fitPrincipalSpace(
     scatter[i] /= n;
     if (!Number.isFinite(scatter[i])) {
       throw new DataError(
-        `ViM / Residual fit: the feature covariance has NaN or Infinity; check the training features.`,
+        `ViM / Residual fit: the feature covariance is not finite (the training features hold ` +
+          `NaN / Inf, or values so large that their squares overflow float32); check and ` +
+          `rescale the training features.`,
       );
     }
   }

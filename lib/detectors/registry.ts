@@ -8,7 +8,10 @@
  *   a published method (label them as such in any table);
  * - `needs`: `head` "flat" | "group" | "any" (the head kind it reads), `train` (fit streams ID
  *   training features + labels from `ctx.train`), `idVal` (fit reads the ID validation split
- *   `ctx.idVal`: features, labels, logits);
+ *   `ctx.idVal`: features, labels, logits), `logits` (the score reads the logits it is handed,
+ *   and a fit with `idVal` reads `ctx.idVal.logits`): such logits must be finite, a NaN or
+ *   infinite logit (a float32 overflow of features x weights) is a DataError before the detector
+ *   runs, since a max, an argmax or a softmax could turn it into a finite but wrong score;
  * - `hyperparameters`: name -> `{ default, grid }`; defaults and grids are OpenOOD's
  *   (`configs/postprocessors/<name>.yml`) unless the entry says otherwise;
  * - `fit(ctx)`: returns the model. Always present (detectors with nothing to learn return their
@@ -34,7 +37,7 @@ import { DataError, UsageError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import type { RowSource } from "../ort/linear.ts";
 import { ash, type AshVariant } from "./ash.ts";
-import type { DetectorHead } from "./common.ts";
+import { checkLogitsFinite, type DetectorHead } from "./common.ts";
 import { dice, fitDice } from "./dice.ts";
 import { fdbd, fitFdbd } from "./fdbd.ts";
 import { gen } from "./gen.ts";
@@ -80,7 +83,13 @@ export interface Detector<M = unknown> {
   key: string;
   label: string;
   extension?: boolean;
-  needs: { head: "flat" | "group" | "any"; train?: boolean; idVal?: boolean };
+  needs: {
+    head: "flat" | "group" | "any";
+    train?: boolean;
+    idVal?: boolean;
+    /** The score reads its logits argument (and a fit with `idVal`, `ctx.idVal.logits`). */
+    logits?: boolean;
+  };
   hyperparameters: Record<string, HyperSpec>;
   fit(ctx: DetectorContext): Promise<M>;
   score(model: M, features: Matrix, logits: Matrix): Promise<Float32Array>;
@@ -146,12 +155,21 @@ interface Plain {
 
 function entry<M>(d: Detector<M>): Detector {
   const fit = d.fit;
+  const score = d.score;
+  const readsLogits = d.needs.logits === true;
   return {
     ...d,
     // async: a missing input or a wrong head surfaces as a rejected promise, never a sync throw.
     fit: async (ctx: DetectorContext) => {
       checkKind(d as unknown as Detector, ctx);
+      if (readsLogits && d.needs.idVal && ctx.idVal) {
+        checkLogitsFinite(`${d.label} fit (ID validation rows)`, ctx.idVal.logits);
+      }
       return await fit(ctx);
+    },
+    score: async (model: M, features: Matrix, logits: Matrix) => {
+      if (readsLogits) checkLogitsFinite(d.label, logits);
+      return await score(model, features, logits);
     },
   } as unknown as Detector;
 }
@@ -207,7 +225,7 @@ export const DETECTORS: readonly Detector[] = [
   entry<Plain>({
     key: "mls",
     label: "MaxLogit",
-    needs: { head: "flat" },
+    needs: { head: "flat", logits: true },
     hyperparameters: {},
     fit: plainFit("mls", {}),
     score: (_m, _x, z) => Promise.resolve(maxLogit(z)),
@@ -215,7 +233,7 @@ export const DETECTORS: readonly Detector[] = [
   entry<{ temperature: number }>({
     key: "temperature",
     label: "Temperature scaling",
-    needs: { head: "flat", idVal: true },
+    needs: { head: "flat", idVal: true, logits: true },
     hyperparameters: {},
     fit: (ctx) => {
       fitParams("temperature", ctx, {});
@@ -227,7 +245,7 @@ export const DETECTORS: readonly Detector[] = [
   entry<Plain>({
     key: "gen",
     label: "GEN",
-    needs: { head: "flat" },
+    needs: { head: "flat", logits: true },
     hyperparameters: H.gen,
     fit: plainFit("gen", H.gen),
     score: (m, _x, z) =>
@@ -255,7 +273,7 @@ export const DETECTORS: readonly Detector[] = [
   entry<Plain>({
     key: "scale",
     label: "SCALE",
-    needs: { head: "flat" },
+    needs: { head: "flat", logits: true },
     hyperparameters: H.scale,
     fit: plainFit("scale", H.scale),
     score: (m, x, z) => Promise.resolve(scale(x, z, m.head.bias, m.params.percentile as number)),
@@ -291,7 +309,7 @@ export const DETECTORS: readonly Detector[] = [
   entry({
     key: "vim",
     label: "ViM",
-    needs: { head: "flat", train: true },
+    needs: { head: "flat", train: true, logits: true },
     hyperparameters: H.vim,
     fit: async (ctx) => {
       const p = fitParams("vim", ctx, H.vim);
@@ -334,7 +352,7 @@ export const DETECTORS: readonly Detector[] = [
   entry({
     key: "she",
     label: "SHE",
-    needs: { head: "flat", train: true },
+    needs: { head: "flat", train: true, logits: true },
     hyperparameters: H.she,
     fit: (ctx) => {
       const p = fitParams("she", ctx, H.she);
@@ -346,7 +364,7 @@ export const DETECTORS: readonly Detector[] = [
   entry({
     key: "fdbd",
     label: "fDBD",
-    needs: { head: "flat", train: true },
+    needs: { head: "flat", train: true, logits: true },
     hyperparameters: H.fdbd,
     fit: (ctx) => {
       const p = fitParams("fdbd", ctx, H.fdbd);
@@ -358,7 +376,7 @@ export const DETECTORS: readonly Detector[] = [
   entry({
     key: "nnguide",
     label: "NNGuide",
-    needs: { head: "flat", train: true },
+    needs: { head: "flat", train: true, logits: true },
     hyperparameters: H.nnguide,
     fit: async (ctx) => {
       const p = fitParams("nnguide", ctx, H.nnguide);
@@ -376,7 +394,7 @@ export const DETECTORS: readonly Detector[] = [
   entry<Plain>({
     key: "gradnorm",
     label: "GradNorm",
-    needs: { head: "flat" },
+    needs: { head: "flat", logits: true },
     hyperparameters: H.gradnorm,
     fit: plainFit("gradnorm", H.gradnorm),
     score: (m, x, z) =>
@@ -386,7 +404,7 @@ export const DETECTORS: readonly Detector[] = [
     key: "mos-temperature",
     label: "MOS + temperature (extension)",
     extension: true,
-    needs: { head: "group" },
+    needs: { head: "group", logits: true },
     hyperparameters: H.mosTemperature,
     fit: plainFit("mos-temperature", H.mosTemperature),
     score: (m, _x, z) => {

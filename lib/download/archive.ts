@@ -3,8 +3,15 @@
  * beside the destination, the chosen folder is checked (image counts), and only then renamed to
  * the destination; on any failure the temp directory is removed, so no half-unpacked dataset is
  * ever left behind. Tar parsing is `tar-stream` (pure JavaScript, no system `tar` needed) behind
- * fflate's gunzip (with the gzip CRC-32 checked); member paths that are absolute or climb out with `..` are refused, and
- * links are skipped (image sets need none, and they could point outside the destination).
+ * fflate's gunzip (with the gzip CRC-32 checked); member paths that are absolute or climb out with
+ * `..` are refused, and links are skipped (image sets need none, and they could point outside the
+ * destination).
+ *
+ * Memory and disk are bounded whatever the archive holds: compressed bytes are inflated in fixed
+ * windows ({@linkcode GUNZIP_WINDOW}), and the output is handed to the tar parser with
+ * back-pressure (each write waits until the previous entry data is on disk), so a gzip bomb never
+ * sits in memory; {@linkcode UnpackLimits} stop an archive as soon as its entry count, an entry's
+ * declared size, its total size or its expansion ratio exceeds what the expected content can be.
  *
  * @module
  */
@@ -12,6 +19,64 @@ import { Gunzip } from "fflate";
 import tarStream from "tar-stream";
 import { DataError } from "../errors.ts";
 import { isImageFile } from "../extract/image_list.ts";
+import { trackResource } from "../io/cleanup.ts";
+import { processAlive } from "../io/lock.ts";
+import { formatBytes } from "../memory_budget.ts";
+import { asDiskWriteError, DiskWriteError } from "./disk_errors.ts";
+
+/**
+ * Compressed bytes inflated per step. Deflate expands at most 1032-fold, so one step yields at
+ * most ~8.3 MiB: the bound on what a single step can add to memory, however extreme the archive.
+ */
+export const GUNZIP_WINDOW = 8 << 10;
+
+/** Inflated bytes collected before they are handed on (fewer, larger writes; bounded). */
+const FEED_BYTES = 1 << 20;
+
+/** Archive bytes read per file read. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Bounds on what an archive may unpack to. Every check runs before the bytes it is about are
+ * written: entry counts and sizes from the tar headers, totals as the stream is inflated.
+ */
+export interface UnpackLimits {
+  /** Most bytes of regular-file data the whole archive may hold. */
+  maxBytes: number;
+  /** Most entries (files, folders, links) the archive may hold. */
+  maxEntries: number;
+  /** Most bytes one file entry may hold. */
+  maxEntryBytes: number;
+  /**
+   * Most inflated bytes per compressed byte (gzip only), checked once more than
+   * `expansionFloor` bytes were inflated; 0 turns the check off.
+   */
+  maxExpansion: number;
+  /** Inflated bytes before the expansion check applies (small archives compress tar headers). */
+  expansionFloor: number;
+  /** What the limits stand for, in messages (e.g. "iNaturalist (10,000 images)"). */
+  what: string;
+}
+
+/**
+ * Limits when the caller gives none: far beyond any image set this tool downloads (the largest,
+ * 10,000 images, is a few GB), but finite, so no archive can fill a disk or run for days.
+ */
+export const DEFAULT_UNPACK_LIMITS: UnpackLimits = {
+  maxBytes: 64 * 2 ** 30,
+  maxEntries: 10_000_000,
+  maxEntryBytes: 4 * 2 ** 30,
+  maxExpansion: 0,
+  expansionFloor: 0,
+  what: "an image archive",
+};
+
+/**
+ * Tar bytes each entry may add beyond its data: its 512-byte header, up to 511 bytes of padding,
+ * and extended (pax / GNU long-name) headers. Bounds the tar stream, which also carries data of
+ * entries that are never written (links, devices), to `maxBytes + maxEntries * this`.
+ */
+const ENTRY_OVERHEAD = 8 << 10;
 
 /** Options of {@linkcode unpackArchive}. */
 export interface UnpackOptions {
@@ -25,6 +90,8 @@ export interface UnpackOptions {
   onProgress?: (read: number, total: number) => void;
   /** Checks the unpacked folder before it becomes `dest`; throw (a `DataError`) to reject it. */
   verify?: (dir: string) => Promise<void>;
+  /** Bounds on the content (default {@linkcode DEFAULT_UNPACK_LIMITS}). */
+  limits?: UnpackLimits;
 }
 
 /** What {@linkcode unpackArchive} wrote. */
@@ -152,26 +219,58 @@ async function drain(stream: unknown): Promise<void> {
   for await (const _ of stream as AsyncIterable<Uint8Array>) { /* skip */ }
 }
 
-/** Streams the archive's entries into `dir`. */
+/** One buffer of `chunks` (no copy for a single chunk). */
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** The one-line refusal of an archive that exceeds `limits`. */
+function overLimit(archive: string, what: string): DataError {
+  return new DataError(
+    `${archive} ${what}; it is not the published archive (a damaged file or a decompression bomb)`,
+  );
+}
+
+/** Streams the archive's entries into `dir`, within `limits`. */
 async function extractInto(
   archive: string,
   dir: string,
   total: number,
+  limits: UnpackLimits,
   onProgress?: (read: number, total: number) => void,
 ): Promise<Omit<UnpackResult, "dest">> {
   const result = { files: 0, bytes: 0, linksSkipped: 0 };
   const made = new Set<string>();
   const mkdirp = async (d: string) => {
     if (made.has(d)) return;
-    await Deno.mkdir(d, { recursive: true });
+    try {
+      await Deno.mkdir(d, { recursive: true });
+    } catch (err) {
+      throw asDiskWriteError(err, d, "the archive is kept");
+    }
     made.add(d);
   };
+  let entries = 0;
   const extract = tarStream.extract();
   extract.on("entry", (header, stream, next) => {
     // Destroying the extractor destroys the open entry with the same error; the failure is
     // reported once, by unpackArchive, not as an uncaught 'error' event of the entry.
     stream.on("error", () => {});
     (async () => {
+      if (++entries > limits.maxEntries) {
+        throw overLimit(
+          archive,
+          `holds more than ${limits.maxEntries.toLocaleString("en-US")} entries, more than ` +
+            `${limits.what} can have`,
+        );
+      }
       const rel = safeMember(header.name);
       if (rel === null) {
         throw new DataError(
@@ -191,18 +290,43 @@ async function extractInto(
         return;
       }
       if (rel === "") throw new DataError(`${archive} holds a file entry without a name`);
+      // The header declares the size before any data: refuse before a byte is written.
+      const size = header.size ?? 0;
+      if (size > limits.maxEntryBytes) {
+        throw overLimit(
+          archive,
+          `holds "${rel}" of ${formatBytes(size)}, more than any file of ${limits.what} can be ` +
+            `(${formatBytes(limits.maxEntryBytes)})`,
+        );
+      }
+      if (result.bytes + size > limits.maxBytes) {
+        throw overLimit(
+          archive,
+          `unpacks to more than ${formatBytes(limits.maxBytes)} (at "${rel}"), more than ` +
+            `${limits.what} can hold`,
+        );
+      }
       const path = `${dir}/${rel}`;
       await mkdirp(parentOf(path));
       const file = await Deno.open(path, { write: true, createNew: true }).catch((err) => {
         if (err instanceof Deno.errors.AlreadyExists) {
           throw new DataError(`${archive} holds "${rel}" twice; the archive is damaged`);
         }
-        throw err;
+        throw asDiskWriteError(err, path, "the archive is kept");
       });
       try {
+        let got = 0;
         for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+          got += chunk.length;
+          if (got > size) {
+            throw overLimit(archive, `entry "${rel}" holds more than its header says`);
+          }
           let off = 0;
-          while (off < chunk.length) off += await file.write(chunk.subarray(off));
+          try {
+            while (off < chunk.length) off += await file.write(chunk.subarray(off));
+          } catch (err) {
+            throw asDiskWriteError(err, path, "the archive is kept");
+          }
           result.bytes += chunk.length;
         }
       } finally {
@@ -220,47 +344,102 @@ async function extractInto(
   const trailer = gz ? await gzipTrailer(archive, total) : null;
   let failed: unknown = null;
   extract.on("error", (err: Error) => failed ??= err);
+  // Back-pressure: a write that fills the parser's buffer waits for 'drain', which comes only
+  // once the entry consumer above has written the data out.
   const feed = async (chunk: Uint8Array) => {
     if (failed || chunk.length === 0) return;
     if (!extract.write(chunk)) {
       await new Promise<void>((r) => {
-        const go = () => r();
-        extract.once("drain", go);
-        extract.once("error", go);
+        const go = () => {
+          extract.off("drain", go);
+          extract.off("error", go);
+          r();
+        };
+        extract.on("drain", go);
+        extract.on("error", go);
       });
+    }
+  };
+  const maxTarBytes = limits.maxBytes + limits.maxEntries * ENTRY_OVERHEAD;
+  let tarBytes = 0; // bytes of the tar stream so far (inflated ones for gzip)
+  let consumed = 0; // archive bytes handed to the decoder so far
+  const account = (n: number) => {
+    tarBytes += n;
+    if (tarBytes > maxTarBytes) {
+      throw overLimit(
+        archive,
+        `unpacks to more than ${formatBytes(maxTarBytes)} of tar data, more than ` +
+          `${limits.what} can hold`,
+      );
+    }
+    if (
+      gz && limits.maxExpansion > 0 && tarBytes > limits.expansionFloor &&
+      tarBytes > limits.maxExpansion * consumed
+    ) {
+      throw overLimit(
+        archive,
+        `inflates more than ${limits.maxExpansion}-fold (${formatBytes(tarBytes)} from ` +
+          `${formatBytes(consumed)}), which no archive of ${limits.what} does (images are ` +
+          "already compressed)",
+      );
     }
   };
   // fflate's synchronous Gunzip: every gzip error is thrown right here (the runtime's streaming
   // decompressors reported truncation as an uncaught error); the CRC-32 and length of the gzip
-  // trailer are checked by hand, as fflate does not.
-  const pending: Uint8Array[] = [];
-  const gunzip = gz ? new Gunzip((chunk) => pending.push(chunk)) : null;
+  // trailer are checked by hand, as fflate does not. It inflates everything it is given in one
+  // call, so it is given GUNZIP_WINDOW bytes at a time, and what it produced is counted against
+  // the limits before it is written anywhere.
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
   let crc = 0xffffffff;
   let inflated = 0;
+  const gunzip = gz
+    ? new Gunzip((chunk) => {
+      if (chunk.length === 0) return;
+      crc = crc32Update(crc, chunk);
+      inflated += chunk.length;
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+    })
+    : null;
   const drainPending = async () => {
-    for (const c of pending.splice(0)) {
-      crc = crc32Update(crc, c);
-      inflated += c.length;
-      await feed(c);
-    }
+    if (pendingBytes === 0) return;
+    const chunk = concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await feed(chunk);
+  };
+  const pushWindow = (window: Uint8Array, final: boolean) => {
+    const before = inflated;
+    consumed += window.length;
+    gunzip!.push(window, final); // calls the callback above synchronously
+    account(inflated - before);
   };
   let read = 0;
   const file = await Deno.open(archive, { read: true });
   try {
-    const buf = new Uint8Array(1 << 20);
+    const buf = new Uint8Array(READ_CHUNK);
     for (;;) {
       const n = await file.read(buf);
       if (n === null) break;
       read += n;
       onProgress?.(read, total);
       if (gunzip) {
-        gunzip.push(buf.slice(0, n), false);
+        for (let off = 0; off < n && !failed; off += GUNZIP_WINDOW) {
+          // A copy: fflate may keep a reference to unconsumed input until the next push.
+          pushWindow(buf.slice(off, Math.min(n, off + GUNZIP_WINDOW)), false);
+          if (pendingBytes >= FEED_BYTES) await drainPending();
+        }
         await drainPending();
-      } else await feed(buf.slice(0, n));
+      } else {
+        consumed += n;
+        account(n);
+        await feed(buf.slice(0, n));
+      }
       if (failed) break;
     }
     if (gunzip && !failed) {
-      gunzip.push(new Uint8Array(0), true);
+      pushWindow(new Uint8Array(0), true);
       await drainPending();
       if (((crc ^ 0xffffffff) >>> 0) !== trailer!.crc || (inflated >>> 0) !== trailer!.size) {
         throw new Error("gzip data does not match its CRC-32 / length trailer");
@@ -279,10 +458,35 @@ async function extractInto(
 }
 
 /**
+ * Removes the unpack folders (`.<name>.unpack.tmp-<pid>-<rand>`, and the older
+ * `.<name>.unpack-<pid>-<rand>`) that runs which no longer exist left in `parent`: a killed run
+ * cannot clean up after itself. Call it with `parent` locked, so no live run of ours is using
+ * them; folders of live processes and everything else are left alone. Returns the names removed.
+ */
+export async function removeDeadUnpacks(parent: string): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(parent));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return removed;
+    throw err;
+  }
+  for (const e of entries) {
+    const m = /^\..+\.unpack(?:\.tmp)?-(\d+)-[0-9a-z]+$/.exec(e.name);
+    if (!m || !e.isDirectory || processAlive(Number(m[1]))) continue;
+    await Deno.remove(`${parent}/${e.name}`, { recursive: true });
+    removed.push(e.name);
+  }
+  return removed.sort();
+}
+
+/**
  * Unpacks `archive` all-or-nothing (see the module doc): the folder `root` of the archive becomes
  * `dest` after `verify` accepted it. A damaged archive (bad gzip or tar data, truncation, unsafe
- * paths, duplicate members) is a `DataError` naming it; `dest` then does not exist and no temp
- * directory remains.
+ * paths, duplicate members) or one beyond `limits` is a `DataError` naming it; a file system that
+ * refuses the writes (a full disk) is a `DiskWriteError` naming the file. Either way `dest` then
+ * does not exist and no temp directory remains.
  *
  * @example
  * ```ts
@@ -294,23 +498,37 @@ export async function unpackArchive(opts: UnpackOptions): Promise<UnpackResult> 
   if (await exists(dest)) {
     throw new DataError(`${dest} already exists; remove it before unpacking ${archive} there`);
   }
+  const limits = opts.limits ?? DEFAULT_UNPACK_LIMITS;
+  const rootRel = opts.root ? safeMember(opts.root) : "";
+  if (rootRel === null) throw new RangeError(`unpackArchive: bad root "${opts.root}"`);
   const total = (await Deno.stat(archive)).size;
   const parent = parentOf(dest);
-  await Deno.mkdir(parent, { recursive: true });
-  const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-  const tmp = `${parent}/.${baseOf(dest)}.unpack-${Deno.pid}-${rand}`;
-  await Deno.mkdir(tmp);
   try {
+    await Deno.mkdir(parent, { recursive: true });
+  } catch (err) {
+    throw asDiskWriteError(err, parent, "the archive is kept");
+  }
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  // The `.tmp-<pid>-<rand>` suffix marks it as a temp of this process: a signal handler removes it
+  // (lib/io/cleanup.ts), and after a SIGKILL the next run does (removeDeadUnpacks, acquireLock).
+  const tmp = `${parent}/.${baseOf(dest)}.unpack.tmp-${Deno.pid}-${rand}`;
+  const untrack = trackResource("temp dir", tmp);
+  try {
+    try {
+      await Deno.mkdir(tmp);
+    } catch (err) {
+      throw asDiskWriteError(err, tmp, "the archive is kept");
+    }
     let stats: Omit<UnpackResult, "dest">;
     try {
-      stats = await extractInto(archive, tmp, total, opts.onProgress);
+      stats = await extractInto(archive, tmp, total, limits, opts.onProgress);
     } catch (err) {
       if (err instanceof DataError) throw err;
+      const disk = asDiskWriteError(err, tmp, "the archive is kept");
+      if (disk instanceof DiskWriteError) throw disk;
       const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
       throw new DataError(`${archive} is corrupt or truncated (${msg})`);
     }
-    const rootRel = opts.root ? safeMember(opts.root) : "";
-    if (rootRel === null) throw new RangeError(`unpackArchive: bad root "${opts.root}"`);
     const src = rootRel === "" ? tmp : `${tmp}/${rootRel}`;
     let srcInfo: Deno.FileInfo | null = null;
     try {
@@ -335,5 +553,7 @@ export async function unpackArchive(opts: UnpackOptions): Promise<UnpackResult> 
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw err;
+  } finally {
+    untrack();
   }
 }

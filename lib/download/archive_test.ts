@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
+import { withFullDisk } from "../../tests/disk_full.ts";
 import { makeTarGz } from "../../tests/http_fixture.ts";
 import { DataError } from "../errors.ts";
 import { createRng } from "../random.ts";
-import { countImages, unpackArchive } from "./archive.ts";
+import {
+  countImages,
+  DEFAULT_UNPACK_LIMITS,
+  removeDeadUnpacks,
+  unpackArchive,
+  type UnpackLimits,
+} from "./archive.ts";
+import { DiskWriteError } from "./disk_errors.ts";
 
 const enc = new TextEncoder();
 
@@ -17,7 +25,7 @@ function dtdLike(): Record<string, Uint8Array> {
 }
 
 function leftovers(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".unpack-"));
+  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".unpack"));
 }
 
 Deno.test("unpackArchive: the root folder becomes dest, byte for byte; the rest is dropped", async () => {
@@ -141,6 +149,175 @@ Deno.test("unpackArchive: a rejecting verify, a missing root and unsafe paths le
     );
     assert.deepEqual([...Deno.readDirSync(`${dir}/out`)], []);
     assert.equal(await Deno.stat(`${dir}/evil.jpg`).then(() => true, () => false), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Limits small enough that a few MiB of zeros trip them (a gzip bomb in miniature). */
+function small(over: Partial<UnpackLimits>): UnpackLimits {
+  return {
+    maxBytes: 64 << 20,
+    maxEntries: 1000,
+    maxEntryBytes: 64 << 20,
+    maxExpansion: 0,
+    expansionFloor: 0,
+    what: "Tiny (12 images)",
+    ...over,
+  };
+}
+
+/** Entries of a .tar.gz as GNU tar lists them (an independent count). */
+async function tarEntries(path: string): Promise<number> {
+  const r = await new Deno.Command("tar", { args: ["-tzf", path] }).output();
+  assert.ok(r.success);
+  return new TextDecoder().decode(r.stdout).trim().split("\n").length;
+}
+
+Deno.test("unpackArchive: gzip bombs in miniature stop at each cap, before the bytes are written", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "mos_unpack_" });
+  try {
+    const zeros = (n: number) => new Uint8Array(n);
+    const jpg = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 255);
+    const run = async (files: Record<string, Uint8Array>, limits: UnpackLimits, re: RegExp) => {
+      await Deno.writeFile(`${dir}/bomb.tar.gz`, await makeTarGz(dir, "bomb", files));
+      await assert.rejects(
+        unpackArchive({
+          archive: `${dir}/bomb.tar.gz`,
+          dest: `${dir}/out/set`,
+          root: "set",
+          limits,
+        }),
+        (e: unknown) =>
+          e instanceof DataError && !(e instanceof DiskWriteError) && re.test(e.message) &&
+          !e.message.includes("\n"),
+      );
+      assert.deepEqual(leftovers(`${dir}/out`), [], "no unpack folder is left");
+      assert.equal(await Deno.stat(`${dir}/out/set`).then(() => true, () => false), false);
+    };
+    await t.step("one member above maxEntryBytes: refused from its header", async () => {
+      await run(
+        { "set/a.jpg": jpg, "set/zero.jpg": zeros(4 << 20) },
+        small({ maxEntryBytes: 1 << 20 }),
+        /holds "set\/zero\.jpg" of 4\.0 MiB, more than any file of Tiny \(12 images\) can be \(1\.0 MiB\); it is not the published archive/,
+      );
+    });
+    await t.step("members adding up above maxBytes", async () => {
+      const files: Record<string, Uint8Array> = {};
+      for (let i = 0; i < 10; i++) files[`set/z${i}.jpg`] = zeros(512 << 10);
+      await run(
+        files,
+        small({ maxBytes: 2 << 20 }),
+        /unpacks to more than 2\.0 MiB \(at "set\/z\d\.jpg"\), more than Tiny \(12 images\) can hold/,
+      );
+    });
+    await t.step("more entries than maxEntries", async () => {
+      const files: Record<string, Uint8Array> = {};
+      for (let i = 0; i < 30; i++) files[`set/f${i}.jpg`] = jpg;
+      await run(files, small({ maxEntries: 20 }), /holds more than 20 entries, more than Tiny/);
+    });
+    await t.step("many small zero members: the expansion ratio", async () => {
+      const files: Record<string, Uint8Array> = {};
+      for (let i = 0; i < 16; i++) files[`set/z${i}.jpg`] = zeros(512 << 10);
+      await run(
+        files,
+        small({ maxExpansion: 8, expansionFloor: 1 << 20 }),
+        /inflates more than 8-fold \(\d.* from .*\), which no archive of Tiny \(12 images\) does/,
+      );
+    });
+    await t.step(
+      "an archive exactly at every cap unpacks; one entry fewer allowed refuses",
+      async () => {
+        const files = dtdLike();
+        const archive = `${dir}/dtd.tar.gz`;
+        await Deno.writeFile(archive, await makeTarGz(dir, "dtd", files));
+        const bytes = Object.values(files).reduce((s, b) => s + b.length, 0);
+        const largest = Math.max(...Object.values(files).map((b) => b.length));
+        const entries = await tarEntries(archive);
+        const exact = small({ maxBytes: bytes, maxEntries: entries, maxEntryBytes: largest });
+        const r = await unpackArchive({
+          archive,
+          dest: `${dir}/ok/T`,
+          root: "dtd/images",
+          limits: exact,
+        });
+        assert.equal(r.bytes, bytes);
+        await assert.rejects(
+          unpackArchive({
+            archive,
+            dest: `${dir}/ok/U`,
+            root: "dtd/images",
+            limits: { ...exact, maxEntries: entries - 1 },
+          }),
+          new RegExp(`holds more than ${entries - 1} entries`),
+        );
+        await assert.rejects(
+          unpackArchive({
+            archive,
+            dest: `${dir}/ok/U`,
+            root: "dtd/images",
+            limits: { ...exact, maxBytes: bytes - 1 },
+          }),
+          /unpacks to more than/,
+        );
+      },
+    );
+    assert.ok(DEFAULT_UNPACK_LIMITS.maxBytes > 0 && DEFAULT_UNPACK_LIMITS.maxEntries > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("unpackArchive: a full disk is a DiskWriteError naming the file, not a corrupt archive", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mos_unpack_" });
+  try {
+    const rng = createRng(4);
+    const files: Record<string, Uint8Array> = {};
+    for (let i = 0; i < 8; i++) {
+      files[`set/img_${i}.jpg`] = Uint8Array.from({ length: 20_000 }, () => rng.int(256));
+    }
+    await Deno.writeFile(`${dir}/set.tar.gz`, await makeTarGz(dir, "set", files));
+    await Deno.mkdir(`${dir}/out`);
+    await withFullDisk(`${dir}/out`, 50_000, async () => {
+      await assert.rejects(
+        unpackArchive({ archive: `${dir}/set.tar.gz`, dest: `${dir}/out/set`, root: "set" }),
+        (e: unknown) =>
+          e instanceof DiskWriteError &&
+          /^Cannot write .*\/set\/img_\d\.jpg \(No space left on device \(os error 28\)\)/.test(
+            e.message,
+          ) && !/corrupt/.test(e.message),
+      );
+    });
+    assert.deepEqual([...Deno.readDirSync(`${dir}/out`)], [], "no unpack folder is left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("removeDeadUnpacks: removes unpack folders of dead processes only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mos_unpack_" });
+  try {
+    const child = new Deno.Command("true").spawn();
+    await child.status;
+    const dead = child.pid;
+    const names = [
+      `.SUN.unpack.tmp-${dead}-ab12`, // this version's name
+      `.Places.unpack-${dead}-cd34`, // the name older versions used
+      `.Textures.unpack.tmp-${Deno.pid}-ef56`, // a live run's (this process)
+      "iNaturalist", // a set
+      `.notes.tmp-${dead}-zz`, // another tool's temp: not an unpack folder
+    ];
+    for (const n of names) {
+      await Deno.mkdir(`${dir}/${n}/x`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/${n}/x/a.jpg`, "a");
+    }
+    await Deno.writeTextFile(`${dir}/.Other.unpack.tmp-${dead}-gh78`, "a file, not a folder");
+    assert.deepEqual(await removeDeadUnpacks(dir), [names[1], names[0]].sort());
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      [names[2], names[3], names[4], `.Other.unpack.tmp-${dead}-gh78`].sort(),
+    );
+    assert.deepEqual(await removeDeadUnpacks(`${dir}/missing`), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -74,3 +74,15 @@ export function bitParamCount(arch: BitArchName, numClasses: number): number {
   if (numClasses > 0) n += cin * numClasses + numClasses;
   return n;
 }
+
+/** Bytes a checkpoint may hold besides its float32 weights (.npy and zip headers of ~500 arrays). */
+export const CHECKPOINT_SLACK_BYTES = 16 * 2 ** 20;
+
+/**
+ * The most bytes the published `.npz` of `spec` can be: its parameters as float32 plus
+ * {@linkcode CHECKPOINT_SLACK_BYTES} (each array costs a .npy header of 128 bytes and zip entries
+ * of ~200 bytes; the largest model has under 1,000 arrays). A download is stopped past this size.
+ */
+export function bitCheckpointCap(spec: BitModelSpec): number {
+  return 4 * bitParamCount(spec.arch, spec.numClasses) + CHECKPOINT_SLACK_BYTES;
+}

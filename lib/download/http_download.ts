@@ -5,14 +5,22 @@
  * server ignores ranges. Only a complete, size-checked file is renamed to `dest`, so `dest`
  * existing means the download finished.
  *
+ * Bounded: a download stops with one line when the server announces, or sends, more than
+ * `maxBytes` (the most the known file can be), when no byte arrives for `idleTimeoutMs`, and when
+ * the whole transfer takes longer than `timeLimitMs`. A `.part` file is only ever continued or
+ * deleted when its `.part.json` side file shows this code wrote it.
+ *
  * @module
  */
 import { DataError, MosError } from "../errors.ts";
+import { formatBytes } from "../memory_budget.ts";
+import { asDiskWriteError } from "./disk_errors.ts";
 
 /**
  * The host could not be reached or the connection broke: a machine without internet access, a
- * DNS failure, a refused or stalled connection. The message is one line; `host` and `reason`
- * let a task add what to do.
+ * DNS failure, a refused or stalled connection, or the time limit ran out. The message is one
+ * line; `host` and `reason` let a task add what to do ({@linkcode STALLED} and
+ * {@linkcode TIME_LIMIT} are the reasons of a transfer that was stopped, not refused).
  */
 export class NetworkError extends MosError {
   /** Host (and port) of the URL. */
@@ -27,6 +35,11 @@ export class NetworkError extends MosError {
   }
 }
 
+/** `NetworkError.reason` when no byte arrived for `idleTimeoutMs`. */
+export const STALLED = "stalled";
+/** `NetworkError.reason` when the transfer ran past `timeLimitMs`. */
+export const TIME_LIMIT = "time limit reached";
+
 /** Options of {@linkcode downloadFile}. */
 export interface DownloadOptions {
   url: string;
@@ -34,10 +47,19 @@ export interface DownloadOptions {
   dest: string;
   /** Exact size in bytes when known; a different size is a `DataError` (and the file is dropped). */
   expectedSize?: number;
+  /**
+   * The most bytes the file can be: a larger `Content-Length` is refused before the body is read,
+   * and the transfer stops as soon as more arrive (the partial file is deleted).
+   */
+  maxBytes?: number;
+  /** What the file is, for the size message (e.g. "the BiT-S-R101x1 checkpoint"). */
+  what?: string;
   /** Called as bytes arrive: bytes on disk so far and the total (null when the server omits it). */
   onProgress?: (done: number, total: number | null) => void;
   /** Abort when no byte arrives for this long (default 60 s). */
   idleTimeoutMs?: number;
+  /** Abort when the whole transfer takes longer than this (default: no limit). */
+  timeLimitMs?: number;
   /** Aborting stops the transfer; the partial file is kept for a later resume. */
   signal?: AbortSignal;
 }
@@ -108,11 +130,17 @@ async function dropPart(part: string): Promise<void> {
   await Deno.remove(`${part}.json`).catch(() => {});
 }
 
+/** Seconds for messages: "0.3 s", "60 s". */
+function seconds(ms: number): string {
+  return `${ms < 10_000 ? Number((ms / 1000).toPrecision(2)) : Math.round(ms / 1000)} s`;
+}
+
 /**
  * Downloads `url` to `dest`, resuming a `<dest>.part` left by an interrupted run (see the module
- * doc). Throws {@linkcode NetworkError} when the host cannot be reached or the transfer breaks
- * (the partial file stays, so rerunning resumes), and `DataError` for an HTTP error status or a
- * size mismatch (the bad bytes are deleted).
+ * doc). Throws {@linkcode NetworkError} when the host cannot be reached, the transfer breaks,
+ * stalls or runs out of time (the partial file stays, so rerunning resumes), `DataError` for an
+ * HTTP error status, a size mismatch or a file larger than `maxBytes` (the bad bytes are deleted),
+ * and `DiskWriteError` when the disk refuses the bytes (the partial file stays).
  *
  * @example
  * ```ts
@@ -123,7 +151,17 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
   const { url, dest } = opts;
   const part = `${dest}.part`;
   const host = hostOf(url);
+  const max = opts.maxBytes ?? Infinity;
+  const what = opts.what ?? "the file";
+  const tooBig = (size: number) =>
+    `${formatBytes(size)}, more than the ${formatBytes(max)} ${what} can be`;
   const existing = await sizeOrNull(dest);
+  if (existing !== null && existing > max) {
+    // Not deleted: nothing shows that this code wrote it.
+    throw new DataError(
+      `${dest} is ${tooBig(existing)}; it is not that file: move it away and rerun`,
+    );
+  }
   if (existing !== null && (opts.expectedSize === undefined || existing === opts.expectedSize)) {
     opts.onProgress?.(existing, existing);
     return { path: dest, bytes: existing, resumedFrom: 0, reused: true };
@@ -132,22 +170,58 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
   try {
     info = JSON.parse(await Deno.readTextFile(`${part}.json`));
   } catch { /* no usable side file */ }
-  let have = (info && info.url === url) ? (await sizeOrNull(part) ?? 0) : 0;
+  const partSize = await sizeOrNull(part);
+  if (partSize !== null && info === null) {
+    // Every .part this code writes has its side file written first; one without it is not ours.
+    throw new DataError(
+      `${part} exists but no ${part}.json shows it is an interrupted download of ${url}; move it ` +
+        "away and rerun",
+    );
+  }
+  let have = (info && info.url === url) ? (partSize ?? 0) : 0;
   if (have === 0) await dropPart(part);
-  if (opts.expectedSize !== undefined && have > opts.expectedSize) {
+  if (
+    (opts.expectedSize !== undefined && have > opts.expectedSize) || have > max ||
+    (info?.total !== undefined && info.total > max)
+  ) {
     await dropPart(part);
     have = 0;
   }
 
   const idleMs = opts.idleTimeoutMs ?? 60_000;
+  const limitMs = opts.timeLimitMs ?? Infinity;
+  if (!(limitMs > 0)) {
+    throw new NetworkError(
+      `download of ${url} not started: no time left (${TIME_LIMIT}); rerun the same command to ` +
+        "resume",
+      host,
+      TIME_LIMIT,
+    );
+  }
   const ctrl = new AbortController();
+  // Why this code aborted the transfer (an abort by the caller's signal leaves it null).
+  let stopped: typeof STALLED | typeof TIME_LIMIT | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => ctrl.abort(new Error("idle timeout")), idleMs);
+    timer = setTimeout(() => {
+      stopped ??= STALLED;
+      ctrl.abort(new Error("idle timeout"));
+    }, idleMs);
   };
+  const deadline = Number.isFinite(limitMs)
+    ? setTimeout(() => {
+      stopped ??= TIME_LIMIT;
+      ctrl.abort(new Error("time limit"));
+    }, limitMs)
+    : undefined;
   const onAbort = () => ctrl.abort(opts.signal!.reason);
   opts.signal?.addEventListener("abort", onAbort);
+  const stop = () => {
+    clearTimeout(timer);
+    clearTimeout(deadline);
+    opts.signal?.removeEventListener("abort", onAbort);
+  };
   const headers: Record<string, string> = { "accept-encoding": "identity" };
   if (have > 0) {
     headers.range = `bytes=${have}-`;
@@ -159,9 +233,16 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
   try {
     res = await fetch(url, { headers, signal: ctrl.signal, redirect: "follow" });
   } catch (err) {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener("abort", onAbort);
+    stop();
     opts.signal?.throwIfAborted();
+    if (stopped === TIME_LIMIT) {
+      throw new NetworkError(
+        `${host} did not answer for ${url} before the time limit ran out; rerun the same ` +
+          "command to try again",
+        host,
+        TIME_LIMIT,
+      );
+    }
     const reason = ctrl.signal.aborted ? "timed out" : networkReason(err);
     throw new NetworkError(`cannot reach ${host} (${reason})`, host, reason);
   }
@@ -172,6 +253,7 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
     if (res.status === 206) {
       const cr = parseContentRange(res.headers.get("content-range"));
       if (!cr || cr.start !== have) {
+        await res.body?.cancel();
         throw new DataError(
           `${url}: the server answered a resume request with an unexpected range ` +
             `(${res.headers.get("content-range")}); delete ${part} and rerun`,
@@ -188,8 +270,7 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
         total = have;
       } else {
         await dropPart(part);
-        clearTimeout(timer);
-        opts.signal?.removeEventListener("abort", onAbort);
+        stop();
         return await downloadFile(opts);
       }
     } else if (res.status === 200) {
@@ -201,6 +282,14 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
       throw new DataError(
         `${url} answered HTTP ${res.status} ${res.statusText}; check the URL (or --mirror) and ` +
           "that the file is still published there",
+      );
+    }
+    if (total !== null && total > max) {
+      await res.body?.cancel();
+      await dropPart(part);
+      throw new DataError(
+        `${url} announces ${tooBig(total)}; it is not the published file (check the URL or ` +
+          "--mirror); nothing was kept",
       );
     }
     if (opts.expectedSize !== undefined && total !== null && total !== opts.expectedSize) {
@@ -216,31 +305,70 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
       lastModified: res.headers.get("last-modified") ?? info?.lastModified ?? undefined,
       total: total ?? undefined,
     };
-    await Deno.writeTextFile(`${part}.json`, JSON.stringify(newInfo) + "\n");
-    file = await Deno.open(part, { write: true, create: true, truncate: offset === 0 });
-    await file.seek(offset, Deno.SeekMode.Start);
+    const keep = "the partial download is kept and resumes";
+    try {
+      await Deno.writeTextFile(`${part}.json`, JSON.stringify(newInfo) + "\n");
+      file = await Deno.open(part, { write: true, create: true, truncate: offset === 0 });
+      await file.seek(offset, Deno.SeekMode.Start);
+    } catch (err) {
+      await res.body?.cancel();
+      throw asDiskWriteError(err, part, keep);
+    }
     let done = offset;
     opts.onProgress?.(done, total);
     if (res.status !== 416 && res.body) {
+      const reader = res.body.getReader();
       try {
-        for await (const chunk of res.body) {
+        for (;;) {
+          let next: ReadableStreamReadResult<Uint8Array>;
+          try {
+            next = await reader.read();
+          } catch (err) {
+            opts.signal?.throwIfAborted();
+            const reason = stopped ?? networkReason(err);
+            const why = stopped === STALLED
+              ? `no data for ${seconds(idleMs)}`
+              : stopped === TIME_LIMIT
+              ? TIME_LIMIT
+              : reason;
+            throw new NetworkError(
+              `download of ${url} broke off after ${done} of ${total ?? "?"} bytes (${why}); ` +
+                "rerun the same command to resume",
+              host,
+              reason,
+            );
+          }
+          if (next.done) break;
+          const chunk = next.value;
           arm();
-          await writeAll(file, chunk);
+          if (done + chunk.length > max) {
+            await reader.cancel().catch(() => {});
+            file.close();
+            file = undefined;
+            await dropPart(part);
+            throw new DataError(
+              `${url} sent more than ${formatBytes(max)}, more than ${what} can be; it is not ` +
+                "the published file (check the URL or --mirror); the partial file was deleted",
+            );
+          }
+          try {
+            await writeAll(file, chunk);
+          } catch (err) {
+            await reader.cancel().catch(() => {});
+            throw asDiskWriteError(err, part, keep);
+          }
           done += chunk.length;
           opts.onProgress?.(done, total);
         }
-      } catch (err) {
-        opts.signal?.throwIfAborted();
-        const reason = ctrl.signal.aborted ? `no data for ${idleMs / 1000} s` : networkReason(err);
-        throw new NetworkError(
-          `download of ${url} broke off after ${done} of ${total ?? "?"} bytes (${reason}); ` +
-            "rerun the same command to resume",
-          host,
-          reason,
-        );
+      } finally {
+        reader.releaseLock();
       }
     }
-    await file.sync();
+    try {
+      await file.sync();
+    } catch (err) {
+      throw asDiskWriteError(err, part, keep);
+    }
     file.close();
     file = undefined;
     if (total !== null && done !== total) {
@@ -258,12 +386,15 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
           "deleted, rerun to download it again",
       );
     }
-    await Deno.rename(part, dest);
+    try {
+      await Deno.rename(part, dest);
+    } catch (err) {
+      throw asDiskWriteError(err, dest, keep);
+    }
     await Deno.remove(`${part}.json`).catch(() => {});
     return { path: dest, bytes: done, resumedFrom: offset, reused: false };
   } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener("abort", onAbort);
+    stop();
     if (file) {
       try {
         file.close();

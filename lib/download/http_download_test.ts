@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { withFullDisk } from "../../tests/disk_full.ts";
 import { closedPort, serveFiles } from "../../tests/http_fixture.ts";
 import { createRng } from "../random.ts";
 import { DataError } from "../errors.ts";
-import { downloadFile, NetworkError } from "./http_download.ts";
+import { DiskWriteError } from "./disk_errors.ts";
+import { downloadFile, NetworkError, STALLED, TIME_LIMIT } from "./http_download.ts";
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const rng = createRng(seed);
@@ -144,4 +146,115 @@ Deno.test("downloadFile: an unreachable host is one clear NetworkError line", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("downloadFile: more than maxBytes, announced or sent, stops with one line; nothing kept", async () => {
+  const bytes = randomBytes(300_000, 7);
+  const files = new Map([
+    ["/claims.bin", { bytes: bytes.subarray(0, 1000), claimLength: 50_000_000_000 }],
+    ["/chunked.bin", { bytes, noLength: true, trickle: { bytes: 16_384, everyMs: 0 } }],
+    ["/exact.bin", { bytes }],
+  ]);
+  await withServer(files, async (s, dir) => {
+    await assert.rejects(
+      downloadFile({
+        url: `${s.base}/claims.bin`,
+        dest: `${dir}/c.bin`,
+        maxBytes: 100_000,
+        what: "the test file",
+      }),
+      (e: unknown) =>
+        e instanceof DataError &&
+        e.message ===
+          `${s.base}/claims.bin announces 46.6 GiB, more than the 97.7 KiB the test file can ` +
+            "be; it is not the published file (check the URL or --mirror); nothing was kept",
+    );
+    await assert.rejects(
+      downloadFile({ url: `${s.base}/chunked.bin`, dest: `${dir}/k.bin`, maxBytes: 100_000 }),
+      (e: unknown) =>
+        e instanceof DataError && /chunked\.bin sent more than 97\.7 KiB, more than the file/
+          .test(e.message) &&
+        /partial file was deleted/.test(e.message),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no part, no side file");
+    // Exactly at the cap is fine.
+    const r = await downloadFile({
+      url: `${s.base}/exact.bin`,
+      dest: `${dir}/e.bin`,
+      maxBytes: bytes.length,
+    });
+    assert.equal(r.bytes, bytes.length);
+    // A file already at dest that is larger than the cap is refused and left alone.
+    await assert.rejects(
+      downloadFile({ url: `${s.base}/exact.bin`, dest: `${dir}/e.bin`, maxBytes: 1000 }),
+      (e: unknown) => e instanceof DataError && /e\.bin is 293\.0 KiB, more than/.test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(`${dir}/e.bin`), bytes);
+  });
+});
+
+Deno.test("downloadFile: the time limit stops a slow transfer; the part resumes", async () => {
+  const bytes = randomBytes(200_000, 8);
+  const slow = { bytes, trickle: { bytes: 2_000, everyMs: 40 } };
+  await withServer(new Map([["/slow.bin", slow]]), async (s, dir) => {
+    const dest = `${dir}/slow.bin`;
+    const t0 = performance.now();
+    await assert.rejects(
+      downloadFile({ url: `${s.base}/slow.bin`, dest, timeLimitMs: 500 }),
+      (e: unknown) =>
+        e instanceof NetworkError && e.reason === TIME_LIMIT &&
+        /^download of .*slow\.bin broke off after \d+ of 200000 bytes \(time limit reached\); rerun the same command to resume$/
+          .test(e.message),
+    );
+    const took = performance.now() - t0;
+    assert.ok(took < 5000, `stopped after ${took} ms`);
+    const kept = (await Deno.stat(`${dest}.part`)).size;
+    assert.ok(kept > 0 && kept < bytes.length, `part of ${kept} bytes`);
+    delete (slow as { trickle?: unknown }).trickle;
+    const r = await downloadFile({ url: `${s.base}/slow.bin`, dest, timeLimitMs: 10_000 });
+    assert.equal(r.resumedFrom, kept);
+    assert.deepEqual(await Deno.readFile(dest), bytes);
+  });
+});
+
+Deno.test("downloadFile: a stalled server stops after the idle timeout with one line", async () => {
+  const bytes = randomBytes(100_000, 9);
+  await withServer(new Map([["/stall.bin", { bytes, stallAfter: 30_000 }]]), async (s, dir) => {
+    await assert.rejects(
+      downloadFile({ url: `${s.base}/stall.bin`, dest: `${dir}/s.bin`, idleTimeoutMs: 300 }),
+      (e: unknown) =>
+        e instanceof NetworkError && e.reason === STALLED &&
+        /broke off after 30000 of 100000 bytes \(no data for 0\.3 s\); rerun/.test(e.message),
+    );
+    assert.equal((await Deno.stat(`${dir}/s.bin.part`)).size, 30_000);
+  });
+});
+
+Deno.test("downloadFile: a full disk names the .part and keeps it; a foreign .part is left alone", async () => {
+  const bytes = randomBytes(120_000, 10);
+  await withServer(new Map([["/f.bin", { bytes }]]), async (s, dir) => {
+    const dest = `${dir}/f.bin`;
+    await withFullDisk(dir, 50_000, async () => {
+      await assert.rejects(
+        downloadFile({ url: `${s.base}/f.bin`, dest }),
+        (e: unknown) =>
+          e instanceof DiskWriteError && e.path === `${dest}.part` &&
+          /^Cannot write .*f\.bin\.part \(No space left on device \(os error 28\)\).*partial download is kept and resumes/
+            .test(e.message),
+      );
+    });
+    const kept = (await Deno.stat(`${dest}.part`)).size;
+    assert.ok(kept > 0 && kept <= 50_000);
+    const r = await downloadFile({ url: `${s.base}/f.bin`, dest });
+    assert.equal(r.resumedFrom, kept);
+    assert.deepEqual(await Deno.readFile(dest), bytes);
+    // A .part without the side file this code always writes first is not ours.
+    await Deno.writeTextFile(`${dir}/g.bin.part`, "someone else's");
+    await assert.rejects(
+      downloadFile({ url: `${s.base}/f.bin`, dest: `${dir}/g.bin` }),
+      (e: unknown) =>
+        e instanceof DataError && /g\.bin\.part exists but no .*\.json shows/.test(e.message),
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/g.bin.part`), "someone else's");
+  });
 });

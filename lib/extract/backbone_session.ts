@@ -6,6 +6,7 @@
  */
 import { DataError, MosError } from "../errors.ts";
 import { createSession, ort } from "../ort/session.ts";
+import { assertModelOutputNames } from "./set_files.ts";
 
 /** An open backbone: the session, its input name and its N x D outputs. */
 export interface Backbone {
@@ -77,6 +78,13 @@ export async function openBackbone(
   const outputs = names.includes("features")
     ? ["features", ...names.filter((n) => n !== "features")]
     : names;
+  try {
+    // Output names become file names (`<name>.npy`, `.parts/part-N.<name>.npy`).
+    assertModelOutputNames(modelPath, outputs);
+  } catch (err) {
+    await session.release();
+    throw err;
+  }
   const dims: Record<string, number | undefined> = {};
   for (const m of session.outputMetadata) {
     const shape = "shape" in m ? m.shape : [];

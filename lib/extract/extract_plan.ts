@@ -77,8 +77,13 @@ export function parseExtractPlan(text: string, source: string): ExtractPlan {
   const setsObj = obj(root.sets, "sets");
   const sets: PlannedSet[] = [];
   for (const [name, raw] of Object.entries(setsObj)) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
-      throw new DataError(`${source}: set name "${name}" must be letters, digits, _ . -`);
+    // The name is the set's output folder under out_root: one plain path segment, never "." or
+    // "..", which would put the output at or above out_root.
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(name)) {
+      throw new DataError(
+        `${source}: set name ${JSON.stringify(name)} must be letters, digits, _ . - (not ` +
+          "starting with a dot, at most 128 characters); it names the set's output folder",
+      );
     }
     const s = { ...defaults, ...obj(raw, `sets.${name}`) };
     for (const k of Object.keys(s)) {
@@ -86,10 +91,15 @@ export function parseExtractPlan(text: string, source: string): ExtractPlan {
         throw new DataError(`${source}: unknown key sets.${name}.${k}`);
       }
     }
-    const int = (key: string, fallback: number, min: number): number => {
+    // Upper bounds as for `deno task extract`'s flags: past them a value is a typo, never a run.
+    const int = (key: string, fallback: number, min: number, max: number): number => {
       const v = s[key] ?? fallback;
-      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
-        throw new DataError(`${source}: sets.${name}.${key} must be an integer >= ${min}`);
+      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
+        throw new DataError(
+          `${source}: sets.${name}.${key} must be an integer in [${min}, ${max}], got ${
+            JSON.stringify(v)
+          }`,
+        );
       }
       return v;
     };
@@ -106,13 +116,13 @@ export function parseExtractPlan(text: string, source: string): ExtractPlan {
     sets.push({
       name,
       images: str(s, "images", `sets.${name}.`),
-      count: int("count", -1, 1),
-      views: int("views", 1, 1),
-      viewSeed: int("view_seed", 0, 0),
+      count: int("count", -1, 1, Number.MAX_SAFE_INTEGER),
+      views: int("views", 1, 1, 64),
+      viewSeed: int("view_seed", 0, 0, Number.MAX_SAFE_INTEGER),
       unlabeled: s.unlabeled === true,
-      batch: int("batch", 32, 1),
+      batch: int("batch", 32, 1, 4096),
       dtype: choice("dtype", ["f32", "f16"] as const, "f16"),
-      size: int("size", 480, 32),
+      size: int("size", 480, 32, 4096),
       resize: choice("resize", ["pil", "sharp"] as const, "pil"),
       ...(typeof s.source === "string" ? { source: s.source } : {}),
     });

@@ -6,18 +6,29 @@
  * marks it done, tagged with a key of everything that determines its bytes). A rerun with the
  * same arguments reuses the done chunks and computes the rest; batches never cross chunk
  * boundaries, so a resumed run feeds the backbone exactly the batches an uninterrupted one would.
- * When all chunks are done they are concatenated into the feature set (`meta.json` last) and
- * `.parts/` is removed. Decoding runs ahead of inference through a bounded window, so memory is
- * bounded whatever the dataset size.
+ * When all chunks are done they are concatenated into a staging directory inside `--out`, which
+ * is then committed (lib/extract/set_files.ts: `meta.json` last), and `.parts/` is removed file by
+ * file from the list in its own `run.json`. Decoding runs ahead of inference through a bounded
+ * window, so memory is bounded whatever the dataset size.
+ *
+ * Containment: `--out` may not overlap an input (model, image root, list); every path written is
+ * `--out` joined with a fixed name (model output names are checked before they become file
+ * names); a file in `--out` that no extraction wrote is never overwritten or removed. A failed run
+ * leaves the previous result as it was, keeps finished chunks for a rerun, and removes an
+ * `--out` it created when nothing in it is worth keeping.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { DataError } from "../errors.ts";
-import { ensureWritableDir, writeJsonAtomic, writeTextAtomic } from "../io/atomic.ts";
+import { diskError, writeJsonAtomic, writeTextAtomic } from "../io/atomic.ts";
+import { assertOutsideInputs, type NamedPath } from "../io/containment.ts";
 import { acquireLock } from "../io/lock.ts";
 import { buildManifest, hashFile, manifestMatches, writeManifest } from "../io/manifest.ts";
 import { float32ToFloat16Bits, type NpyDtype, writeNpy } from "../io/npy.ts";
+import { prepareOutDir, removeFreshOutDir } from "../io/out_dir.ts";
+import { createStaging, discardStaging } from "../io/staging.ts";
+import { assertFitsInMemory } from "../memory_budget.ts";
 import { f32Tensor } from "../ort/session.ts";
 import { type Backbone, openBackbone } from "./backbone_session.ts";
 import { type ImageList, listHash } from "./image_list.ts";
@@ -27,11 +38,21 @@ import {
   cropFlipRgb,
   decodeRgbSizes,
   drawViews,
+  PixelLimitError,
   preprocessInfo,
   type Resizer,
   rgbToChw,
   viewResizeFor,
 } from "./preprocess.ts";
+import {
+  commitSetFiles,
+  FIXED_FILES,
+  isSafeOutputName,
+  outputFileName,
+  planSetFiles,
+  type SetOutput,
+  VIEWS_OUTPUT,
+} from "./set_files.ts";
 import { type Shard, shardRange } from "./shard.ts";
 
 /** Everything an extraction needs. */
@@ -68,6 +89,11 @@ export interface ExtractConfig {
   viewSeed?: number;
   /** Square resize before the random crop (default {@linkcode viewResizeFor}(size): 512 at 480). */
   viewResize?: number;
+  /**
+   * Inputs besides the model and the image root that `outDir` must not overlap, e.g. the
+   * `--list` file or an extraction plan (`--config`).
+   */
+  otherInputs?: NamedPath[];
 }
 
 /** Progress of a run: images handled (decoded or skipped) out of the shard's total. */
@@ -93,6 +119,8 @@ export interface ExtractSummary {
   upToDate: boolean;
   outputs: string[];
   seconds: number;
+  /** Lines for the user (lib prints nothing): foreign files left alone in `--out`. */
+  warnings: string[];
 }
 
 interface PartRecord {
@@ -106,7 +134,19 @@ interface PartRecord {
   dims: Record<string, number>;
 }
 
+/** `.parts/run.json`: the run's key, and the exact part files it may write (for removal). */
+interface RunRecord {
+  key: string;
+  /** Chunks of the run: part files are `part-NNNNNN.json` and `part-NNNNNN.<part>.npy`. */
+  chunks: number;
+  /** The `<part>` names: the model's outputs, and `views`. */
+  parts: string[];
+}
+
 const PARTS = ".parts";
+
+/** Largest chunk count a run.json may claim (a damaged one must not start a huge loop). */
+const MAX_CHUNKS = 100_000_000;
 
 function partName(chunk: number): string {
   return `part-${String(chunk).padStart(6, "0")}`;
@@ -116,12 +156,8 @@ function storageDtype(output: string, dtype: "f32" | "f16"): NpyDtype {
   return output === "logits" || dtype === "f32" ? "<f4" : "<f2";
 }
 
-function outputFile(output: string, primary: string): string {
-  return output === primary ? "features.npy" : `${output}.npy`;
-}
-
 /** Name of the training-views array (its part files: `part-NNNNNN.views.npy`). */
-const VIEWS = "views";
+const VIEWS = VIEWS_OUTPUT;
 
 /** The view settings of a config, null when it extracts no training views. */
 function viewSettings(cfg: ExtractConfig): { views: number; seed: number; resize: number } | null {
@@ -148,6 +184,53 @@ function tsvField(s: string): string {
   return s.replace(/[\t\r\n]+/g, " ");
 }
 
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The inputs `cfg.outDir` must stay clear of: the model (and its external `.data` file), the
+ * image root, and {@linkcode ExtractConfig.otherInputs}.
+ */
+export function extractionInputs(cfg: ExtractConfig): NamedPath[] {
+  const inputs: NamedPath[] = [{ label: "--model", path: cfg.modelPath }];
+  const data = `${cfg.modelPath}.data`;
+  if (existsSync(data)) inputs.push({ label: "--model data file", path: data });
+  inputs.push({ label: cfg.list.layout === "list" ? "--root" : "--images", path: cfg.list.root });
+  return [...inputs, ...(cfg.otherInputs ?? [])];
+}
+
+/**
+ * Bytes an extraction holds at once: the decode window (`decodeAhead` images, at most `images`,
+ * of `3 size^2` bytes, and V crops each with views), the float32 input batch (twice with views),
+ * and one chunk's output rows (`chunkSize` rows, at most `images`, of every output plus V view
+ * rows; held twice while a chunk is concatenated). `dims` are the model's declared output widths
+ * (unknown ones count 0). The full-size decode of one image is bounded separately by the pixel
+ * limit ({@linkcode PixelLimitError}).
+ */
+export function extractionMemoryBytes(o: {
+  images: number;
+  batch: number;
+  size: number;
+  views: number;
+  chunkSize: number;
+  decodeAhead?: number;
+  dims: readonly number[];
+}): number {
+  const per = 3 * o.size * o.size;
+  const ahead = Math.min(o.images, o.decodeAhead ?? 2 * o.batch + 8);
+  const window = ahead * per * (1 + (o.views > 1 ? o.views : 0));
+  const batches = o.batch * per * 4 * (o.views > 1 ? 2 : 1);
+  const primary = o.dims[0] ?? 0;
+  const rowBytes = 4 * (o.dims.reduce((s, d) => s + d, 0) + (o.views > 1 ? o.views * primary : 0));
+  return window + batches + 2 * Math.min(o.images, o.chunkSize) * rowBytes;
+}
+
 /**
  * Runs (or resumes, or skips as up to date) an extraction and writes the feature set.
  * `onProgress` is called after every batch.
@@ -157,6 +240,9 @@ export async function runExtraction(
   onProgress?: (p: ExtractProgress) => void,
 ): Promise<ExtractSummary> {
   const t0 = performance.now();
+  // Usage before anything else: --out may not be or hold an input (exit 2, nothing created).
+  assertOutsideInputs({ label: "--out", path: cfg.outDir }, extractionInputs(cfg));
+  viewSettings(cfg);
   // The model is opened (and its outputs checked) before --out is touched: a bad --model must
   // not create or damage the output directory.
   const backbone = await openBackbone(cfg.modelPath, {
@@ -164,11 +250,76 @@ export async function runExtraction(
     threads: cfg.threads,
   });
   try {
-    await ensureWritableDir(cfg.outDir, "--out");
-    return await extractWith(cfg, backbone, onProgress, t0);
+    const chunkSize = cfg.chunkSize ?? 256;
+    const views = cfg.views ?? 1;
+    const { start, end } = shardRange(cfg.list.entries.length, cfg.shard);
+    const need = extractionMemoryBytes({
+      images: end - start,
+      batch: cfg.batch,
+      size: cfg.size,
+      views,
+      chunkSize,
+      decodeAhead: cfg.decodeAhead,
+      dims: backbone.outputs.map((o) => backbone.dims[o] ?? 0),
+    });
+    assertFitsInMemory(
+      need,
+      `extracting ${cfg.list.root} (batch ${cfg.batch} of ${cfg.size}x${cfg.size} images, ` +
+        `chunk ${chunkSize}${views > 1 ? `, ${views} views` : ""})`,
+      "use a smaller --batch, --chunk or --size",
+    );
+    const out = await prepareOutDir(cfg.outDir, "--out");
+    try {
+      return await extractWith(cfg, backbone, onProgress, t0);
+    } catch (err) {
+      await removeFreshOutDir(out);
+      throw err;
+    }
   } finally {
     await backbone.session.release().catch(() => {});
   }
+}
+
+/** The part files a run record names, run.json last; names that are not ours are skipped. */
+function partFiles(run: Partial<RunRecord> | null): string[] {
+  if (!run) return [];
+  const chunks = Number.isSafeInteger(run.chunks) && run.chunks! >= 0 && run.chunks! <= MAX_CHUNKS
+    ? run.chunks!
+    : 0;
+  const parts = Array.isArray(run.parts) ? run.parts.filter(isSafeOutputName) : [];
+  const files: string[] = [];
+  for (let c = 0; c < chunks; c++) {
+    files.push(`${partName(c)}.json`);
+    for (const p of parts) files.push(`${partName(c)}.${p}.npy`);
+  }
+  files.push("run.json");
+  return files;
+}
+
+/**
+ * Removes the part files `run` lists, then `.parts` itself if that left it empty. Returns a
+ * warning when something else is in there (it is left alone).
+ */
+async function removeParts(partsDir: string, run: Partial<RunRecord> | null): Promise<string[]> {
+  for (const f of partFiles(run)) {
+    await Deno.remove(`${partsDir}/${f}`).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+  }
+  try {
+    await Deno.remove(partsDir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    const left: string[] = [];
+    for await (const e of Deno.readDir(partsDir)) left.push(e.name);
+    if (left.length === 0) throw err;
+    return [
+      `${partsDir} still holds ${left.length} entries no extraction run lists (${
+        left.sort().slice(0, 3).join(", ")
+      }${left.length > 3 ? ", ..." : ""}); they were left alone`,
+    ];
+  }
+  return [];
 }
 
 async function extractWith(
@@ -190,6 +341,7 @@ async function extractWith(
   try {
     inputs.model_data = `sha256:${await hashFile(`${cfg.modelPath}.data`)}`;
   } catch { /* no external data file */ }
+  const vs = viewSettings(cfg);
   const config = {
     dataset: cfg.dataset,
     backbone: cfg.backbone,
@@ -202,18 +354,37 @@ async function extractWith(
     chunk: chunkSize,
     list_root: cfg.list.root,
     // Only with views, so feature sets extracted before views existed stay up to date.
-    ...(viewSettings(cfg) ? { views: viewSettings(cfg) } : {}),
+    ...(vs ? { views: vs } : {}),
   };
   const key = createHash("sha256").update(JSON.stringify({ config, inputs })).digest("hex");
+  const primary = backbone.outputs[0];
+  // Every file name below comes from these fixed names and the checked model output names.
+  const partNames = [...backbone.outputs, ...(vs ? [VIEWS] : [])];
+  const files = [
+    ...partNames.map((o, i) => o === VIEWS ? `${VIEWS}.npy` : outputFileName(o, i === 0)),
+    ...FIXED_FILES,
+  ];
 
   const lock = await acquireLock(cfg.outDir, "extract");
+  const partsDir = `${cfg.outDir}/${PARTS}`;
+  let runRecord: RunRecord | null = null;
+  let anyChunkDone = false;
   try {
     const manifestKey = { stage: "extract", config, inputs };
     const existing = await readJsonOrNull<Record<string, unknown>>(`${cfg.outDir}/meta.json`);
     if (
       !cfg.force && existing?.complete === true && await manifestMatches(cfg.outDir, manifestKey)
     ) {
-      await Deno.remove(`${cfg.outDir}/${PARTS}`, { recursive: true }).catch(() => {});
+      const warnings = await removeParts(
+        partsDir,
+        await readJsonOrNull<Partial<RunRecord>>(`${partsDir}/run.json`),
+      );
+      // Nothing is written, so a foreign file a reader would pick up is only reported.
+      const plan = await planSetFiles(cfg.outDir, files, { task: "extract", internal: [PARTS] })
+        .catch((err) => {
+          if (err instanceof DataError) return { warnings: [err.message] };
+          throw err;
+        });
       return {
         outDir: cfg.outDir,
         count: existing.count as number,
@@ -226,27 +397,37 @@ async function extractWith(
           ? existing.outputs.map((o: { name: string }) => o.name)
           : ["features"],
         seconds: (performance.now() - t0) / 1000,
+        warnings: [...plan.warnings, ...warnings],
       };
     }
-    // From here on the directory must never look complete until the new meta.json is written.
-    await Deno.remove(`${cfg.outDir}/meta.json`).catch(() => {});
-    const partsDir = `${cfg.outDir}/${PARTS}`;
-    const run = await readJsonOrNull<{ key: string }>(`${partsDir}/run.json`);
-    if (cfg.force || (run && run.key !== key)) {
-      await Deno.remove(partsDir, { recursive: true }).catch(() => {});
+    // Before anything is written: refuse a foreign file the result would overwrite or a reader
+    // would take for part of it. The previous result stays complete until the commit.
+    const plan = await planSetFiles(cfg.outDir, files, { task: "extract", internal: [PARTS] });
+    const previous = await readJsonOrNull<Partial<RunRecord>>(`${partsDir}/run.json`);
+    if (cfg.force || (previous && previous.key !== key)) {
+      await removeParts(partsDir, previous);
     }
-    await Deno.mkdir(partsDir, { recursive: true });
-    await writeJsonAtomic(`${partsDir}/run.json`, { key, config, inputs });
-
-    const primary = backbone.outputs[0];
+    try {
+      await Deno.mkdir(partsDir, { recursive: true });
+    } catch (err) {
+      throw diskError(err, partsDir);
+    }
     const nChunks = Math.ceil(total / chunkSize);
+    runRecord = { key, chunks: nChunks, parts: partNames };
+    await writeJsonAtomic(`${partsDir}/run.json`, { ...runRecord, config, inputs });
+
     const records: (PartRecord | null)[] = new Array(nChunks).fill(null);
     let resumed = 0;
     let skippedCount = 0;
     for (let c = 0; c < nChunks; c++) {
       const rec = await readJsonOrNull<PartRecord>(`${partsDir}/${partName(c)}.json`);
-      if (rec && rec.key === key && rec.chunk === c) {
+      const a = start + c * chunkSize;
+      if (
+        rec && rec.key === key && rec.chunk === c &&
+        validRecord(rec, a, Math.min(end, a + chunkSize), partNames)
+      ) {
         records[c] = rec;
+        anyChunkDone = true;
         resumed += rec.end - rec.start;
         skippedCount += rec.skipped.length;
         if (cfg.strict && rec.skipped.length > 0) throw strictError(cfg, rec.skipped[0]);
@@ -260,6 +441,7 @@ async function extractWith(
     if (todo.length > 0) {
       await computeChunks(cfg, backbone, todo, { start, end, chunkSize, key, partsDir }, (rec) => {
         records[rec.chunk] = rec;
+        anyChunkDone = true;
       }, (n, skipped) => {
         progress.done += n;
         progress.skipped += skipped;
@@ -276,13 +458,44 @@ async function extractWith(
       dims,
       config,
       inputs,
+      files,
+      stale: plan.stale,
       t0,
     });
-    await Deno.remove(partsDir, { recursive: true }).catch(() => {});
-    return { ...summary, resumed, seconds: (performance.now() - t0) / 1000 };
+    const leftovers = await removeParts(partsDir, runRecord);
+    return {
+      ...summary,
+      resumed,
+      seconds: (performance.now() - t0) / 1000,
+      warnings: [...plan.warnings, ...leftovers],
+    };
+  } catch (err) {
+    // Finished chunks are kept for the rerun; a run that finished none leaves no .parts.
+    if (runRecord && !anyChunkDone) await removeParts(partsDir, runRecord).catch(() => {});
+    throw err;
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Whether a part record describes chunk [a, b) consistently (a damaged record is recomputed, never
+ * trusted): its range, an image count plus skipped positions inside the range that cover it, and
+ * a positive width for every part array.
+ */
+function validRecord(rec: PartRecord, a: number, b: number, parts: readonly string[]): boolean {
+  if (rec.start !== a || rec.end !== b || !Number.isSafeInteger(rec.ok) || rec.ok < 0) return false;
+  if (!Array.isArray(rec.skipped) || rec.ok + rec.skipped.length !== b - a) return false;
+  const seen = new Set<number>();
+  for (const s of rec.skipped) {
+    if (!Array.isArray(s) || !Number.isSafeInteger(s[0]) || typeof s[1] !== "string") return false;
+    if (s[0] < a || s[0] >= b || seen.has(s[0])) return false;
+    seen.add(s[0]);
+  }
+  if (rec.ok === 0) return true;
+  const dims = rec.dims;
+  if (dims === null || typeof dims !== "object") return false;
+  return parts.every((p) => Number.isSafeInteger(dims[p]) && dims[p] > 0 && dims[p] <= 1 << 24);
 }
 
 function strictError(cfg: ExtractConfig, skipped: [number, string]): DataError {
@@ -478,9 +691,11 @@ async function computeChunks(
 /**
  * A stable reason for skipped.tsv. libvips keeps one error buffer per process, so under
  * concurrent decoding a failure's message can carry text from another image's failure; the raw
- * message would make skipped.tsv differ between runs. Reasons are therefore categories.
+ * message would make skipped.tsv differ between runs. Reasons are therefore categories, or our
+ * own messages built from the image header only (the pixel limit).
  */
 function errorReason(err: unknown): string {
+  if (err instanceof PixelLimitError) return err.message;
   const msg = err instanceof Error ? err.message : String(err);
   if (/empty|zero-length|0 bytes/i.test(msg)) return "empty file";
   if (/unsupported image format/i.test(msg)) return "not a recognised image format";
@@ -500,9 +715,13 @@ async function assemble(
     dims: Record<string, number>;
     config: Record<string, unknown>;
     inputs: Record<string, string>;
+    /** Every top-level file of the new result (manifest.json lists them). */
+    files: string[];
+    /** Files of the previous result that the new one lacks. */
+    stale: string[];
     t0: number;
   },
-): Promise<Omit<ExtractSummary, "resumed" | "seconds">> {
+): Promise<Omit<ExtractSummary, "resumed" | "seconds" | "warnings">> {
   const entries = cfg.list.entries;
   const count = records.reduce((s, r) => s + r.ok, 0);
   const skipped = records.flatMap((r) => r.skipped);
@@ -514,111 +733,120 @@ async function assemble(
     labels[i++] = entries[p].label;
     paths.push(entries[p].path);
   }
-  // Stale optional arrays of an earlier run with other outputs would read as part of this set.
-  for await (const e of Deno.readDir(cfg.outDir)) {
-    if (e.name.endsWith(".npy") && e.name !== "features.npy" && e.name !== "labels.npy") {
-      const out = e.name.slice(0, -4);
-      if (!backbone.outputs.includes(out)) await Deno.remove(`${cfg.outDir}/${e.name}`);
-    }
-  }
-  for (const o of backbone.outputs) {
-    await concatNpyFiles(
-      `${cfg.outDir}/${outputFile(o, ctx.primary)}`,
-      storageDtype(o, cfg.dtype),
-      ctx.dims[o],
-      count,
-      records.map((r) => `${ctx.partsDir}/${partName(r.chunk)}.${o}.npy`),
-    );
-  }
   const vs = viewSettings(cfg);
-  if (vs) {
-    await concatNpyFiles(
-      `${cfg.outDir}/${VIEWS}.npy`,
-      storageDtype(ctx.primary, cfg.dtype),
-      ctx.dims[ctx.primary],
-      count * vs.views,
-      records.map((r) => `${ctx.partsDir}/${partName(r.chunk)}.${VIEWS}.npy`),
-    );
-  }
-  await writeNpy(`${cfg.outDir}/labels.npy`, { dtype: "<i4", shape: [count], data: labels });
-  await writeTextAtomic(`${cfg.outDir}/paths.txt`, paths.map((p) => p + "\n").join(""));
-  await writeTextAtomic(
-    `${cfg.outDir}/skipped.tsv`,
-    "path\treason\n" +
-      skipped.map(([p, why]) => `${tsvField(entries[p].path)}\t${tsvField(why)}\n`).join(""),
-  );
-  const wall = (performance.now() - ctx.t0) / 1000;
-  await writeManifest(
-    cfg.outDir,
-    buildManifest({ stage: "extract", config: ctx.config, inputs: ctx.inputs, wallSeconds: wall }),
-  );
-  const dim = ctx.dims[ctx.primary];
-  const meta = {
-    dataset: cfg.dataset,
-    backbone: cfg.backbone,
-    dim,
-    count,
-    dtype: cfg.dtype === "f16" ? "float16" : "float32",
-    preprocess: preprocessInfo(cfg.size, cfg.resizer ?? "pil"),
-    complete: true,
-    skipped: skipped.length,
-    outputs: [
-      ...backbone.outputs.map((o) => ({
-        name: o,
-        file: outputFile(o, ctx.primary),
-        dim: ctx.dims[o],
-        dtype: storageDtype(o, cfg.dtype) === "<f4" ? "float32" : "float16",
-      })),
-      ...(vs
-        ? [{
-          name: VIEWS,
-          file: `${VIEWS}.npy`,
-          dim: ctx.dims[ctx.primary],
-          dtype: storageDtype(ctx.primary, cfg.dtype) === "<f4" ? "float32" : "float16",
-          rows_per_image: vs.views,
-        }]
-        : []),
-    ],
-    views: vs ? vs.views : 1,
+  const dtypeName = (d: NpyDtype) => (d === "<f4" ? "float32" : "float16") as SetOutput["dtype"];
+  const outputs: SetOutput[] = [
+    ...backbone.outputs.map((o, i) => ({
+      name: o,
+      file: outputFileName(o, i === 0),
+      dim: ctx.dims[o],
+      dtype: dtypeName(storageDtype(o, cfg.dtype)),
+    })),
     ...(vs
-      ? {
-        view_transform: {
-          resize: `${vs.resize}x${vs.resize} (same resizer as features.npy)`,
-          crop: `${cfg.size}x${cfg.size} at (top, left) uniform in [0, ${vs.resize - cfg.size}]`,
-          flip: "horizontal, probability 0.5",
-          seed: vs.seed,
-          rows: "views.npy row i*V+v is view v of features.npy row i",
-        },
-      }
-      : {}),
-    source: {
-      layout: cfg.list.layout,
-      root: cfg.list.root,
-      images: entries.length,
-      ignored_files: cfg.list.ignored,
-      ...(cfg.list.classes ? { classes: cfg.list.classes } : {}),
-    },
-    shard: {
-      index: cfg.shard.index,
-      count: cfg.shard.count,
-      start: ctx.start,
-      end: ctx.end,
-      total: entries.length,
-    },
-    list_sha256: ctx.inputs.list.slice(7),
-    model_sha256: ctx.inputs.model.slice(7),
-    model: cfg.modelPath.split("/").pop(),
-    device: cfg.device,
-  };
-  // Last: its `complete: true` is what makes the set readable.
-  await writeJsonAtomic(`${cfg.outDir}/meta.json`, meta);
-  return {
-    outDir: cfg.outDir,
-    count,
-    skipped: skipped.length,
-    total: ctx.end - ctx.start,
-    dim,
-    upToDate: false,
-    outputs: backbone.outputs,
-  };
+      ? [{
+        name: VIEWS,
+        file: `${VIEWS}.npy`,
+        dim: ctx.dims[ctx.primary],
+        dtype: dtypeName(storageDtype(ctx.primary, cfg.dtype)),
+        rows_per_image: vs.views,
+      }]
+      : []),
+  ];
+  let staging: string;
+  try {
+    staging = await createStaging(cfg.outDir);
+  } catch (err) {
+    throw diskError(err, `${cfg.outDir}/.staging`);
+  }
+  try {
+    for (const o of outputs) {
+      const views = o.rows_per_image ?? 1;
+      const source = o.name === VIEWS && vs ? VIEWS : o.name;
+      await concatNpyFiles(
+        `${staging}/${o.file}`,
+        source === VIEWS ? storageDtype(ctx.primary, cfg.dtype) : storageDtype(o.name, cfg.dtype),
+        o.dim,
+        count * views,
+        records.map((r) => `${ctx.partsDir}/${partName(r.chunk)}.${source}.npy`),
+      ).catch((err) => {
+        throw diskError(err, `${cfg.outDir}/${o.file}`);
+      });
+    }
+    await writeNpy(`${staging}/labels.npy`, { dtype: "<i4", shape: [count], data: labels });
+    await writeTextAtomic(`${staging}/paths.txt`, paths.map((p) => p + "\n").join(""));
+    await writeTextAtomic(
+      `${staging}/skipped.tsv`,
+      "path\treason\n" +
+        skipped.map(([p, why]) => `${tsvField(entries[p].path)}\t${tsvField(why)}\n`).join(""),
+    );
+    const wall = (performance.now() - ctx.t0) / 1000;
+    // `files`: what this directory holds of ours; a later run replaces or removes only these.
+    const manifest = {
+      ...buildManifest({
+        stage: "extract",
+        config: ctx.config,
+        inputs: ctx.inputs,
+        wallSeconds: wall,
+      }),
+      files: ctx.files,
+    };
+    await writeManifest(staging, manifest);
+    const dim = ctx.dims[ctx.primary];
+    const meta = {
+      dataset: cfg.dataset,
+      backbone: cfg.backbone,
+      dim,
+      count,
+      dtype: cfg.dtype === "f16" ? "float16" : "float32",
+      preprocess: preprocessInfo(cfg.size, cfg.resizer ?? "pil"),
+      complete: true,
+      skipped: skipped.length,
+      outputs,
+      views: vs ? vs.views : 1,
+      ...(vs
+        ? {
+          view_transform: {
+            resize: `${vs.resize}x${vs.resize} (same resizer as features.npy)`,
+            crop: `${cfg.size}x${cfg.size} at (top, left) uniform in [0, ${vs.resize - cfg.size}]`,
+            flip: "horizontal, probability 0.5",
+            seed: vs.seed,
+            rows: "views.npy row i*V+v is view v of features.npy row i",
+          },
+        }
+        : {}),
+      source: {
+        layout: cfg.list.layout,
+        root: cfg.list.root,
+        images: entries.length,
+        ignored_files: cfg.list.ignored,
+        ...(cfg.list.classes ? { classes: cfg.list.classes } : {}),
+      },
+      shard: {
+        index: cfg.shard.index,
+        count: cfg.shard.count,
+        start: ctx.start,
+        end: ctx.end,
+        total: entries.length,
+      },
+      list_sha256: ctx.inputs.list.slice(7),
+      model_sha256: ctx.inputs.model.slice(7),
+      model: cfg.modelPath.split("/").pop(),
+      device: cfg.device,
+    };
+    // Committed last: its `complete: true` is what makes the set readable.
+    await writeJsonAtomic(`${staging}/meta.json`, meta);
+    await commitSetFiles(staging, cfg.outDir, ctx.stale);
+    return {
+      outDir: cfg.outDir,
+      count,
+      skipped: skipped.length,
+      total: ctx.end - ctx.start,
+      dim,
+      upToDate: false,
+      outputs: backbone.outputs,
+    };
+  } catch (err) {
+    await discardStaging(staging);
+    throw err;
+  }
 }

@@ -2,15 +2,33 @@
  * Merges the feature sets of a sharded extraction (shards 0..n-1 of one image list and one
  * model) into one feature set, byte-identical in its arrays to an unsharded run.
  *
+ * Every path written is `--out` joined with a fixed name: a shard's meta.json `outputs` must name
+ * exactly the files extract writes (lib/extract/set_files.ts), and the merged files are named
+ * from those checked names, never from the text of a meta.json. `--out` may not overlap a shard.
+ * The merged set is written into a staging directory and committed at the end (meta.json last),
+ * so a failure (a full disk included) leaves a previous result in `--out` byte-identical; files
+ * in `--out` that no extract or merge wrote are left alone.
+ *
  * @module
  */
-import { DataError } from "../errors.ts";
-import { ensureWritableDir, writeJsonAtomic, writeTextAtomic } from "../io/atomic.ts";
+import { DataError, UsageError } from "../errors.ts";
+import { diskError, writeJsonAtomic, writeTextAtomic } from "../io/atomic.ts";
+import { assertOutsideInputs } from "../io/containment.ts";
 import { type FeatureMeta, readFeatureMeta } from "../io/feature_set.ts";
 import { acquireLock } from "../io/lock.ts";
 import { buildManifest, hashFile, writeManifest } from "../io/manifest.ts";
 import { type NpyDtype, openNpy, readNpy, writeNpy } from "../io/npy.ts";
+import { prepareOutDir, removeFreshOutDir } from "../io/out_dir.ts";
+import { createStaging, discardStaging } from "../io/staging.ts";
+import { assertFitsInMemory } from "../memory_budget.ts";
 import { concatNpyFiles } from "./npy_concat.ts";
+import {
+  commitSetFiles,
+  planSetFiles,
+  setFileNames,
+  type SetOutput,
+  validateSetOutputs,
+} from "./set_files.ts";
 
 /** Shard information that `deno task extract` records in meta.json. */
 interface ShardInfo {
@@ -21,20 +39,12 @@ interface ShardInfo {
   total: number;
 }
 
-interface OutputInfo {
-  name: string;
-  file: string;
-  dim: number;
-  dtype: "float32" | "float16";
-  /** Rows per image (the training views array has V); 1 when absent. */
-  rows_per_image?: number;
-}
-
 interface ShardSet {
   dir: string;
   meta: FeatureMeta;
   shard: ShardInfo;
-  outputs: OutputInfo[];
+  /** Checked outputs, file names rebuilt from the output names. */
+  outputs: SetOutput[];
 }
 
 /** What a merge produced. */
@@ -44,7 +54,12 @@ export interface MergeSummary {
   count: number;
   skipped: number;
   dim: number;
+  /** Lines for the user (lib prints nothing): foreign files left alone in `--out`. */
+  warnings: string[];
 }
+
+/** Most shards one merge takes (a shard record claiming more is damaged). */
+export const MAX_SHARDS = 1_000_000;
 
 function canonical(v: unknown): string {
   return JSON.stringify(
@@ -70,9 +85,22 @@ async function readShard(dir: string): Promise<ShardSet> {
         "`deno task extract --shard i/n`",
     );
   }
-  const outputs = Array.isArray(meta.outputs)
-    ? meta.outputs as OutputInfo[]
-    : [{ name: "features", file: "features.npy", dim: meta.dim, dtype: meta.dtype }];
+  if (
+    s.count < 1 || s.count > MAX_SHARDS || s.index < 0 || s.index >= s.count || s.start < 0 ||
+    s.end < s.start || s.total < s.end
+  ) {
+    throw new DataError(
+      `${dir}/meta.json: shard record ${canonical(s)} is inconsistent (need 0 <= index < ` +
+        `count <= ${MAX_SHARDS} and 0 <= start <= end <= total); re-extract this shard`,
+    );
+  }
+  const outputs = validateSetOutputs(meta, `${dir}/meta.json`);
+  if (outputs[0].dim !== meta.dim) {
+    throw new DataError(
+      `${dir}/meta.json: outputs[0].dim ${outputs[0].dim} disagrees with "dim" ${meta.dim}; ` +
+        "re-extract this shard",
+    );
+  }
   return { dir, meta, shard: s, outputs };
 }
 
@@ -85,12 +113,21 @@ async function lines(path: string): Promise<string[]> {
 /**
  * Checks that `dirs` are exactly shards 0..n-1 of the same list, model, preprocessing and output
  * layout (any order on the command line), then writes their concatenation in shard order to
- * `outDir`: every output array, labels, paths, skipped.tsv, manifest and meta.json (last).
- * Refuses with a `DataError` naming the offending directory otherwise.
+ * `outDir`: every output array, labels, paths, skipped.tsv, manifest and meta.json (last), staged
+ * and committed at the end. Refuses with a `UsageError` an `outDir` that overlaps a shard, and
+ * with a `DataError` naming the offending directory anything inconsistent, before `outDir` is
+ * created or changed.
  */
 export async function mergeShards(outDir: string, dirs: readonly string[]): Promise<MergeSummary> {
   const t0 = performance.now();
   if (dirs.length === 0) throw new DataError("no shard directories given");
+  assertOutsideInputs(
+    { label: "--out", path: outDir },
+    dirs.map((d, i) => ({ label: `shard directory ${i + 1}`, path: d })),
+  );
+  if (dirs.length > MAX_SHARDS) {
+    throw new UsageError(`${dirs.length} shard directories given; at most ${MAX_SHARDS}`);
+  }
   const sets: ShardSet[] = [];
   for (const d of dirs) sets.push(await readShard(d));
   sets.sort((a, b) => a.shard.index - b.shard.index);
@@ -126,11 +163,12 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
     }
   }
   const have = new Set(sets.map((s) => s.shard.index));
-  const missing = [...Array(n).keys()].filter((i) => !have.has(i));
-  if (missing.length > 0) {
+  if (have.size !== n) {
+    const missing = [...Array(Math.min(n, have.size + 11)).keys()].filter((i) => !have.has(i));
     throw new DataError(
-      `shards ${missing.map((i) => `${i}/${n}`).join(", ")} are missing; pass all ${n} shard ` +
-        "directories (rerun the missing shards first)",
+      `shards ${missing.slice(0, 10).map((i) => `${i}/${n}`).join(", ")}${
+        n - have.size > 10 ? ", ..." : ""
+      } are missing; pass all ${n} shard directories (rerun the missing shards first)`,
     );
   }
   let pos = 0;
@@ -176,21 +214,83 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
   if (pos !== first.shard.total) {
     throw new DataError(`the shards end at list position ${pos}, not ${first.shard.total}`);
   }
+  // The merged labels are the one array held whole; every other array is streamed.
+  assertFitsInMemory(
+    4 * count,
+    `merging ${count} labels of ${n} shards`,
+    "merge fewer, larger shards on a machine with more memory",
+  );
 
-  await ensureWritableDir(outDir, "--out");
-  const lock = await acquireLock(outDir, "merge-shards");
+  const outputs = first.outputs;
+  const files = setFileNames(outputs);
+  const out = await prepareOutDir(outDir, "--out");
   try {
-    await Deno.remove(`${outDir}/meta.json`).catch(() => {});
-    for (const o of first.outputs) {
+    const lock = await acquireLock(outDir, "merge-shards");
+    try {
+      // Before anything is written: a foreign file the result would overwrite is refused.
+      const plan = await planSetFiles(outDir, files, { task: "merge-shards" });
+      await writeMerged(outDir, sets, {
+        outputs,
+        files,
+        stale: plan.stale,
+        count,
+        skipped,
+        paths,
+        skippedLines,
+        t0,
+      });
+      return {
+        outDir,
+        shards: n,
+        count,
+        skipped,
+        dim: first.meta.dim,
+        warnings: plan.warnings,
+      };
+    } finally {
+      lock.release();
+    }
+  } catch (err) {
+    await removeFreshOutDir(out);
+    throw err;
+  }
+}
+
+/** Writes the merged set into a staging directory of `outDir`, then commits it. */
+async function writeMerged(
+  outDir: string,
+  sets: ShardSet[],
+  ctx: {
+    outputs: SetOutput[];
+    files: string[];
+    stale: string[];
+    count: number;
+    skipped: number;
+    paths: string[];
+    skippedLines: string[];
+    t0: number;
+  },
+): Promise<void> {
+  const first = sets[0];
+  let staging: string;
+  try {
+    staging = await createStaging(outDir);
+  } catch (err) {
+    throw diskError(err, `${outDir}/.staging`);
+  }
+  try {
+    for (const o of ctx.outputs) {
       await concatNpyFiles(
-        `${outDir}/${o.file}`,
+        `${staging}/${o.file}`,
         (o.dtype === "float16" ? "<f2" : "<f4") as NpyDtype,
         o.dim,
-        count * (o.rows_per_image ?? 1),
+        ctx.count * (o.rows_per_image ?? 1),
         sets.map((s) => `${s.dir}/${o.file}`),
-      );
+      ).catch((err) => {
+        throw diskError(err, `${outDir}/${o.file}`);
+      });
     }
-    const labels = new Int32Array(count);
+    const labels = new Int32Array(ctx.count);
     let off = 0;
     for (const s of sets) {
       const arr = await readNpy(`${s.dir}/labels.npy`);
@@ -202,37 +302,41 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
       labels.set(arr.data, off);
       off += arr.data.length;
     }
-    await writeNpy(`${outDir}/labels.npy`, { dtype: "<i4", shape: [count], data: labels });
-    await writeTextAtomic(`${outDir}/paths.txt`, paths.map((p) => p + "\n").join(""));
+    await writeNpy(`${staging}/labels.npy`, { dtype: "<i4", shape: [ctx.count], data: labels });
+    await writeTextAtomic(`${staging}/paths.txt`, ctx.paths.map((p) => p + "\n").join(""));
     await writeTextAtomic(
-      `${outDir}/skipped.tsv`,
-      "path\treason\n" + skippedLines.map((l) => l + "\n").join(""),
+      `${staging}/skipped.tsv`,
+      "path\treason\n" + ctx.skippedLines.map((l) => l + "\n").join(""),
     );
     // Each shard's meta.json identifies it (list, model, range, counts) without rehashing arrays.
     const inputs: Record<string, string> = {};
     for (const s of sets) {
       inputs[`shard_${s.shard.index}`] = `sha256:${await hashFile(`${s.dir}/meta.json`)}`;
     }
-    await writeManifest(
-      outDir,
-      buildManifest({
+    // `files`: what this directory holds of ours; a later run replaces or removes only these.
+    const manifest = {
+      ...buildManifest({
         stage: "merge-shards",
-        config: { shards: n },
+        config: { shards: first.shard.count },
         inputs,
-        wallSeconds: (performance.now() - t0) / 1000,
+        wallSeconds: (performance.now() - ctx.t0) / 1000,
       }),
-    );
+      files: ctx.files,
+    };
+    await writeManifest(staging, manifest);
     const meta = {
       ...first.meta,
-      count,
-      skipped,
+      outputs: ctx.outputs,
+      count: ctx.count,
+      skipped: ctx.skipped,
       shard: { index: 0, count: 1, start: 0, end: first.shard.total, total: first.shard.total },
       merged_from: sets.map((s) => ({ dir: s.dir, index: s.shard.index, count: s.meta.count })),
       complete: true,
     };
-    await writeJsonAtomic(`${outDir}/meta.json`, meta);
-  } finally {
-    lock.release();
+    await writeJsonAtomic(`${staging}/meta.json`, meta);
+    await commitSetFiles(staging, outDir, ctx.stale);
+  } catch (err) {
+    await discardStaging(staging);
+    throw err;
   }
-  return { outDir, shards: n, count, skipped, dim: first.meta.dim };
 }

@@ -16,6 +16,8 @@
  * - scaling uses torchvision's float32 order, (x / 255 - 0.5) / 0.5, through a 256-entry table.
  * - images are rejected on decode errors and truncation (`failOn: "truncated"`), close to PIL,
  *   which raises on truncated files, while libjpeg warnings that PIL ignores are tolerated.
+ * - images above Pillow's decompression-bomb limit ({@linkcode MAX_IMAGE_PIXELS}) are rejected
+ *   from their header, before any pixel is decoded, as `Image.open` raises DecompressionBombError.
  *
  * @module
  */
@@ -23,6 +25,38 @@ import sharp from "sharp";
 import { createRng } from "../random.ts";
 import { deriveSeed } from "../train/sampler.ts";
 import { resizeBilinearPil } from "./pil_resize.ts";
+
+/**
+ * Pillow's default decompression-bomb limit: `Image.open` raises DecompressionBombError above
+ * 2 x `Image.MAX_IMAGE_PIXELS` (89,478,485) pixels. A decode at this size already takes
+ * 537 MB as 8-bit RGB; above it an image is refused from its header alone.
+ */
+export const MAX_IMAGE_PIXELS = 178_956_970;
+
+/** An image whose header declares more than {@linkcode MAX_IMAGE_PIXELS} pixels. */
+export class PixelLimitError extends Error {
+  /** Width and height from the image header. */
+  readonly width: number;
+  readonly height: number;
+  constructor(width: number, height: number) {
+    super(
+      `image is ${width} x ${height} = ${width * height} pixels, above the ${MAX_IMAGE_PIXELS}-` +
+        "pixel limit (Pillow's decompression-bomb limit); not decoded",
+    );
+    this.name = "PixelLimitError";
+    this.width = width;
+    this.height = height;
+  }
+}
+
+/**
+ * Reads an image's dimensions from its header (sharp's `metadata()` parses the header only; no
+ * pixel is decoded) and throws {@linkcode PixelLimitError} above the limit.
+ */
+export function assertPixelLimit(width: number | undefined, height: number | undefined): void {
+  if (width === undefined || height === undefined) return;
+  if (width * height > MAX_IMAGE_PIXELS) throw new PixelLimitError(width, height);
+}
 
 /** Random stream of the training views (lib/train/sampler.ts uses 1 and 2). */
 const STREAM_VIEWS = 101;
@@ -80,8 +114,17 @@ export async function decodeRgbSizes(
 ): Promise<Uint8Array[]> {
   const bytes = await Deno.readFile(path);
   if (bytes.length === 0) throw new Error("empty file");
-  const options = { failOn: "truncated", ignoreIcc: true, sequentialRead: true } as const;
-  const meta = await sharp(bytes, options).metadata();
+  // metadata() reads the header only; the limit is checked before anything is decoded, and
+  // libvips is given the same limit so that no decode below can exceed it either.
+  const meta = await sharp(bytes, { failOn: "truncated", ignoreIcc: true, limitInputPixels: false })
+    .metadata();
+  assertPixelLimit(meta.width, meta.height);
+  const options = {
+    failOn: "truncated",
+    ignoreIcc: true,
+    sequentialRead: true,
+    limitInputPixels: MAX_IMAGE_PIXELS,
+  } as const;
   if (meta.space === "cmyk" && meta.channels === 4) {
     const out: Uint8Array[] = [];
     for (const size of sizes) out.push(await decodeCmyk(bytes, size, resizer));
@@ -203,7 +246,11 @@ function finishResize(
 async function decodeCmyk(bytes: Uint8Array, size: number, resizer: Resizer): Promise<Uint8Array> {
   // A cmyk pipeline colourspace keeps the decoded ink values; toColourspace alone would round
   // trip them through sRGB.
-  const { data, info } = await sharp(bytes, { failOn: "truncated", ignoreIcc: true })
+  const { data, info } = await sharp(bytes, {
+    failOn: "truncated",
+    ignoreIcc: true,
+    limitInputPixels: MAX_IMAGE_PIXELS,
+  })
     .pipelineColourspace("cmyk").toColourspace("cmyk").raw({ depth: "uchar" })
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== 4) throw new Error(`CMYK image decoded to ${info.channels} channels`);

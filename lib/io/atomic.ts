@@ -6,6 +6,7 @@
  * @module
  */
 import { DataError } from "../errors.ts";
+import { makeDirTracked, removeEmptyDirs, trackResource } from "./cleanup.ts";
 
 /** Bytes per read/write call: bounds any transient copy the runtime makes for async I/O. */
 const IO_CHUNK = 64 << 20;
@@ -40,6 +41,8 @@ export async function writeFileAtomic(
   const tmp = tempPath(path);
   const chunks = Array.isArray(data) ? data : [data];
   let file: Deno.FsFile | undefined;
+  // Registered before it exists: a signal handler may run while the open is still in flight.
+  const untrack = trackResource("temp file", tmp);
   try {
     file = await Deno.open(tmp, { write: true, createNew: true });
     for (const chunk of chunks) await writeAll(file, chunk);
@@ -55,6 +58,8 @@ export async function writeFileAtomic(
     }
     await Deno.remove(tmp).catch(() => {});
     throw diskError(err, path);
+  } finally {
+    untrack();
   }
 }
 
@@ -86,9 +91,10 @@ export async function ensureWritableDir(dir: string, flagName: string): Promise<
   if (info && !info.isDirectory) {
     throw new DataError(`${flagName} ${dir} is a file; choose a directory path`);
   }
+  let created: string[] = [];
   if (!info) {
     try {
-      await Deno.mkdir(dir, { recursive: true });
+      created = await makeDirTracked(dir);
     } catch (err) {
       throw new DataError(
         `${flagName} ${dir} cannot be created (${errorText(err)}); choose a writable directory`,
@@ -97,14 +103,20 @@ export async function ensureWritableDir(dir: string, flagName: string): Promise<
   }
   // Permission bits lie for root and on some mounts: probe with a real file instead.
   const probe = tempPath(`${dir}/.write-probe`);
+  const untrack = trackResource("temp file", probe);
   try {
-    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
-  } catch (err) {
-    throw new DataError(
-      `${flagName} ${dir} is not writable (${errorText(err)}); choose a writable directory`,
-    );
+    try {
+      await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
+    } catch (err) {
+      removeEmptyDirs(created);
+      throw new DataError(
+        `${flagName} ${dir} is not writable (${errorText(err)}); choose a writable directory`,
+      );
+    }
+    await Deno.remove(probe).catch(() => {});
+  } finally {
+    untrack();
   }
-  await Deno.remove(probe).catch(() => {});
 }
 
 /**
@@ -120,7 +132,7 @@ function errorText(err: unknown): string {
 const DISK_CODES = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"]);
 
 /** A disk error while writing `path` as a DataError naming the file; other errors unchanged. */
-function diskError(err: unknown, path: string): unknown {
+export function diskError(err: unknown, path: string): unknown {
   const code = (err as { code?: string } | null)?.code;
   if (!(err instanceof Deno.errors.PermissionDenied) && !(code && DISK_CODES.has(code))) {
     return err;

@@ -8,7 +8,17 @@
 import { DataError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { writeJsonAtomic, writeTextAtomic } from "./atomic.ts";
-import { float32ToFloat16Bits, type NpyArray, readNpy, toFloat32, writeNpy } from "./npy.ts";
+import { readJsonFile } from "./json_file.ts";
+import {
+  float32ToFloat16Bits,
+  type NpyArray,
+  type NpyFileInfo,
+  readNpy,
+  readNpyHeader,
+  toFloat32,
+  writeNpy,
+} from "./npy.ts";
+import { quoteValue } from "./quote.ts";
 
 /** Contents of `meta.json`. Extra keys (shard, source, timings, ...) are kept as they are. */
 export interface FeatureMeta {
@@ -72,24 +82,19 @@ export async function readFeatureMeta(dir: string): Promise<FeatureMeta> {
     );
   }
   const path = `${dir}/meta.json`;
-  let text: string;
+  let raw: unknown;
   try {
-    text = await Deno.readTextFile(path);
+    raw = await readJsonFile(path, "rerun the extraction that writes it");
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
     throw new DataError(
       `${path} is missing, so the feature set is incomplete; rerun the extraction that writes it`,
     );
   }
-  let meta: Record<string, unknown>;
-  try {
-    meta = JSON.parse(text);
-  } catch {
-    throw new DataError(`${path} is not valid JSON; rerun the extraction that writes it`);
-  }
-  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new DataError(`${path} must hold a JSON object; rerun the extraction that writes it`);
   }
+  const meta = raw as Record<string, unknown>;
   if (meta.complete !== true) {
     throw new DataError(
       `${path} is incomplete (meta.json has no "complete": true); rerun the extraction that ` +
@@ -99,22 +104,57 @@ export async function readFeatureMeta(dir: string): Promise<FeatureMeta> {
   for (const key of ["count", "dim"]) {
     const v = meta[key];
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-      throw new DataError(
-        `${path}: "${key}" must be a non-negative integer, got ${JSON.stringify(v)}`,
-      );
+      throw new DataError(`${path}: "${key}" must be a non-negative integer, got ${quoteValue(v)}`);
+    }
+  }
+  // Optional sizes other stages allocate from (a head of num_classes outputs, count x views
+  // rows): a present one must be a positive integer, never silently ignored or used as is.
+  for (const key of ["num_classes", "views"]) {
+    const v = meta[key];
+    if (v !== undefined && (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1)) {
+      throw new DataError(`${path}: "${key}" must be a positive integer, got ${quoteValue(v)}`);
     }
   }
   for (const key of ["dataset", "backbone"]) {
     if (typeof meta[key] !== "string") {
-      throw new DataError(`${path}: "${key}" must be a string, got ${JSON.stringify(meta[key])}`);
+      throw new DataError(`${path}: "${key}" must be a string, got ${quoteValue(meta[key])}`);
     }
   }
   if (meta.dtype !== "float32" && meta.dtype !== "float16") {
     throw new DataError(
-      `${path}: "dtype" must be "float32" or "float16", got ${JSON.stringify(meta.dtype)}`,
+      `${path}: "dtype" must be "float32" or "float16", got ${quoteValue(meta.dtype)}`,
     );
   }
   return meta as FeatureMeta;
+}
+
+/**
+ * Checks a features.npy header against meta.json's count and dim (before the file is read, so
+ * either side's sizes are reconciled before anything is allocated from them).
+ */
+export function checkFeaturesHeader(
+  h: Pick<NpyFileInfo, "dtype" | "shape">,
+  meta: Pick<FeatureMeta, "count" | "dim">,
+  fPath: string,
+  metaPath: string,
+): void {
+  if (h.shape.length !== 2) {
+    throw new DataError(
+      `${fPath} must be 2-D (N x D features), got shape (${h.shape.join(", ")}); reshape it to ` +
+        "N x D",
+    );
+  }
+  if (h.dtype !== "<f4" && h.dtype !== "<f2") {
+    throw new DataError(`${fPath} must be float32 or float16, got ${h.dtype}`);
+  }
+  if (h.shape[0] !== meta.count) {
+    throw new DataError(`${fPath} has ${h.shape[0]} rows but ${metaPath} says count ${meta.count}`);
+  }
+  if (h.shape[1] !== meta.dim) {
+    throw new DataError(
+      `${fPath} has ${h.shape[1]} columns but ${metaPath} says dim ${meta.dim}`,
+    );
+  }
 }
 
 /** Index of the first non-finite value, or -1. `x - x` is NaN exactly for NaN and +-Inf. */
@@ -138,7 +178,11 @@ function matrixOf(arr: NpyArray, path: string, what: string): Matrix {
   return { data: toFloat32(arr), rows: arr.shape[0], cols: arr.shape[1] };
 }
 
-function labelsOf(arr: NpyArray, path: string): Int32Array {
+/**
+ * The labels of a labels.npy array as int32: 1-D `<i4`, or `<i8` whose every value fits int32
+ * (a `DataError` naming the index otherwise, never a silent wrap).
+ */
+export function labelsOf(arr: NpyArray, path: string): Int32Array {
   if (arr.shape.length !== 1) {
     throw new DataError(`${path} must be 1-D (N labels), got shape (${arr.shape.join(", ")})`);
   }
@@ -177,15 +221,16 @@ export async function readFeatureSet(
   const checkFinite = opts.checkFinite ?? true;
 
   const fPath = `${dir}/features.npy`;
-  const features = matrixOf(await readNpy(fPath), fPath, "N x D features");
-  const N = features.rows;
-  if (N !== meta.count) {
-    throw new DataError(`${fPath} has ${N} rows but ${dir}/meta.json says count ${meta.count}`);
+  const lPath = `${dir}/labels.npy`;
+  const N = meta.count;
+  checkFeaturesHeader(await readNpyHeader(fPath), meta, fPath, `${dir}/meta.json`);
+  const lh = await readNpyHeader(lPath);
+  if (lh.shape.length === 1 && lh.shape[0] !== N) {
+    throw new DataError(`${lPath} has ${lh.shape[0]} labels but ${fPath} has ${N} rows`);
   }
-  if (features.cols !== meta.dim) {
-    throw new DataError(
-      `${fPath} has ${features.cols} columns but ${dir}/meta.json says dim ${meta.dim}`,
-    );
+  const features = matrixOf(await readNpy(fPath), fPath, "N x D features");
+  if (features.rows !== N || features.cols !== meta.dim) {
+    throw new DataError(`${fPath} changed while the feature set was read; rerun`);
   }
   if (checkFinite) {
     const bad = firstNonFinite(features.data);
@@ -198,7 +243,6 @@ export async function readFeatureSet(
     }
   }
 
-  const lPath = `${dir}/labels.npy`;
   const labels = labelsOf(await readNpy(lPath), lPath);
   if (labels.length !== N) {
     throw new DataError(`${lPath} has ${labels.length} labels but ${fPath} has ${N} rows`);
@@ -218,6 +262,10 @@ export async function readFeatureSet(
   const set: FeatureSet = { dir, meta, features, labels };
   const gPath = `${dir}/logits.npy`;
   if (await statOrNull(gPath)) {
+    const gh = await readNpyHeader(gPath);
+    if (gh.shape.length === 2 && gh.shape[0] !== N) {
+      throw new DataError(`${gPath} has ${gh.shape[0]} rows but ${fPath} has ${N}`);
+    }
     const logits = matrixOf(await readNpy(gPath), gPath, "N x K logits");
     if (logits.rows !== N) {
       throw new DataError(`${gPath} has ${logits.rows} rows but ${fPath} has ${N}`);

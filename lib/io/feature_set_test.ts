@@ -9,7 +9,7 @@ import {
   readFeatureSet,
   writeFeatureSet,
 } from "./feature_set.ts";
-import { writeNpy } from "./npy.ts";
+import { encodeNpyHeader, writeNpy } from "./npy.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -186,5 +186,44 @@ Deno.test("feature_set: NaN / Inf features name the first bad row unless checkFi
     init.features.data[33] = 0;
     await writeFeatureSet(dir, init);
     await rejectsWith(readFeatureSet(dir), "logits.npy has a non-finite value in row 2");
+  });
+});
+
+Deno.test("feature_set: meta.json sizes are checked against features.npy before it is read", async () => {
+  await withTempDir(async (dir) => {
+    const fs = `${dir}/fs`;
+    await writeFeatureSet(fs, sampleSet(20, 6));
+    const metaPath = `${fs}/meta.json`;
+    const meta = JSON.parse(await Deno.readTextFile(metaPath));
+    // meta.json and features.npy's header agreeing on 500,000,000 rows over 20 rows of data.
+    const lying = encodeNpyHeader("<f4", [500_000_000, 6]);
+    const file = new Uint8Array(lying.length + 20 * 6 * 4);
+    file.set(lying);
+    await Deno.writeFile(`${fs}/features.npy`, file);
+    await Deno.writeTextFile(metaPath, JSON.stringify({ ...meta, count: 500_000_000 }));
+    await rejectsWith(readFeatureSet(fs), `${fs}/features.npy is truncated`, "12000000000 data");
+    await writeFeatureSet(fs, sampleSet(20, 6));
+    // Sizes other stages allocate from must be positive integers when present.
+    for (const [key, v] of [["num_classes", "ten"], ["num_classes", 0], ["views", 1.5]]) {
+      await Deno.writeTextFile(metaPath, JSON.stringify({ ...meta, [key]: v }));
+      await rejectsWith(readFeatureMeta(fs), `"${key}" must be a positive integer`);
+    }
+    // A meta.json far larger than any real one is refused before it is parsed.
+    await Deno.writeFile(metaPath, new Uint8Array((16 << 20) + 1).fill(0x20));
+    await rejectsWith(readFeatureMeta(fs), `${metaPath} is 16.0 MiB`);
+    // Long, nested or multi-line values stay on one short line.
+    const deep = "[".repeat(60) + JSON.stringify(["a\nb", "x".repeat(5000)]) + "]".repeat(60);
+    const text = JSON.stringify(meta).replace(/"count":\d+/, `"count":${deep}`);
+    await Deno.writeTextFile(metaPath, text);
+    await assert.rejects(readFeatureMeta(fs), (e: unknown) => {
+      assert.ok(e instanceof DataError && e.message.includes('"count" must be'), String(e));
+      assert.ok(!e.message.includes("\n") && e.message.length < 300, e.message);
+      return true;
+    });
+    // Nesting past any real file's is refused before parsing (JSON.stringify of such a value,
+    // in a manifest or a rewritten file, would overflow the stack).
+    const deeper = "[".repeat(100000) + "]".repeat(100000);
+    await Deno.writeTextFile(metaPath, JSON.stringify(meta).replace(/}$/, `,"x":${deeper}}`));
+    await rejectsWith(readFeatureMeta(fs), `${metaPath} nests arrays / objects deeper than 64`);
   });
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { DataError } from "../errors.ts";
-import { type FeatureMeta, readFeatureMeta } from "./feature_set.ts";
+import { checkFeaturesHeader, type FeatureMeta, labelsOf, readFeatureMeta } from "./feature_set.ts";
 import { type NpyReader, openNpy, readNpy } from "./npy.ts";
 
 /** An opened feature set: row-streamed features plus labels in memory. */
@@ -17,7 +17,10 @@ export interface FeatureStream {
   close(): void;
 }
 
-/** Opens `dir` for streaming; validates completeness, shapes and (optionally) the label range. */
+/**
+ * Opens `dir` for streaming; validates completeness, shapes (features.npy against meta.json's
+ * count and dim, labels against the rows) and (optionally) the label range.
+ */
 export async function openFeatureStream(
   dir: string,
   opts: { numClasses?: number } = {},
@@ -25,22 +28,16 @@ export async function openFeatureStream(
   const meta = await readFeatureMeta(dir);
   const features = await openNpy(`${dir}/features.npy`);
   try {
-    if (features.shape.length !== 2) {
-      throw new DataError(
-        `${dir}/features.npy must be N x D, got shape (${features.shape.join(", ")})`,
-      );
-    }
-    const raw = await readNpy(`${dir}/labels.npy`);
+    checkFeaturesHeader(features, meta, features.path, `${dir}/meta.json`);
+    const lPath = `${dir}/labels.npy`;
+    const raw = await readNpy(lPath);
     if (raw.shape.length !== 1 || raw.shape[0] !== features.rows) {
       throw new DataError(
-        `${dir}/labels.npy has shape (${raw.shape.join(", ")}) but features.npy has ` +
+        `${lPath} has shape (${raw.shape.join(", ")}) but features.npy has ` +
           `${features.rows} rows; labels must be one int per feature row`,
       );
     }
-    let labels: Int32Array;
-    if (raw.data instanceof Int32Array) labels = raw.data;
-    else if (raw.data instanceof BigInt64Array) labels = Int32Array.from(raw.data, Number);
-    else throw new DataError(`${dir}/labels.npy must hold int32 or int64 labels, got ${raw.dtype}`);
+    const labels = labelsOf(raw, lPath);
     if (opts.numClasses !== undefined) {
       for (let i = 0; i < labels.length; i++) {
         if (labels[i] < -1 || labels[i] >= opts.numClasses) {

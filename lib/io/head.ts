@@ -9,7 +9,9 @@ import { DataError } from "../errors.ts";
 import { validateGroups } from "../groups.ts";
 import type { Matrix } from "../matrix.ts";
 import { writeJsonAtomic } from "./atomic.ts";
-import { type NpyArray, readNpy, toFloat32, writeNpy } from "./npy.ts";
+import { readJsonFile } from "./json_file.ts";
+import { type NpyArray, readNpy, readNpyHeader, toFloat32, writeNpy } from "./npy.ts";
+import { quoteValue } from "./quote.ts";
 
 /** Contents of `head.json`. Unknown keys from other tools are kept. */
 export interface HeadInfo {
@@ -39,9 +41,10 @@ export function headOutputs(info: Pick<HeadInfo, "kind" | "num_classes" | "group
   return info.kind === "group" ? info.num_classes + info.groups.length : info.num_classes;
 }
 
-async function readOrExplain(path: string, dir: string): Promise<NpyArray> {
+/** Runs `read` on a head file, turning "not found" into "the head is incomplete". */
+async function explainMissing<T>(path: string, dir: string, read: () => Promise<T>): Promise<T> {
   try {
-    return await readNpy(path);
+    return await read();
   } catch (err) {
     if (err instanceof DataError && err.message === `${path} not found`) {
       throw new DataError(`${path} is missing; the head in ${dir} is incomplete, retrain it`);
@@ -50,34 +53,47 @@ async function readOrExplain(path: string, dir: string): Promise<NpyArray> {
   }
 }
 
+/** Reads a head array whose header was checked, refusing one replaced since (other shape). */
+async function readWithShape(
+  path: string,
+  dir: string,
+  dtype: string,
+  shape: number[],
+): Promise<NpyArray> {
+  const arr = await explainMissing(path, dir, () => readNpy(path));
+  if (arr.dtype !== dtype || arr.shape.join() !== shape.join()) {
+    throw new DataError(`${path} changed while the head was read; rerun`);
+  }
+  return arr;
+}
+
 function parseInfo(raw: unknown, path: string): HeadInfo {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new DataError(`${path} must hold a JSON object`);
+    throw new DataError(`${path} must hold a JSON object; retrain the head or fix the file`);
   }
   const info = raw as Record<string, unknown>;
   if (info.kind !== "flat" && info.kind !== "group") {
-    throw new DataError(
-      `${path}: "kind" must be "flat" or "group", got ${JSON.stringify(info.kind)}`,
-    );
+    throw new DataError(`${path}: "kind" must be "flat" or "group", got ${quoteValue(info.kind)}`);
   }
   const C = info.num_classes;
   if (typeof C !== "number" || !Number.isSafeInteger(C) || C < 1) {
     throw new DataError(
-      `${path}: "num_classes" must be a positive integer, got ${JSON.stringify(C)}`,
+      `${path}: "num_classes" must be a positive integer, got ${quoteValue(C)}`,
     );
   }
   let groups: number[][] = [];
   if (info.kind === "group") {
     groups = validateGroups(info.groups, C, path);
   } else if (
-    info.groups !== undefined && !(Array.isArray(info.groups) && info.groups.length === 0)
+    info.groups !== undefined && info.groups !== null &&
+    !(Array.isArray(info.groups) && info.groups.length === 0)
   ) {
     // A flat head may record a grouping (for analysis); it must still be a valid one.
     groups = validateGroups(info.groups, C, path);
   }
   if (info.features !== undefined && typeof info.features !== "string") {
     throw new DataError(
-      `${path}: "features" must be a string, got ${JSON.stringify(info.features)}`,
+      `${path}: "features" must be a string, got ${quoteValue(info.features)}`,
     );
   }
   return { ...info, kind: info.kind, num_classes: C, groups } as HeadInfo;
@@ -89,9 +105,9 @@ function parseInfo(raw: unknown, path: string): HeadInfo {
  */
 export async function readHead(dir: string): Promise<Head> {
   const jsonPath = `${dir}/head.json`;
-  let text: string;
+  let raw: unknown;
   try {
-    text = await Deno.readTextFile(jsonPath);
+    raw = await readJsonFile(jsonPath, "retrain the head or fix the file");
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
     const exists = await Deno.stat(dir).then(() => true, () => false);
@@ -101,41 +117,41 @@ export async function readHead(dir: string): Promise<Head> {
         : `Head not found: ${dir}; train one with \`deno task train-head\``,
     );
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new DataError(`${jsonPath} is not valid JSON; retrain the head or fix the file`);
-  }
   const info = parseInfo(raw, jsonPath);
   const O = headOutputs(info);
   const what = info.kind === "group"
     ? `${info.num_classes} classes + ${info.groups.length} groups`
     : `${info.num_classes} classes`;
 
+  // Shapes are compared from the headers (file sizes checked against them) before either array
+  // is read, so head.json's sizes and the files' are reconciled before any allocation.
   const wPath = `${dir}/weight.npy`;
-  const w = await readOrExplain(wPath, dir);
-  if (w.shape.length !== 2 || (w.dtype !== "<f4" && w.dtype !== "<f2")) {
+  const bPath = `${dir}/bias.npy`;
+  const wh = await explainMissing(wPath, dir, () => readNpyHeader(wPath));
+  if (wh.shape.length !== 2 || (wh.dtype !== "<f4" && wh.dtype !== "<f2")) {
     throw new DataError(
-      `${wPath} must be a 2-D float32 array (O x D), got ${w.dtype} shape (${w.shape.join(", ")})`,
+      `${wPath} must be a 2-D float32 array (O x D), got ${wh.dtype} shape ` +
+        `(${wh.shape.join(", ")}); retrain the head`,
     );
   }
-  if (w.shape[0] !== O) {
+  if (wh.shape[0] !== O) {
     throw new DataError(
-      `${wPath} has ${w.shape[0]} rows but ${jsonPath} needs ${O} outputs (${what}); the files ` +
+      `${wPath} has ${wh.shape[0]} rows but ${jsonPath} needs ${O} outputs (${what}); the files ` +
         "do not belong together",
     );
   }
-  const bPath = `${dir}/bias.npy`;
-  const b = await readOrExplain(bPath, dir);
-  if (b.shape.length !== 1 || (b.dtype !== "<f4" && b.dtype !== "<f2")) {
+  const bh = await explainMissing(bPath, dir, () => readNpyHeader(bPath));
+  if (bh.shape.length !== 1 || (bh.dtype !== "<f4" && bh.dtype !== "<f2")) {
     throw new DataError(
-      `${bPath} must be a 1-D float32 array, got ${b.dtype} shape (${b.shape.join(", ")})`,
+      `${bPath} must be a 1-D float32 array, got ${bh.dtype} shape (${bh.shape.join(", ")}); ` +
+        "retrain the head",
     );
   }
-  if (b.shape[0] !== O) {
-    throw new DataError(`${bPath} has ${b.shape[0]} values but ${jsonPath} needs ${O} (${what})`);
+  if (bh.shape[0] !== O) {
+    throw new DataError(`${bPath} has ${bh.shape[0]} values but ${jsonPath} needs ${O} (${what})`);
   }
+  const w = await readWithShape(wPath, dir, wh.dtype, wh.shape);
+  const b = await readWithShape(bPath, dir, bh.dtype, bh.shape);
   const weight = { data: toFloat32(w), rows: O, cols: w.shape[1] };
   const bias = toFloat32(b);
   for (const [arr, path] of [[weight.data, wPath], [bias, bPath]] as const) {

@@ -3,7 +3,7 @@ import { DataError } from "../errors.ts";
 import { matrix } from "../matrix.ts";
 import { createRng } from "../random.ts";
 import { type Head, headOutputs, readHead, writeHead } from "./head.ts";
-import { writeNpy } from "./npy.ts";
+import { encodeNpyHeader, writeNpy } from "./npy.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -122,5 +122,48 @@ Deno.test("head: writeHead rejects shapes that do not match the kind", async () 
     const head = randomHead("group");
     head.info.kind = "flat";
     await assert.rejects(writeHead(dir, head), RangeError);
+  });
+});
+
+Deno.test("head: head.json sizes are reconciled with the files before anything is allocated", async () => {
+  await withTempDir(async (dir) => {
+    const h = `${dir}/h`;
+    await writeHead(h, randomHead("group"));
+    const info = JSON.parse(await Deno.readTextFile(`${h}/head.json`));
+    const put = (v: unknown) => Deno.writeTextFile(`${h}/head.json`, JSON.stringify(v));
+    // The audit's case: a group head claiming 500,000,000 classes crashed score with V8's fatal
+    // out-of-memory abort (validateGroups sized two tables by it).
+    await put({ ...info, num_classes: 500_000_000 });
+    await rejectsWith(readHead(h), `${h}/head.json`, "class 6 is in no group (499999994");
+    // A flat head recording a grouping is validated the same way.
+    await put({ ...info, kind: "flat", num_classes: 500_000_000 });
+    await rejectsWith(readHead(h), "class 6 is in no group");
+    // weight.npy's header agreeing with the lie is refused from the file's size.
+    await put({ ...info, kind: "flat", num_classes: 500_000_000, groups: [] });
+    const lying = encodeNpyHeader("<f4", [500_000_000, 7]);
+    const file = new Uint8Array(lying.length + 6 * 7 * 4);
+    file.set(lying);
+    await Deno.writeFile(`${h}/weight.npy`, file);
+    await rejectsWith(readHead(h), `${h}/weight.npy is truncated`, "14000000000 data bytes");
+    // DESIGN: "groups" of a flat head is absent or null.
+    await writeHead(`${dir}/f`, randomHead("flat"));
+    const flat = JSON.parse(await Deno.readTextFile(`${dir}/f/head.json`));
+    await Deno.writeTextFile(`${dir}/f/head.json`, JSON.stringify({ ...flat, groups: null }));
+    assert.deepEqual((await readHead(`${dir}/f`)).info.groups, []);
+    // A head.json far larger than any real one is refused before it is parsed.
+    const big = new Uint8Array((16 << 20) + 1).fill(0x20);
+    await Deno.writeFile(`${dir}/f/head.json`, big);
+    await rejectsWith(readHead(`${dir}/f`), `${dir}/f/head.json is 16.0 MiB`, "corrupt");
+    // Values too long or deep for a message are shortened to one line.
+    const deep = '{"a":'.repeat(60) + JSON.stringify("x\n".repeat(9000)) + "}".repeat(60);
+    await Deno.writeTextFile(
+      `${dir}/f/head.json`,
+      JSON.stringify(flat).replace(/"kind":"flat"/, `"kind":${deep}`),
+    );
+    await assert.rejects(readHead(`${dir}/f`), (e: unknown) => {
+      assert.ok(e instanceof DataError && e.message.includes('"kind" must be "flat" or "group"'));
+      assert.ok(!e.message.includes("\n") && e.message.length < 300, e.message);
+      return true;
+    });
   });
 });

@@ -6,6 +6,8 @@
  * @module
  */
 import { DataError } from "../errors.ts";
+import { diskError } from "./atomic.ts";
+import { makeDirTracked, removeEmptyDirs, trackResource } from "./cleanup.ts";
 
 /** A held lock; `release` is idempotent. */
 export interface Lock {
@@ -62,28 +64,58 @@ function readInfo(path: string): LockInfo | null {
 }
 
 /**
+ * Creates `path` holding `bytes`; false if it exists. A file it created but could not fill (a full
+ * disk) is removed again before the error is rethrown, so no empty lock or temp file stays behind.
+ */
+function writeNew(path: string, bytes: Uint8Array): boolean {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { write: true, createNew: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return false;
+    throw err;
+  }
+  try {
+    for (let off = 0; off < bytes.length;) off += file.writeSync(bytes.subarray(off));
+  } catch (err) {
+    // Remove it only while it is still the file we created (a racing run may have moved an
+    // empty lock aside as stale and taken the name meanwhile).
+    try {
+      if (Deno.lstatSync(path).ino === file.statSync().ino) Deno.removeSync(path);
+    } catch { /* gone already */ }
+    throw err;
+  } finally {
+    file.close();
+  }
+  return true;
+}
+
+/**
  * Creates `path` holding `text`, failing if it exists. Written to a temp file first and
  * hard-linked into place, so the lock never exists empty (a reader could otherwise take a
- * half-written lock for stale).
+ * half-written lock for stale). Disk errors become a `DataError` naming the lock.
  */
 function createExclusive(path: string, text: string): boolean {
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.getRandomValues(new Uint32Array(1))[0]}`;
-  Deno.writeTextFileSync(tmp, text, { createNew: true });
+  const bytes = new TextEncoder().encode(text);
+  const untrack = trackResource("temp file", tmp);
   try {
-    Deno.linkSync(tmp, path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) return false;
-    // File systems without hard links: fall back to an exclusive create.
+    if (!writeNew(tmp, bytes)) throw new Deno.errors.AlreadyExists(`${tmp} exists`);
     try {
-      Deno.writeTextFileSync(path, text, { createNew: true });
+      Deno.linkSync(tmp, path);
       return true;
-    } catch (err2) {
-      if (err2 instanceof Deno.errors.AlreadyExists) return false;
-      throw err2;
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) return false;
+      // File systems without hard links: fall back to an exclusive create.
+      return writeNew(path, bytes);
     }
+  } catch (err) {
+    throw diskError(err, path);
   } finally {
-    Deno.removeSync(tmp);
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never created, or gone */ }
+    untrack();
   }
 }
 
@@ -128,24 +160,51 @@ function removeDeadTemps(dir: string, depth: number): void {
  * ```
  */
 export async function acquireLock(dir: string, purpose: string): Promise<Lock> {
-  await Deno.mkdir(dir, { recursive: true });
+  let created: string[] = [];
+  try {
+    created = await makeDirTracked(dir);
+  } catch (err) {
+    throw diskError(err, dir);
+  }
+  try {
+    return takeLock(dir, purpose);
+  } catch (err) {
+    // A failed start leaves nothing behind: not the directories it made for the lock either.
+    removeEmptyDirs(created);
+    throw err;
+  }
+}
+
+/** Takes `<dir>/.lock` in the existing `dir` (synchronous, so no signal lands half-way). */
+function takeLock(dir: string, purpose: string): Lock {
   const path = `${dir}/.lock`;
   const host = Deno.hostname();
   const mine: LockInfo = { pid: Deno.pid, host, started: new Date().toISOString(), purpose };
   const text = JSON.stringify(mine) + "\n";
   for (let attempt = 0; attempt < 3; attempt++) {
     if (createExclusive(path, text)) {
-      removeDeadTemps(dir, 3);
       let held = true;
-      return {
-        path,
-        release() {
-          if (!held) return;
-          held = false;
-          // Only remove the lock if it is still ours (never someone else's after a takeover).
-          if (readInfo(path)?.pid === Deno.pid) Deno.removeSync(path);
-        },
+      const release = () => {
+        if (!held) return;
+        held = false;
+        untrack();
+        // Only remove the lock if it is still ours (never someone else's after a takeover).
+        if (readInfo(path)?.pid === Deno.pid) {
+          try {
+            Deno.removeSync(path);
+          } catch (err) {
+            if (!(err instanceof Deno.errors.NotFound)) throw err;
+          }
+        }
       };
+      const untrack = trackResource("lock", path, release);
+      try {
+        removeDeadTemps(dir, 3);
+      } catch (err) {
+        release(); // the caller never gets the lock, so nobody else would release it
+        throw err;
+      }
+      return { path, release };
     }
     const info = readInfo(path);
     if (info && (info.host !== host || processAlive(info.pid))) {
@@ -164,14 +223,20 @@ export async function acquireLock(dir: string, purpose: string): Promise<Lock> {
       if (err instanceof Deno.errors.NotFound) continue;
       throw err;
     }
-    const moved = readInfo(aside);
-    const replaced = moved && (!info || moved.pid !== info.pid || moved.started !== info.started);
-    if (moved && replaced && processAlive(moved.pid)) {
+    try {
+      const moved = readInfo(aside);
+      const replaced = moved &&
+        (!info || moved.pid !== info.pid || moved.started !== info.started);
+      if (moved && replaced && processAlive(moved.pid)) {
+        try {
+          Deno.linkSync(aside, path); // put the live lock back
+        } catch { /* someone else holds it now; the next attempt reports them */ }
+      }
+    } finally {
       try {
-        Deno.linkSync(aside, path); // put the live lock back
-      } catch { /* someone else holds it now; the next attempt reports them */ }
+        Deno.removeSync(aside);
+      } catch { /* gone already */ }
     }
-    Deno.removeSync(aside);
   }
   throw new DataError(`Could not take ${path} after 3 attempts; another process keeps taking it`);
 }

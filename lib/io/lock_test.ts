@@ -119,3 +119,119 @@ Deno.test("lock: processAlive rejects nonsense pids", () => {
   assert.equal(processAlive(1.5), false);
   assert.equal(processAlive(Deno.pid), true);
 });
+
+/**
+ * A directory whose file system is full but for `freeWrites` small files: a 16 KiB tmpfs padded
+ * with a filler when mounting works (root), else an in-process stand-in that fails writes under it
+ * as the kernel does (the file is created, its first write past the budget gets ENOSPC).
+ */
+async function withFullDisk(
+  freeWrites: 0 | 1,
+  fn: (dir: string, kind: string) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (root) => {
+    const dir = `${root}/fs`;
+    await Deno.mkdir(dir);
+    let mounted = false;
+    try {
+      mounted = (await new Deno.Command("mount", {
+        args: ["-t", "tmpfs", "-o", "size=16k", "tmpfs", dir],
+        stdout: "null",
+        stderr: "null",
+      }).output()).success;
+    } catch { /* no mount command */ }
+    if (mounted) {
+      try {
+        await Deno.writeFile(`${dir}/filler`, new Uint8Array((4 - freeWrites) * 4096));
+        await fn(dir, "tmpfs");
+      } finally {
+        await new Deno.Command("umount", { args: [dir] }).output();
+      }
+      return;
+    }
+    let budget = freeWrites;
+    const enospc = (p: string) =>
+      Object.assign(new Error(`No space left on device (os error 28): write '${p}'`), {
+        code: "ENOSPC",
+      });
+    const under = (p: string | URL) => String(p).startsWith(`${dir}/`);
+    const tracked = new WeakSet<Deno.FsFile>();
+    const orig = {
+      openSync: Deno.openSync,
+      writeSync: Deno.FsFile.prototype.writeSync,
+      writeTextFileSync: Deno.writeTextFileSync,
+    };
+    Deno.openSync = (p, o) => {
+      const f = orig.openSync(p, o);
+      if (under(p) && o?.write) tracked.add(f);
+      return f;
+    };
+    Deno.FsFile.prototype.writeSync = function (this: Deno.FsFile, b: Uint8Array) {
+      if (tracked.has(this) && budget-- <= 0) throw enospc("file");
+      return orig.writeSync.call(this, b);
+    };
+    Deno.writeTextFileSync = (p, text, o) => {
+      if (!under(p)) return orig.writeTextFileSync(p, text, o);
+      orig.writeTextFileSync(p, "", o);
+      if (budget-- <= 0) throw enospc(String(p));
+      orig.writeTextFileSync(p, text, o && { ...o, createNew: false });
+    };
+    try {
+      await fn(dir, "simulated");
+    } finally {
+      Object.assign(Deno, { openSync: orig.openSync, writeTextFileSync: orig.writeTextFileSync });
+      Deno.FsFile.prototype.writeSync = orig.writeSync;
+    }
+  });
+}
+
+/** The names under `dir`, recursively, except the tmpfs filler. */
+function leftovers(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(rel ? `${dir}/${rel}` : dir)) {
+    const sub = rel ? `${rel}/${e.name}` : e.name;
+    if (sub === "filler") continue;
+    out.push(e.isDirectory ? `${sub}/` : sub);
+    if (e.isDirectory) out.push(...leftovers(dir, sub));
+  }
+  return out.sort();
+}
+
+Deno.test("lock: a failed start on a full disk leaves no lock, temp file or directory", async () => {
+  await withFullDisk(0, async (dir, kind) => {
+    // The directories the lock needs are made first (a full tmpfs still takes directories).
+    await assert.rejects(
+      acquireLock(`${dir}/out/sub`, "score"),
+      (e: unknown) =>
+        e instanceof DataError &&
+        e.message.includes(`Cannot write ${dir}/out/sub/.lock (No space left on device`),
+      kind,
+    );
+    assert.deepEqual(leftovers(dir), [], `${kind}: a failed start left files behind`);
+    // An existing directory stays, only the lock's own files go.
+    await Deno.mkdir(`${dir}/kept`);
+    await assert.rejects(acquireLock(`${dir}/kept`, "score"), DataError);
+    assert.deepEqual(leftovers(dir), ["kept/"], kind);
+  });
+});
+
+Deno.test("lock: without hard links, a lock the disk cannot hold is not left empty", async () => {
+  await withFullDisk(1, async (dir, kind) => {
+    const linkSync = Deno.linkSync;
+    // A file system without hard links (some network and FUSE mounts answer EPERM).
+    Deno.linkSync = () => {
+      throw new Deno.errors.PermissionDenied("Operation not permitted (os error 1)");
+    };
+    try {
+      await assert.rejects(
+        acquireLock(`${dir}/out`, "score"),
+        (e: unknown) => e instanceof DataError && e.message.includes(`${dir}/out/.lock`),
+        kind,
+      );
+    } finally {
+      Deno.linkSync = linkSync;
+    }
+    // An empty .lock would have been taken over as stale by the next run, but it must not exist.
+    assert.deepEqual(leftovers(dir), [], `${kind}: a failed start left files behind`);
+  });
+});

@@ -11,6 +11,7 @@ import {
   parseNpy,
   parseNpyHeader,
   readNpy,
+  readNpyHeader,
   toFloat32,
   writeNpy,
 } from "./npy.ts";
@@ -374,4 +375,60 @@ np.save("${dir}/s3.npy", np.ones((1281167, 0), '<f2'))`;
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("npy: lying headers are refused before anything sized by them is read", async () => {
+  const withDict = (dict: string, data = new Uint8Array(4)) => {
+    const h = dict + " ".repeat(64 - ((10 + dict.length + 1) % 64)) + "\n";
+    return handNpy(1, h, data);
+  };
+  // A '__proto__' key once made the dict inherit 'descr', 'fortran_order' and 'shape'.
+  const proto = withDict(
+    "{'__proto__': {'descr': '<f4', 'fortran_order': False, 'shape': (1,)}}",
+  );
+  expectDataError(() => parseNpy(proto, "p.npy"), "p.npy", "no 'descr' key");
+  // Deep nesting is a malformed header, not a stack overflow.
+  const deep = withDict(`{'descr': '<f4', 'fortran_order': False, 'shape': ${"(".repeat(20000)}}`);
+  expectDataError(() => parseNpy(deep, "n.npy"), "n.npy", "nesting deeper than 32");
+  // A dtype holding a newline still gives a one-line message.
+  assert.throws(
+    () => parseNpy(withDict("{'descr': '<f4\n', 'fortran_order': False, 'shape': (1,)}"), "nl.npy"),
+    (e: unknown) => {
+      assert.ok(e instanceof DataError && !e.message.includes("\n"), String(e));
+      return true;
+    },
+  );
+
+  const dir = await Deno.makeTempDir();
+  try {
+    // A v2 length field of 4 GiB in a 100-byte file, and one of 2 MiB in a 2 MiB + 100 file.
+    const huge = new Uint8Array(100);
+    huge.set(latin1("\x93NUMPY\x02\x00"));
+    new DataView(huge.buffer).setUint32(8, 0xffffffff, true);
+    await Deno.writeFile(`${dir}/huge.npy`, huge);
+    for (const read of [readNpy, openNpy, readNpyHeader]) {
+      await assert.rejects(read(`${dir}/huge.npy`), /header length 4294967295 is over 1048576/);
+    }
+    const long = new Uint8Array((2 << 20) + 100).fill(0x20);
+    long.set(latin1("\x93NUMPY\x02\x00"));
+    new DataView(long.buffer).setUint32(8, 2 << 20, true);
+    await Deno.writeFile(`${dir}/long.npy`, long);
+    await assert.rejects(readNpy(`${dir}/long.npy`), /header length 2097152 is over/);
+    // A header claiming 10^9 x 1000 floats over 16 data bytes: refused from its size.
+    await Deno.writeFile(
+      `${dir}/lie.npy`,
+      withDict(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000), }",
+        new Uint8Array(16),
+      ),
+    );
+    for (const read of [readNpy, openNpy, readNpyHeader]) {
+      await assert.rejects(
+        read(`${dir}/lie.npy`),
+        /lie\.npy is truncated: .*needs 4000000000000 data bytes/,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

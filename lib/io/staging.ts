@@ -3,17 +3,34 @@
  * leaves the previous result intact: new files are written under `<out>/.staging.tmp-<pid>-<r>`,
  * and only when all of them exist are the old completion markers removed and the new files renamed
  * into place (renames need no space). A staging directory of a killed process is removed by the
- * next `acquireLock` on `<out>`.
+ * next `acquireLock` on `<out>`; one of an interrupted process (SIGINT / SIGTERM) by its own
+ * signal handler, through the registry of lib/io/cleanup.ts.
  *
  * @module
  */
+import { trackResource } from "./cleanup.ts";
+
+/** Deregistration functions of this process's live staging directories. */
+const untrackers = new Map<string, () => void>();
 
 /** Creates an empty staging directory inside `out` (which must exist). */
 export async function createStaging(out: string): Promise<string> {
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const dir = `${out}/.staging.tmp-${Deno.pid}-${rand}`;
-  await Deno.mkdir(dir);
+  // Registered before the mkdir lands, so a signal during it still removes the directory.
+  untrackers.set(dir, trackResource("staging dir", dir));
+  try {
+    await Deno.mkdir(dir);
+  } catch (err) {
+    untrack(dir);
+    throw err;
+  }
   return dir;
+}
+
+function untrack(staging: string): void {
+  untrackers.get(staging)?.();
+  untrackers.delete(staging);
 }
 
 async function listFiles(root: string, rel = ""): Promise<string[]> {
@@ -56,9 +73,11 @@ export async function commitStaging(
     await Deno.rename(`${staging}/${f}`, `${out}/${f}`);
   }
   await Deno.remove(staging, { recursive: true });
+  untrack(staging);
 }
 
 /** Removes a staging directory after a failure (best effort). */
 export async function discardStaging(staging: string): Promise<void> {
   await Deno.remove(staging, { recursive: true }).catch(() => {});
+  untrack(staging);
 }

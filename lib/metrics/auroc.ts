@@ -27,10 +27,11 @@ export interface ScoreCurve {
   numOod: number;
 }
 
-function checkScores(scores: Scores, which: string): void {
+function checkScores(scores: Scores, which: string, label?: string): void {
+  const of = label ? `${label}: ` : "";
   if (scores.length === 0) {
     throw new DataError(
-      `${which} scores are empty; both the ID and the OOD set need at least one sample`,
+      `${of}${which} scores are empty; both the ID and the OOD set need at least one sample`,
     );
   }
   for (let i = 0; i < scores.length; i++) {
@@ -38,8 +39,8 @@ function checkScores(scores: Scores, which: string): void {
     // v - v is NaN for NaN and for +-Infinity; sklearn rejects both (assert_all_finite).
     if (v - v !== 0) {
       throw new DataError(
-        `${which} score ${i} is ${v}; scores must be finite (check the features / logits for ` +
-          `NaN or Inf values)`,
+        `${of}${which} score ${i} is ${v}; scores must be finite (a NaN or infinite score has ` +
+          `no rank: check the features / logits for NaN, Inf or values that overflow float32)`,
       );
     }
   }
@@ -47,13 +48,14 @@ function checkScores(scores: Scores, which: string): void {
 
 /**
  * Sorts the two score sets once each (native typed-array sort, no comparator) and merges them into
- * the tie-grouped descending curve. Empty or non-finite inputs are a `DataError`. Equal values are
+ * the tie-grouped descending curve. Empty or non-finite inputs are a `DataError`, naming `label`
+ * (what the scores are, e.g. the method and the sets) when given. Equal values are
  * one group (+0 and -0 too), so ties are always handled as one threshold, as sklearn and the
  * Outlier-Exposure code do with `np.diff(sorted_scores) != 0`.
  */
-export function scoreCurve(id: Scores, ood: Scores): ScoreCurve {
-  checkScores(id, "ID");
-  checkScores(ood, "OOD");
+export function scoreCurve(id: Scores, ood: Scores, label?: string): ScoreCurve {
+  checkScores(id, "ID", label);
+  checkScores(ood, "OOD", label);
   const a = id.slice().sort();
   const b = ood.slice().sort();
   const total = a.length + b.length;

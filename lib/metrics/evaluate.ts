@@ -20,11 +20,14 @@ export interface DetectionMetrics {
 export interface EvaluateOptions {
   /** FPR95 definition: "paper" (Outlier-Exposure rule, default) or "openood". */
   fprConvention?: FprConvention;
+  /** What the scores are (e.g. `msp (ID "id" vs OOD "sun")`), named by a score error. */
+  label?: string;
 }
 
 /**
  * AUROC, FPR95, AUPR-In and AUPR-Out with ID as the positive class (scores: higher = more ID).
- * Empty score arrays and NaN / infinite scores are a `DataError`.
+ * Empty score arrays and NaN / infinite scores are a `DataError` (naming `options.label`): a NaN
+ * never becomes a metric.
  *
  * @example
  * ```ts
@@ -36,7 +39,7 @@ export function evaluate(id: Scores, ood: Scores, options: EvaluateOptions = {})
   if (convention !== "paper" && convention !== "openood") {
     throw new UsageError(`Unknown FPR95 convention "${convention}"; use "paper" or "openood"`);
   }
-  const curve = scoreCurve(id, ood);
+  const curve = scoreCurve(id, ood, options.label);
   return {
     auroc: aurocFromCurve(curve),
     fpr95: convention === "paper" ? fpr95PaperFromCurve(curve) : fpr95OpenOodFromCurve(curve),

@@ -42,3 +42,23 @@ Deno.test("evaluate rejects empty sets, NaN scores and unknown conventions", () 
   // deno-lint-ignore no-explicit-any
   assert.throws(() => evaluate(ok, ok, { fprConvention: "x" as any }), UsageError);
 });
+
+Deno.test("evaluate: a NaN or infinite score names the label, the side and the row", () => {
+  const label = `mahalanobis (ID "id" vs OOD "sun")`;
+  for (
+    const [id, ood, side] of [
+      [new Float32Array([1, NaN]), new Float32Array([0]), "ID score 1 is NaN"],
+      [new Float32Array([1]), new Float32Array([0, 2, -Infinity]), "OOD score 2 is -Infinity"],
+    ] as const
+  ) {
+    assert.throws(
+      () => evaluate(id, ood, { label }),
+      (e: unknown) =>
+        e instanceof DataError && e.message.startsWith(`${label}: ${side};`) &&
+        e.message.includes("overflow float32"),
+    );
+  }
+  // The float32 extremes are scores like any other.
+  const m = evaluate(new Float32Array([3.4e38]), new Float32Array([-3.4e38]), { label });
+  assert.equal(m.auroc, 1);
+});

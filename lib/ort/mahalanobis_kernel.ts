@@ -210,9 +210,11 @@ export async function fitMahalanobisFast(
     if (!Number.isFinite(cov[k])) finite = false;
   }
   if (!finite) {
+    // Finite features above ~1.8e19 overflow float32 when squared in the scatter.
     throw new DataError(
-      `Mahalanobis fit: the feature covariance contains NaN or Infinity; ` +
-        `check the training features for NaN / Inf values`,
+      `Mahalanobis fit: the feature covariance is not finite (the training features hold NaN / ` +
+        `Inf, or values so large that their squares overflow float32); check and rescale the ` +
+        `training features`,
     );
   }
   const { inverse, method } = invertCovariance(cov, d, opts.rtol ?? d * 2 ** -52);

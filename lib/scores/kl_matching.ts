@@ -29,7 +29,8 @@ export const KL_TEMPLATE_FLOOR = 1.401298464324817e-45;
  * Mean probability vector per class: row c of the returned C x K matrix is the mean of the rows of
  * `probs` (N x K) whose label is c, accumulated in float64. A class with no rows gets a row of NaN
  * (skipped by {@linkcode klMatching}). Labels outside [0, numClasses) (such as -1 for OOD or
- * unlabeled rows) are a `DataError`: filter them out first.
+ * unlabeled rows) are a `DataError`: filter them out first; so is a NaN probability (a row
+ * whose logits overflowed), which would otherwise pass for an empty class.
  */
 export function klTemplates(probs: Matrix, labels: Int32Array, numClasses: number): Matrix {
   if (!Number.isInteger(numClasses) || numClasses <= 0) {
@@ -56,7 +57,19 @@ export function klTemplates(probs: Matrix, labels: Int32Array, numClasses: numbe
     counts[c]++;
     const src = i * K;
     const dst = c * K;
-    for (let j = 0; j < K; j++) sums[dst + j] += p[src + j];
+    for (let j = 0; j < K; j++) {
+      const v = p[src + j];
+      // A NaN row (logits that overflowed float32) would make class c's template NaN, and NaN
+      // templates are skipped as empty: the class would silently vanish from the score.
+      if (v !== v) {
+        throw new DataError(
+          `KL templates: the probabilities of row ${i} (class ${c}) are NaN: its logits are ` +
+            `not finite (NaN, or a float32 overflow of features x weights); rescale the ` +
+            `features or retrain the head`,
+        );
+      }
+      sums[dst + j] += v;
+    }
   }
   const out = new Float32Array(numClasses * K);
   for (let c = 0; c < numClasses; c++) {

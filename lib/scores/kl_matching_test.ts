@@ -124,3 +124,16 @@ Deno.test("kl matching errors: bad labels, length and column mismatch, no templa
   assert.throws(() => klMatching(probs, matrix(3, 2)), DataError);
   assert.throws(() => klMatching(probs, matrix(1, 3, new Float32Array(3).fill(NaN))), DataError);
 });
+
+Deno.test("klTemplates: a NaN probability row is a DataError, not a silently empty class", () => {
+  // Before: the NaN summed into class 1's template, which klMatching then skipped as empty, so
+  // every score was computed without class 1.
+  const probs = randomProbs(41, 6, 3, 1);
+  probs.data[4 * 3 + 1] = NaN;
+  const labels = Int32Array.from([0, 1, 2, 0, 1, 2]);
+  assert.throws(
+    () => klTemplates(probs, labels, 3),
+    (e: unknown) => e instanceof DataError && /row 4 \(class 1\) are NaN/.test(e.message),
+  );
+  assert.throws(() => klTemplatesClean(probs), DataError);
+});

@@ -12,6 +12,12 @@
  * {@linkcode ValData} and hands the detector's `fit` / `score` nothing else, and
  * {@linkcode heldoutEvaluate} touches its `test` argument only after the search has returned.
  *
+ * These runners ({@linkcode searchOnVal}, {@linkcode heldoutEvaluate}, and
+ * {@linkcode fixedEvaluate} for the paper protocol's defaults) are the one path a detector's
+ * scores take to a metric, so the float32 overflow guard (./numerics.ts) sits here: every score
+ * vector is checked, and a NaN / infinite score stops the run with one error naming the method,
+ * the dataset and its file (from {@linkcode DetectorSites}); errors of a fit get the same names.
+ *
  * @module
  */
 import { UsageError } from "../errors.ts";
@@ -20,6 +26,7 @@ import type { RowSource } from "../ort/linear.ts";
 import { auroc } from "../metrics/auroc.ts";
 import type { Scores } from "../metrics/auroc.ts";
 import { createRng, shuffle } from "../random.ts";
+import { checkFiniteScores, type NumericSite, withSite } from "./numerics.ts";
 
 /** ID-val size OpenOOD v1.5 uses for ImageNet-1k (of its 50,000 val images). */
 export const OPENOOD_ID_VAL_COUNT = 5000;
@@ -121,6 +128,62 @@ export interface TunableDetector<P, M, D> {
   score(model: M, data: D): Float32Array | Promise<Float32Array>;
 }
 
+/** A dataset name and the input file its data came from. */
+export interface SetSite {
+  set: string;
+  file: string;
+}
+
+/** What the overflow guard names: the method, and the set and file of each data value. */
+export interface DetectorSites<D> {
+  method: string;
+  /** Names one set's data (the value handed to `score`). */
+  describe(data: D): SetSite;
+  /** What the fit reads (default: `describe(val.id)`). */
+  fit?: SetSite;
+}
+
+/** Names used when a caller gives no {@linkcode DetectorSites}: the protocol's roles. */
+function defaultSites<D>(val: ValData<D>, test?: TestData<D>): DetectorSites<D> {
+  return {
+    method: "detector",
+    describe(d: D): SetSite {
+      const name = d === val.id
+        ? "ID-val"
+        : d === val.ood
+        ? "OOD-val"
+        : d === test?.id
+        ? "ID-test"
+        : test?.ood.find((s) => s.data === d)?.name ?? "a scored set";
+      return { set: name, file: "its features file" };
+    },
+  };
+}
+
+/** `detector.score` behind the overflow guard; its DataErrors name the method and the set. */
+async function guardedScore<M, D>(
+  detector: TunableDetector<unknown, M, D>,
+  model: M,
+  data: D,
+  sites: DetectorSites<D>,
+): Promise<Float32Array> {
+  const site: NumericSite = { method: sites.method, ...sites.describe(data) };
+  const scores = await withSite(site, () => detector.score(model, data));
+  checkFiniteScores(scores, site);
+  return scores;
+}
+
+/** `detector.fit`, its DataErrors naming the method and the fitted set. */
+function guardedFit<P, M, D>(
+  detector: TunableDetector<P, M, D>,
+  params: P,
+  val: ValData<D>,
+  sites: DetectorSites<D>,
+): Promise<M> {
+  const where = sites.fit ?? sites.describe(val.id);
+  return withSite({ method: sites.method, ...where }, () => detector.fit(params, val));
+}
+
 /** One evaluated candidate. */
 export interface Trial<P> {
   params: P;
@@ -137,11 +200,13 @@ export interface SearchResult<P> {
 
 /**
  * Fits and scores every candidate on the validation data only and picks the highest val AUROC
- * (the first on ties). With one candidate it is chosen without scoring.
+ * (the first on ties). With one candidate it is chosen without scoring. Non-finite scores are a
+ * `DataError` naming `sites` (see the module doc).
  */
 export async function searchOnVal<P, M, D>(
   detector: TunableDetector<P, M, D>,
   val: ValData<D>,
+  sites: DetectorSites<D> = defaultSites(val),
 ): Promise<SearchResult<P>> {
   const { candidates } = detector;
   if (candidates.length === 0) throw new RangeError("a detector needs at least one candidate");
@@ -151,9 +216,9 @@ export async function searchOnVal<P, M, D>(
   const trials: Trial<P>[] = [];
   let best = 0;
   for (let k = 0; k < candidates.length; k++) {
-    const model = await detector.fit(candidates[k], val);
-    const id: Scores = await detector.score(model, val.id);
-    const ood: Scores = await detector.score(model, val.ood);
+    const model = await guardedFit(detector, candidates[k], val, sites);
+    const id: Scores = await guardedScore(detector, model, val.id, sites);
+    const ood: Scores = await guardedScore(detector, model, val.ood, sites);
     trials.push({ params: candidates[k], auroc: auroc(id, ood) });
     if (trials[k].auroc > trials[best].auroc) best = k;
   }
@@ -170,19 +235,47 @@ export interface HeldoutResult<P, M> {
 
 /**
  * The held-out protocol for one detector: {@linkcode searchOnVal} on `val`, refit of the chosen
- * setting on `val`, then one scoring pass over `test` (read only after the search).
+ * setting on `val`, then one scoring pass over `test` (read only after the search). Non-finite
+ * scores are a `DataError` naming `sites`.
  */
 export async function heldoutEvaluate<P, M, D>(
   detector: TunableDetector<P, M, D>,
   val: ValData<D>,
   test: TestData<D>,
+  sites: DetectorSites<D> = defaultSites(val, test),
 ): Promise<HeldoutResult<P, M>> {
-  const search = await searchOnVal(detector, val);
-  const model = await detector.fit(search.best, val);
-  const id = await detector.score(model, test.id);
+  const search = await searchOnVal(detector, val, sites);
+  return { search, ...await scoreTest(detector, search.best, val, test, sites) };
+}
+
+/** Fit of `params` on `val`, then one guarded scoring pass over `test`. */
+async function scoreTest<P, M, D>(
+  detector: TunableDetector<P, M, D>,
+  params: P,
+  val: ValData<D>,
+  test: TestData<D>,
+  sites: DetectorSites<D>,
+): Promise<{ model: M; scores: { id: Float32Array; ood: Map<string, Float32Array> } }> {
+  const model = await guardedFit(detector, params, val, sites);
+  const id = await guardedScore(detector, model, test.id, sites);
   const ood = new Map<string, Float32Array>();
-  for (const s of test.ood) ood.set(s.name, await detector.score(model, s.data));
-  return { search, model, scores: { id, ood } };
+  for (const s of test.ood) ood.set(s.name, await guardedScore(detector, model, s.data, sites));
+  return { model, scores: { id, ood } };
+}
+
+/**
+ * A fixed setting, no search (the paper protocol's defaults): `params` fitted on `val`, the test
+ * sets scored once, every score vector through the overflow guard like
+ * {@linkcode heldoutEvaluate}.
+ */
+export function fixedEvaluate<P, M, D>(
+  detector: TunableDetector<P, M, D>,
+  params: P,
+  val: ValData<D>,
+  test: TestData<D>,
+  sites: DetectorSites<D> = defaultSites(val, test),
+): Promise<{ model: M; scores: { id: Float32Array; ood: Map<string, Float32Array> } }> {
+  return scoreTest(detector, params, val, test, sites);
 }
 
 /**

@@ -32,6 +32,16 @@ import {
   type LogisticCvOptions,
   logisticDecision,
 } from "./logistic.ts";
+import { checkFiniteScores, withSite } from "./numerics.ts";
+
+/** Method key of the detector, as the overflow guard names it. */
+const METHOD = "mahalanobis-multilayer";
+
+/** The file a layer's rows come from: an opened `.npy` knows its path. */
+function layerFile(rows: LayerRows, layer: string): string {
+  const path = (rows as { path?: unknown }).path;
+  return typeof path === "string" ? path : `${layer}.npy`;
+}
 
 /** The pooled layers extraction can export, shallow to deep (file `<name>.npy` in a feature set). */
 export const MAHALANOBIS_LAYERS: readonly string[] = Object.freeze([
@@ -82,7 +92,10 @@ export async function fitLayerStatistics(
       );
     }
     const source = "data" in rows ? matrixRows(rows) : rows;
-    const model = await fitMahalanobisFast(source, labels, numClasses, opts);
+    const model = await withSite(
+      { method: METHOD, set: `training layer ${layer}`, file: layerFile(rows, layer) },
+      () => fitMahalanobisFast(source, labels, numClasses, opts),
+    );
     out.push({ layer, model: { means: model.means, precision: model.precision } });
   }
   return out;
@@ -101,11 +114,15 @@ function matrixRows(m: Matrix): RowSource {
   };
 }
 
-/** Scores every row of one set on every layer (`set[layer]` must have the same row count). */
+/**
+ * Scores every row of one set on every layer (`set[layer]` must have the same row count). A layer
+ * score that overflows float32 (NaN / Inf) is a `DataError` naming the layer's file and
+ * `opts.set` (the dataset name), before it can reach the regression.
+ */
 export async function layerScores(
   stats: readonly LayerStatistics[],
   set: Record<string, LayerRows>,
-  opts: FastFitOptions = {},
+  opts: FastFitOptions & { set?: string } = {},
 ): Promise<LayerScores> {
   const L = stats.length;
   let n = -1;
@@ -129,6 +146,11 @@ export async function layerScores(
       );
     }
     const s = await mahalanobisFast(model, rows, opts);
+    checkFiniteScores(s, {
+      method: `${METHOD} (layer ${layer})`,
+      set: opts.set ?? "a scored set",
+      file: layerFile(rows, layer),
+    }, "data" in rows ? rows : undefined);
     for (let i = 0; i < n; i++) data[i * L + l] = s[i];
   }
   return { layers: stats.map((s) => s.layer), rows: Math.max(n, 0), data };

@@ -88,3 +88,27 @@ Deno.test("the combiner weights the informative layer and scores w . s + b", () 
   const sub = selectLayerScores(id, Int32Array.from([4, 0]));
   assert.deepEqual([...sub.data], [...id.data.slice(12, 15), ...id.data.slice(0, 3)]);
 });
+
+Deno.test("layer scores that overflow float32 are one DataError naming the layer's file", async () => {
+  const n = 60;
+  const labels = Int32Array.from({ length: n }, (_, i) => i % C);
+  const stats = await fitLayerStatistics(
+    { root: layer(31, n, 4, labels, 5), block1: layer(32, n, 6, labels, 5) },
+    ["root", "block1"],
+    labels,
+    C,
+  );
+  // block1 of the scored set: row 3 at 1e30, whose squared distance overflows float32. An opened
+  // .npy carries its path; a matrix with a `path` stands in for one here.
+  const big = layer(33, 10, 6, new Int32Array(10).fill(-1), 0);
+  big.data.fill(1e30, 3 * 6, 4 * 6);
+  const set = { root: layer(34, 10, 4, new Int32Array(10).fill(-1), 0), block1: big };
+  (big as Matrix & { path: string }).path = "/sets/sun/block1.npy";
+  await assert.rejects(
+    () => layerScores(stats, set, { set: "sun" }),
+    (e: unknown) =>
+      e instanceof Error && e.name === "DataError" && e.message.includes("layer block1") &&
+      e.message.includes(`"sun"`) && e.message.includes("/sets/sun/block1.npy") &&
+      e.message.includes("row 3"),
+  );
+});

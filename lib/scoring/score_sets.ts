@@ -4,6 +4,11 @@
  * products and the logit-only scores (lib/ort/logit_scores.ts; lib/scores/ holds the plain
  * float64 references they are tested against).
  *
+ * Numerics. Every logits matrix and every score vector passes the float32 overflow guard of
+ * ./numerics.ts before it reaches a metric: finite features that overflow (values near 3.4e38,
+ * or products and squares of large values) stop the run with one error naming the method, the
+ * dataset and the file, instead of NaN or silently wrong metrics.
+ *
  * Time per method (the paper's "test time" column) includes the head's forward pass over every
  * evaluated set for the logit-based methods, plus the method's own fitting (Mahalanobis statistics,
  * KL templates).
@@ -26,6 +31,7 @@ import { klTemplates } from "../scores/kl_matching.ts";
 import { ODIN_TEMPERATURE } from "../scores/odin.ts";
 import { softmaxRows } from "../softmax.ts";
 import type { MethodKey } from "./methods.ts";
+import { checkFiniteLogits, checkFiniteScores, type NumericSite, withSite } from "./numerics.ts";
 
 /** KL template variants: "paper" = ground-truth labels of the evaluated ID set (as released). */
 export type KlVariant = "paper" | "clean";
@@ -101,12 +107,33 @@ export function checkDims(head: Head, sets: { name: string; dir: string; dim: nu
   }
 }
 
-/** Templates from predicted labels of a streamed held-out split (the "clean" KL variant). */
+/** The features file of an evaluated set (what the numeric guard names). */
+function featuresFile(s: NamedSet): string {
+  return `${s.set.dir}/features.npy`;
+}
+
+/** The weight file of a head (what the logits guard names). */
+function weightFile(head: Head): string {
+  return head.dir ? `${head.dir}/weight.npy` : "the head's weight.npy";
+}
+
+/**
+ * Templates from predicted labels of a streamed held-out split (the "clean" KL variant). A chunk
+ * whose logits are not finite stops the run: its softmax would be NaN, and a NaN template row is
+ * skipped by the KL score, which would silently drop a class.
+ */
 async function cleanTemplates(head: Head, train: TrainSource, threads?: number): Promise<Matrix> {
   const K = head.weight.rows;
   const sums = new Float64Array(K * K);
   const counts = new Float64Array(K);
-  await forEachLogitsChunk(train.source, head.weight, head.bias, (_start, logits) => {
+  const site = {
+    method: "kl",
+    set: "--train",
+    file: `${train.dir}/features.npy`,
+    weights: weightFile(head),
+  };
+  await forEachLogitsChunk(train.source, head.weight, head.bias, (start, logits) => {
+    checkFiniteLogits(logits, site, { rowOffset: start });
     const probs = softmaxRows(logits);
     const p = probs.data;
     for (let i = 0; i < probs.rows; i++) {
@@ -141,16 +168,26 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
   const seconds: Record<string, number> = {};
   const notes: string[] = [];
 
-  const needsLogits = methods.some((m) => m !== "mahalanobis");
+  const logitMethods = methods.filter((m) => m !== "mahalanobis");
   const logits = new Map<string, Matrix>();
   let logitsSeconds = 0;
-  if (needsLogits) {
+  if (logitMethods.length > 0) {
     onStep?.(`logits of ${all.length} sets`);
     const t0 = performance.now();
     for (const s of all) {
       logits.set(s.name, await linearLogits(s.set.features, head.weight, head.bias, { threads }));
     }
     logitsSeconds = elapsed(t0);
+    // One pass over N x K per set, shared by every logit-based method (~1 ns a value, under a
+    // tenth of the GEMM's time); a validation of the inputs like readFeatureSet's, so untimed.
+    for (const s of all) {
+      checkFiniteLogits(logits.get(s.name)!, {
+        method: logitMethods.join(", "),
+        set: s.name,
+        file: featuresFile(s),
+        weights: weightFile(head),
+      }, { features: s.set.features });
+    }
   }
 
   for (const method of methods) {
@@ -228,11 +265,10 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
               "--train DIR (or drop mahalanobis from --methods)",
           );
         }
-        const model = await fitMahalanobisFast(
-          inputs.train.source,
-          inputs.train.labels,
-          head.info.num_classes,
-          { threads },
+        const train = inputs.train;
+        const model = await withSite(
+          { method, set: "--train", file: `${train.dir}/features.npy` },
+          () => fitMahalanobisFast(train.source, train.labels, head.info.num_classes, { threads }),
         );
         for (const s of all) {
           per.set(s.name, await mahalanobisFast(model, s.set.features, { threads }));
@@ -242,6 +278,11 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
       }
     }
     seconds[method] = elapsed(t0) + (method === "mahalanobis" ? 0 : logitsSeconds);
+    // The overflow guard: one pass over each score vector, before any metric sees it.
+    for (const s of all) {
+      const site: NumericSite = { method, set: s.name, file: featuresFile(s) };
+      checkFiniteScores(per.get(s.name)!, site, s.set.features);
+    }
     scores.set(method, per);
   }
 
@@ -251,6 +292,7 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
     for (const s of ood) {
       const m: DetectionMetrics = evaluate(per.get(id.name)!, per.get(s.name)!, {
         fprConvention: inputs.fprConvention,
+        label: `${method} (ID "${id.name}" vs OOD "${s.name}")`,
       });
       metrics.push({
         method,

@@ -81,6 +81,8 @@ export interface TrainOptions {
   engine?: "ort" | "reference";
   /** Steps per onnxruntime run (default {@linkcode DEFAULT_UNROLL}); results do not depend on it. */
   unroll?: number;
+  /** The training features file, named by the error when the loss or weights stop being finite. */
+  featuresPath?: string;
 }
 
 /** Result of {@linkcode trainHead}. */
@@ -134,6 +136,21 @@ function validate(opts: TrainOptions): void {
   if (every !== undefined && !(Number.isInteger(every) && every >= 1)) {
     throw new RangeError(`Checkpoint interval must be a positive integer, got ${every}`);
   }
+}
+
+/** The features file of a run: `featuresPath`, else the path a file-backed source carries. */
+function featuresName(opts: TrainOptions): string {
+  const path = (opts.source as { path?: unknown }).path;
+  return opts.featuresPath ?? (typeof path === "string" ? path : "the training features");
+}
+
+/** The one error of a run whose loss or weights stopped being finite (nothing is written). */
+function diverged(opts: TrainOptions, what: string): DataError {
+  return new DataError(
+    `Head training on ${featuresName(opts)} diverged: ${what} ` +
+      `(float32 overflow); the features are too large for this learning rate, rescale them or ` +
+      `lower --lr`,
+  );
 }
 
 /**
@@ -222,12 +239,9 @@ export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
       const out = await step.run(batches.slice(0, m));
       for (let j = 0; j < m; j++, t++) {
         const loss = out[j];
-        if (!Number.isFinite(loss)) {
-          throw new DataError(
-            `Head training diverged at step ${t} (loss ${loss}); lower the learning rate or ` +
-              `check the features for NaN / huge values`,
-          );
-        }
+        // A non-finite weight makes the next step's loss non-finite, so this check also stops a
+        // run whose weights overflowed; the last update is checked after the loop.
+        if (!Number.isFinite(loss)) throw diverged(opts, `the loss of step ${t + 1} is ${loss}`);
         losses[t] = loss;
         opts.onProgress?.(t + 1, total, loss);
         // Stop reporting at once; later steps of this run are discarded with the rest.
@@ -235,8 +249,17 @@ export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
       }
       if (opts.checkpoint && t % every === 0 && t < total) await save(t);
     }
-    if (opts.checkpoint && start < total) await save(total);
     const s = step.state();
+    // The last update has no next loss to reveal an overflow: check its weights once (O x D).
+    const badW = s.weight.findIndex((v) => v - v !== 0);
+    const badB = s.bias.findIndex((v) => v - v !== 0);
+    if (badW !== -1 || badB !== -1) {
+      const what = badW !== -1
+        ? `weight ${badW} is ${s.weight[badW]}`
+        : `bias ${badB} is ${s.bias[badB]}`;
+      throw diverged(opts, `after step ${total} ${what}`);
+    }
+    if (opts.checkpoint && start < total) await save(total);
     return {
       weight: matrix(O, D, s.weight),
       bias: s.bias,

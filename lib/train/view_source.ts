@@ -15,7 +15,7 @@
  */
 import { DataError } from "../errors.ts";
 import { readFeatureMeta } from "../io/feature_set.ts";
-import { float16BitsToFloat32, type NpyDtype, openNpy, readNpy } from "../io/npy.ts";
+import { float16BitsToFloat32, type NpyDtype, openNpy, readNpy, readNpyHeader } from "../io/npy.ts";
 import { npyFeatureSource } from "./file_source.ts";
 import { deriveSeed } from "./sampler.ts";
 import type { FeatureSource } from "./trainer.ts";
@@ -182,6 +182,9 @@ export async function openViewSource(
       close: () => file.close(),
     };
   }
+  // The header (and the file's size against it) is checked before the file is read whole.
+  const header = await readNpyHeader(path);
+  check(header.dtype, header.shape);
   const arr = await readNpy(path);
   check(arr.dtype, arr.shape);
   // The same check as the disk path, once for the whole array (float16: exponent bits all ones).

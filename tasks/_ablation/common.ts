@@ -13,6 +13,7 @@ import {
   type TrainConfig,
 } from "../../lib/config/ablation_experiment.ts";
 import { DataError, UsageError } from "../../lib/errors.ts";
+import type { NamedPath } from "../../lib/io/containment.ts";
 import { PAPER_DATASET_LABELS, PAPER_DATASETS } from "../../lib/tables/paper_reference.ts";
 import type { HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
 import { type FlagDef, type FlagValues, numberFlag } from "../_shared/cli.ts";
@@ -167,6 +168,31 @@ export async function demoSets(
     ood: sets.ood.map((s) => ({ name: s.name, dir: s.dir })),
     synthetic: true,
   };
+}
+
+/**
+ * The paths an ablation reads, which its `--out` must not equal, contain or lie inside: the
+ * config, the class hierarchy (when the task takes one), and each real data root with its sets.
+ * The synthetic benchmark is an output (written under `--out`), not an input.
+ */
+export function ablationInputs(
+  values: FlagValues,
+  o: { hierarchy?: string; data?: { root: string; sets: ResolvedSets; label?: string }[] },
+): NamedPath[] {
+  const config = values.config as string;
+  const inputs: NamedPath[] = [{ label: "--config", path: config }];
+  if (o.hierarchy !== undefined) {
+    const label = values.hierarchy === undefined ? `hierarchy of ${config}` : "--hierarchy";
+    inputs.push({ label, path: o.hierarchy });
+  }
+  for (const d of o.data ?? []) {
+    const label = d.label ?? (values.data === undefined ? `data_root of ${config}` : "--data");
+    inputs.push({ label, path: d.root });
+    inputs.push({ label: 'feature set "train"', path: d.sets.train });
+    inputs.push({ label: 'feature set "id"', path: d.sets.id });
+    for (const s of d.sets.ood) inputs.push({ label: `feature set "${s.name}"`, path: s.dir });
+  }
+  return inputs;
 }
 
 /** Label space of the synthetic benchmark: the real ImageNet-1k classes. */

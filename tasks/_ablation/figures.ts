@@ -1,10 +1,11 @@
 /**
- * Writing figures: render a spec to SVG (and optionally PNG) atomically beside the tables, and
- * turn per-configuration metrics into the points the figure builders take.
+ * Writing figures: render a spec to SVG (and optionally PNG) into the staging directory of the
+ * tables (tasks/_shared/result_dir.ts), and turn per-configuration metrics into the points the
+ * figure builders take.
  *
  * @module
  */
-import { writeFileAtomic, writeTextAtomic } from "../../lib/io/atomic.ts";
+import type { StagedWriter } from "../_shared/result_dir.ts";
 import type { LinePoint } from "../../lib/figures/line_panels.ts";
 import { renderSvg, svgToPng } from "../../lib/figures/render.ts";
 import type { VegaLiteSpec } from "../../lib/figures/style.ts";
@@ -12,22 +13,19 @@ import type { DatasetMetrics } from "../../lib/tables/ablation_tables.ts";
 import { datasetLabel, METRIC_LABELS } from "./common.ts";
 
 /**
- * Renders `spec` to `<path>.svg` (and `<path>.png` with `png`); returns the written paths. Render
- * warnings go to `log`.
+ * Renders `spec` and stages it as `<name>.svg` (and `<name>.png` with `png`); returns the final
+ * paths. Render warnings go to `log`.
  */
 export async function writeFigure(
-  path: string,
+  w: StagedWriter,
+  name: string,
   spec: VegaLiteSpec,
   o: { png: boolean; log: (m: string) => void },
 ): Promise<string[]> {
   const { svg, warnings } = await renderSvg(spec);
-  for (const w of warnings) o.log(`  figure ${path}: ${w}`);
-  await writeTextAtomic(`${path}.svg`, svg);
-  const files = [`${path}.svg`];
-  if (o.png) {
-    await writeFileAtomic(`${path}.png`, await svgToPng(svg));
-    files.push(`${path}.png`);
-  }
+  for (const warning of warnings) o.log(`  figure ${name}: ${warning}`);
+  const files = [await w.text(`${name}.svg`, svg)];
+  if (o.png) files.push(await w.bytes(`${name}.png`, await svgToPng(svg)));
   return files;
 }
 

@@ -30,6 +30,7 @@ import {
 import { readNpy, toFloat32, writeNpy } from "../../lib/io/npy.ts";
 import { type Matrix, matrix } from "../../lib/matrix.ts";
 import type { Strategy } from "../../lib/config/ablation_experiment.ts";
+import { removeOwnManifest } from "../_shared/result_dir.ts";
 
 /** Paper names of the strategies, as figure series and table rows show them. */
 export const STRATEGY_NAMES: Readonly<Record<Strategy, string>> = Object.freeze({
@@ -130,7 +131,8 @@ export async function classMeansCached(
         return matrix(arr.shape[0], arr.shape[1], toFloat32(arr));
       }
     }
-    await Deno.remove(`${cacheDir}/manifest.json`).catch(() => {});
+    // Invalidate the stale result first (a crash below then means "redo"), never a foreign one.
+    await removeOwnManifest(cacheDir, "class_means");
     const t0 = performance.now();
     const means = await streamClassMeans(trainDir, numClasses);
     await writeNpy(file, { dtype: "<f4", shape: [means.rows, means.cols], data: means.data });

@@ -23,6 +23,7 @@ import {
 } from "../../lib/io/manifest.ts";
 import { matrix } from "../../lib/matrix.ts";
 import { createRng, shuffle } from "../../lib/random.ts";
+import { removeOwnManifest } from "../_shared/result_dir.ts";
 
 /** The class order and per-class row seeds of one sampling seed. */
 export interface ClassSampler {
@@ -122,7 +123,8 @@ export async function writeClassSubset(
     if (await manifestMatches(o.out, { stage: "class_subset", config, inputs })) {
       return { ...dirs, reused: true };
     }
-    await Deno.remove(`${o.out}/manifest.json`).catch(() => {});
+    // Invalidate the stale result first (a crash below then means "redo"), never a foreign one.
+    await removeOwnManifest(o.out, "class_subset");
     const t0 = performance.now();
     const relabel = new Map(o.classes.map((c, i) => [c, i]));
     for (

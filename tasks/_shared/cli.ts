@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { MosError, UsageError } from "../../lib/errors.ts";
+import { cleanupLiveResources } from "../../lib/io/cleanup.ts";
 
 /** One flag of a task. */
 export interface FlagDef {
@@ -114,12 +115,46 @@ export interface NumberRule {
   exclusiveMin?: boolean;
 }
 
+/**
+ * Upper bounds of the numeric flags that every task shares, applied when a task gives none: a value
+ * past them is a typo or an attack (`--threads 100000` would start 100,000 threads), never a run.
+ */
+export const FLAG_MAX: Readonly<Record<string, number>> = {
+  "threads": 1024,
+  "batch": 65536,
+  "steps": 10_000_000,
+  "warmup": 10_000_000,
+  "num-classes": 1_000_000,
+  "k": 1_000_000,
+  "dim": 65536,
+  "seed": 2 ** 53 - 1,
+  "ci-seed": 2 ** 53 - 1,
+  "split-seed": 2 ** 53 - 1,
+  "sample-seed": 2 ** 53 - 1,
+  "view-seed": 2 ** 53 - 1,
+  "resamples": 1_000_000,
+  "seeds": 100,
+  "train-per-class": 1_000_000,
+  "val-per-class": 1_000_000,
+  "per-class": 1_000_000,
+  "total-images": 100_000_000,
+  "ood-count": 100_000_000,
+  "id-val-count": 100_000_000,
+  "shard-count": 1_000_000,
+  "lr": 1000,
+  "mixup": 1000,
+  "odin-temperature": 1e9,
+};
+
 /** Parses an optional number flag, throwing UsageError naming the flag and value when invalid. */
 export function numberFlag(
   values: FlagValues,
   name: string,
-  rule: NumberRule = {},
+  given: NumberRule = {},
 ): number | undefined {
+  const rule = given.max === undefined && FLAG_MAX[name] !== undefined
+    ? { ...given, max: FLAG_MAX[name] }
+    : given;
   const raw = values[name];
   if (raw === undefined) return undefined;
   if (typeof raw !== "string") throw new UsageError(`--${name} takes a value`);
@@ -173,10 +208,50 @@ export function choiceFlag<T extends string>(
   return raw as T;
 }
 
+/** Exit codes of an interrupted run: 128 + the signal number, as shells report them. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** "1 lock", "2 temp files" (plural by count). */
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * Installs the SIGINT / SIGTERM handlers of a run: remove this process's temp files and staging
+ * directories and release its locks (the registry of lib/io/cleanup.ts, synchronously), print
+ * one line, exit 130 / 143. Returns the function that removes them again. The handlers do not
+ * keep the process alive, and are removed when the task ends anyway.
+ */
+export function installSignalHandlers(taskName: string): () => void {
+  const installed: [Deno.Signal, () => void][] = [];
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    const handler = () => {
+      const r = cleanupLiveResources();
+      const failed = r.failed.length ? `; could not remove ${r.failed.join(", ")}` : "";
+      console.error(
+        `interrupted: ${taskName} got ${sig}; released ${count(r.locks, "lock")}, removed ` +
+          `${r.removed} temp ${r.removed === 1 ? "file or directory" : "files and directories"}` +
+          `${failed}; rerun the same command to finish`,
+      );
+      Deno.exit(SIGNAL_EXIT[sig]);
+    };
+    try {
+      Deno.addSignalListener(sig, handler);
+      installed.push([sig, handler]);
+    } catch { /* a platform without this signal (SIGTERM on Windows) */ }
+  }
+  return () => {
+    for (const [sig, handler] of installed) Deno.removeSignalListener(sig, handler);
+  };
+}
+
 /**
  * Runs a task's main function with the shared error handling: `--help` prints help and exits 0;
  * a MosError prints `error: <message>` and exits with its code; anything else prints an internal
- * error line (stack with `--debug`) and exits 1.
+ * error line (stack with `--debug`) and exits 1. While it runs, SIGINT / SIGTERM release the
+ * run's locks and remove its temp files before exiting 130 / 143 (see
+ * {@linkcode installSignalHandlers}); a failed run removes whatever of them is still registered
+ * before it exits.
  */
 export async function runTask(
   spec: TaskSpec,
@@ -184,6 +259,7 @@ export async function runTask(
   args: string[] = Deno.args,
 ): Promise<void> {
   const debug = args.includes("--debug");
+  const removeHandlers = installSignalHandlers(spec.name);
   try {
     if (args.includes("--help") || args.includes("-h")) {
       console.log(helpText(spec));
@@ -192,6 +268,9 @@ export async function runTask(
     const { values, positionals } = parseFlags(spec, args);
     await main(values, positionals);
   } catch (e) {
+    // Every finally has run by now; anything still registered leaked (e.g. from work left in
+    // flight by a rejected Promise.all) and would outlive the run.
+    cleanupLiveResources(0);
     if (e instanceof MosError) {
       console.error(`error: ${e.message}`);
       if (debug && e.stack) console.error(e.stack);
@@ -201,5 +280,7 @@ export async function runTask(
     console.error(`error: ${msg}${debug ? "" : " (rerun with --debug for details)"}`);
     if (debug && e instanceof Error && e.stack) console.error(e.stack);
     Deno.exit(1);
+  } finally {
+    removeHandlers();
   }
 }

@@ -1,10 +1,12 @@
 /**
  * The conversion flags shared by `bit-to-onnx` and `fetch-bit`: which outputs the ONNX model has
- * and how GroupNorm is written.
+ * and how GroupNorm is written, and the check that the `.onnx` output is not its own input.
  *
  * @module
  */
 import { BIT_OUTPUTS, type BitOutput, type GroupNormImpl } from "../../lib/bit/resnet_v2_onnx.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { assertOutsideInputs, resolvePath } from "../../lib/io/containment.ts";
 import { choiceFlag, type FlagDef, type FlagValues, listFlag } from "./cli.ts";
 
 /** Flag definitions (`--outputs`, `--group-norm`). */
@@ -32,4 +34,19 @@ export function onnxFlags(values: FlagValues): { outputs: BitOutput[]; groupNorm
       "instance",
     ) as GroupNormImpl,
   };
+}
+
+/**
+ * Refuses (exit 2) an `--out` that is, or whose `.data` side file is, the checkpoint it is made
+ * from (symlinks followed), and one that is an existing directory.
+ */
+export function assertOnnxOutput(out: string, npzPath: string, npzLabel = "--npz"): void {
+  const npz = { label: npzLabel, path: npzPath };
+  assertOutsideInputs({ label: "--out", path: out }, [npz]);
+  assertOutsideInputs({ label: "the side file of --out", path: `${out}.data` }, [npz]);
+  let isDir = false;
+  try {
+    isDir = Deno.statSync(resolvePath(out)).isDirectory;
+  } catch { /* absent: it will be created */ }
+  if (isDir) throw new UsageError(`--out ${out} is a directory; give the .onnx file to write`);
 }

@@ -2,14 +2,22 @@
  * The paper's main experiment as one pipeline: train the flat and the group (taxonomy) head,
  * score the five flat-head methods and MOS, render Table 1 and Table 3. Used by `deno task demo`
  * (synthetic data) and `deno task table1` (real features). Every stage is reused when its
- * manifest matches.
+ * manifest matches. The output directory is locked for the whole run and the tables are staged and
+ * committed together (tasks/_shared/result_dir.ts).
  *
  * @module
  */
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import type { KlVariant } from "../../lib/scoring/score_sets.ts";
 import type { HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
-import { type PaperTablesResult, writePaperTables } from "../tables.ts";
+import {
+  buildPaperTables,
+  type PaperTablesOptions,
+  type PaperTablesResult,
+  stagePaperTables,
+  TABLES_MARKERS,
+} from "../tables.ts";
+import type { ResultDir } from "./result_dir.ts";
 import { runScoreStage, runTrainStage } from "./stages.ts";
 
 /** Inputs of {@linkcode runPaperPipeline}. */
@@ -17,7 +25,8 @@ export interface PaperPipelineOptions {
   train: string;
   id: { name: string; dir: string };
   ood: { name: string; dir: string }[];
-  out: string;
+  /** The locked output directory (withResultDir): heads, scores and the tables go there. */
+  dir: ResultDir;
   overrides: HyperRuleOverrides;
   seed: number;
   klVariant: KlVariant;
@@ -35,7 +44,15 @@ export interface PaperPipelineOptions {
 
 /** Runs the pipeline; returns the rendered tables. */
 export async function runPaperPipeline(o: PaperPipelineOptions): Promise<PaperTablesResult> {
-  const heads = { flat: `${o.out}/heads/flat`, group: `${o.out}/heads/group` };
+  const tables = await buildPaperTables(await runStages(o));
+  const files = await o.dir.commit((w) => stagePaperTables(w, tables), TABLES_MARKERS);
+  return { ...tables, files };
+}
+
+/** Trains and scores both heads; returns what the table builder needs. */
+async function runStages(o: PaperPipelineOptions): Promise<PaperTablesOptions> {
+  const out = o.dir.out;
+  const heads = { flat: `${out}/heads/flat`, group: `${out}/heads/group` };
   for (const [kind, groups] of [["flat", "flat"], ["group", "taxonomy"]] as const) {
     o.log(`training the ${kind} head (${groups}) -> ${heads[kind]}`);
     const r = await runTrainStage({
@@ -52,7 +69,7 @@ export async function runPaperPipeline(o: PaperPipelineOptions): Promise<PaperTa
     const acc = r.valAccuracy === null ? "" : `, ID accuracy ${(100 * r.valAccuracy).toFixed(2)}%`;
     o.log(`${kind} head ${r.skipped ? "reused (manifest matches)" : "trained"}${acc}`);
   }
-  const scoreDirs = { flat: `${o.out}/scores/flat`, group: `${o.out}/scores/group` };
+  const scoreDirs = { flat: `${out}/scores/flat`, group: `${out}/scores/group` };
   const common = {
     id: o.id,
     ood: o.ood,
@@ -88,9 +105,8 @@ export async function runPaperPipeline(o: PaperPipelineOptions): Promise<PaperTa
       "odin: temperature 1000 without input perturbation (as the released code ran it)",
     );
   } else notes.push(...new Set(all));
-  return await writePaperTables({
+  return {
     scoreDirs: [scoreDirs.flat, scoreDirs.group],
-    out: o.out,
     flatHead: heads.flat,
     groupHead: heads.group,
     datasets: o.ood.map((s) => s.name),
@@ -98,5 +114,5 @@ export async function runPaperPipeline(o: PaperPipelineOptions): Promise<PaperTa
     paperMap: o.paperMap,
     title: o.title,
     notes,
-  });
+  };
 }

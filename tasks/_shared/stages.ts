@@ -7,8 +7,9 @@
  */
 import { DataError, UsageError } from "../../lib/errors.ts";
 import { groupLayout } from "../../lib/groups.ts";
-import { ensureWritableDir, writeTextAtomic } from "../../lib/io/atomic.ts";
+import { writeTextAtomic } from "../../lib/io/atomic.ts";
 import { readClassTable } from "../../lib/io/classes.ts";
+import { assertOutsideInputs, type NamedPath } from "../../lib/io/containment.ts";
 import { type FeatureSet, readFeatureSet } from "../../lib/io/feature_set.ts";
 import { openFeatureStream } from "../../lib/io/feature_stream.ts";
 import { type Head, readHead, writeHead } from "../../lib/io/head.ts";
@@ -20,7 +21,9 @@ import {
   writeManifest,
 } from "../../lib/io/manifest.ts";
 import { intervalsCsv, writeScoreOutputs } from "../../lib/io/score_files.ts";
+import { prepareOutDir, removeFreshOutDir } from "../../lib/io/out_dir.ts";
 import { commitStaging, createStaging, discardStaging } from "../../lib/io/staging.ts";
+import { assertFitsInMemory } from "../../lib/memory_budget.ts";
 import { scoreMapIntervals } from "../../lib/metrics/bootstrap.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.ts";
@@ -81,6 +84,12 @@ export interface TrainStageResult {
 /** Trains (or reuses) a head; see the module doc for the guarantees. */
 export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageResult> {
   const label = o.label ?? "train-head";
+  const trainInputs: NamedPath[] = [{ label: "--features", path: o.features }];
+  if (o.val) trainInputs.push({ label: "--val", path: o.val });
+  if (typeof o.groups === "string" && !["flat", "taxonomy"].includes(o.groups)) {
+    trainInputs.push({ label: "--groups", path: o.groups });
+  }
+  assertOutsideInputs({ label: "--out", path: o.out }, trainInputs);
   // Sets above 1 GiB (ImageNet train: 5.2 GB as float16) are gathered from the file batch by
   // batch, so memory stays bounded by the batch, not the set; same bytes as reading it whole.
   const FILE_SOURCE_BYTES = 1 << 30;
@@ -121,6 +130,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
       );
     }
     const C = o.numClasses ?? numClassesOf(set);
+    checkTrainMemory(o, set, C);
     let fileText: string | undefined;
     const choice = typeof o.groups === "string" ? o.groups : "groups (computed)";
     if (typeof o.groups !== "string") {
@@ -167,13 +177,18 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
     const inputPaths: Record<string, string> = { features: o.features };
     if (o.val) inputPaths.val = o.val;
 
-    await ensureWritableDir(o.out, "--out");
-    const lock = await acquireLock(o.out, "train-head");
+    const outDir = await prepareOutDir(o.out, "--out");
+    let done = false;
+    const lock = await acquireLock(o.out, "train-head").catch(async (e) => {
+      await removeFreshOutDir(outDir);
+      throw e;
+    });
     try {
       const inputs = await hashInputs(inputPaths);
       if (!o.force && await manifestMatches(o.out, { stage: "train_head", config, inputs })) {
         const head = await readHead(o.out);
         const acc = head.info.train?.val_accuracy;
+        done = true;
         return { head, skipped: true, valAccuracy: typeof acc === "number" ? acc : null };
       }
       // The previous head stays intact (and consistent with its manifest) until the new one is
@@ -183,6 +198,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
       let started = false;
       const result = await trainHead({
         source: viewSrc ?? fileSource ?? gatherSource(set.features),
+        featuresPath: viewSrc ? `${o.features}/views.npy` : fPath,
         labels: set.labels,
         numClasses: C,
         layout,
@@ -252,9 +268,11 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
       }
       await Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {});
       head.dir = o.out;
+      done = true;
       return { head, skipped: false, valAccuracy };
     } finally {
       lock.release();
+      if (!done) await removeFreshOutDir(outDir);
     }
   } finally {
     fileSource?.close();
@@ -288,6 +306,15 @@ export interface ScoreStageResult {
 
 /** Scores (or reuses) one head against ID + OOD sets into `out`. */
 export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageResult> {
+  // Before anything is read: the output must not be (in) an input. `--out` equal to the head
+  // directory once replaced the head's manifest.json.
+  const scoreInputs: NamedPath[] = [
+    { label: "--head", path: o.head },
+    { label: "--id", path: o.id.dir },
+    ...o.ood.map((s) => ({ label: `--ood ${s.name}=`, path: s.dir })),
+  ];
+  if (o.train) scoreInputs.push({ label: "--train", path: o.train });
+  assertOutsideInputs({ label: "--out", path: o.out }, scoreInputs);
   const head = await readHead(o.head);
   checkMethodsForHead(o.methods, head.info.kind, o.head);
   const config = {
@@ -366,11 +393,17 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
   }
 
   try {
-    await ensureWritableDir(o.out, "--out");
-    const lock = await acquireLock(o.out, "score");
+    checkScoreMemory(head, [id, ...ood], o.methods);
+    const outDir = await prepareOutDir(o.out, "--out");
+    let done = false;
+    const lock = await acquireLock(o.out, "score").catch(async (e) => {
+      await removeFreshOutDir(outDir);
+      throw e;
+    });
     try {
       const inputs = await hashInputs(inputPaths);
       if (!o.force && await manifestMatches(o.out, { stage: "score", config, inputs })) {
+        done = true;
         return { result: null, skipped: true };
       }
       // The previous result stays intact (and readable) until every new file exists.
@@ -417,11 +450,59 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
         await discardStaging(staging);
         throw e;
       }
+      done = true;
       return { result, skipped: false };
     } finally {
       lock.release();
+      if (!done) await removeFreshOutDir(outDir);
     }
   } finally {
     train?.close();
   }
+}
+
+/** Bytes per float32. */
+const F32 = 4;
+
+/**
+ * Refuses a head whose size the machine cannot hold while training: weights, momentum, gradient
+ * and the step graph's copies (about six O x D float32 matrices) plus a batch of logits. A stray
+ * label (2147483647 is a valid int32) would otherwise size a 2^31-class head.
+ */
+function checkTrainMemory(o: TrainStageOptions, set: FeatureSet, C: number): void {
+  const D = set.features.cols;
+  const O = C + (o.groups === "flat" ? 0 : Math.min(C, 1024));
+  const batch = o.overrides.batch ?? 512;
+  const bytes = 6 * O * D * F32 + 8 * batch * O * F32 + 4 * batch * D * F32;
+  const source = o.numClasses !== undefined
+    ? `--num-classes ${o.numClasses}`
+    : typeof set.meta.num_classes === "number"
+    ? `"num_classes" in ${o.features}/meta.json`
+    : `the largest label ${C - 1} in ${o.features}/labels.npy`;
+  assertFitsInMemory(
+    bytes,
+    `A head of ${C} classes x ${D} features (from ${source})`,
+    o.numClasses !== undefined
+      ? "give the number of classes the labels use"
+      : "check labels.npy for a stray label, or pass --num-classes with the real class count",
+  );
+}
+
+/**
+ * Refuses a scoring run whose logits (N x O per set, held with the features) and per-class
+ * statistics (Mahalanobis means, KL templates: C x D and C x O) do not fit.
+ */
+function checkScoreMemory(head: Head, sets: NamedSet[], methods: readonly MethodKey[]): void {
+  const O = head.weight.rows;
+  const D = head.weight.cols;
+  let rows = 0;
+  for (const s of sets) rows = Math.max(rows, s.set.features.rows);
+  let bytes = 2 * rows * O * F32;
+  if (methods.includes("mahalanobis")) bytes += head.info.num_classes * D * F32 + 2 * D * D * 8;
+  if (methods.includes("kl")) bytes += 2 * head.info.num_classes * O * F32;
+  assertFitsInMemory(
+    bytes,
+    `Scoring ${rows} rows with head ${head.dir} (${O} outputs x ${D} features)`,
+    "score the sets in smaller parts or on a machine with more memory",
+  );
 }

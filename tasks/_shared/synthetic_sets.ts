@@ -16,6 +16,7 @@ import {
   generateBenchmark,
   OOD_SET_NAMES,
 } from "../../lib/synthetic/benchmark.ts";
+import { removeOwnManifest } from "./result_dir.ts";
 
 /** Directories of the written benchmark. */
 export interface SyntheticSets {
@@ -59,7 +60,8 @@ export async function writeSyntheticSets(
       dirs.reused = true;
       return dirs;
     }
-    await Deno.remove(`${root}/manifest.json`).catch(() => {});
+    // Invalidate the stale result first (a crash below then means "redo"), never a foreign one.
+    await removeOwnManifest(root, "synthetic");
     const t0 = performance.now();
     const bench = generateBenchmark({ ...options, classes: await readClassTable() });
     // Scale to the squared norm that D = 2048 features of the same per-channel size would have:
