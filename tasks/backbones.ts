@@ -8,12 +8,15 @@
  * @module
  */
 import { UsageError } from "../lib/errors.ts";
-import { accuracyChartSpec, stackSpecs } from "../lib/figures/grouped_bars.ts";
+import { accuracyChartSpec, accuracyGapNote, combineSpecs } from "../lib/figures/grouped_bars.ts";
 import { linePanelsSpec, type LinePoint } from "../lib/figures/line_panels.ts";
+import { FLAT_LABEL, GROUP_LABEL } from "../lib/figures/style.ts";
 import { readClassTable, taxonomyGroups } from "../lib/io/classes.ts";
 import { type AblationEntry, ablationTable } from "../lib/tables/ablation_tables.ts";
 import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
+import { renderTerminal } from "../lib/tables/terminal.ts";
 import { type FlagValues, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { writeReport } from "./_shared/report_stage.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 import {
   ablationInputs,
@@ -140,11 +143,13 @@ async function main(values: FlagValues): Promise<void> {
       const rows: AblationEntry[] = [];
       const points: LinePoint[] = [];
       for (const r of results) {
-        for (
-          const [head, method, h] of [["flat", "MSP", r.flat], ["group", "MOS", r.mos]] as const
-        ) {
+        const heads = [
+          ["flat", "MSP", FLAT_LABEL, r.flat],
+          ["group", "MOS", GROUP_LABEL, r.mos],
+        ] as const;
+        for (const [head, method, series, h] of heads) {
           rows.push({ keys: [r.name, head, method, 100 * h.accuracy], metrics: h.metrics });
-          points.push(...metricPoints(r.name, method, h.metrics, datasets));
+          points.push(...metricPoints(r.name, series, h.metrics, datasets));
         }
       }
       // The axis title repeats under every panel, so it stays short; the demo's stand-in
@@ -176,37 +181,49 @@ async function main(values: FlagValues): Promise<void> {
         await writeFigure(
           w,
           "fig7",
-          stackSpecs("Figure 7: MSP vs MOS across backbones", subtitle, [
+          // Side by side with one legend: the detection lines and the accuracy lines are the
+          // same two heads, drawn alike; the accuracy chart is as tall as the two metric rows.
+          combineSpecs("Figure 7: MSP vs MOS across backbones", subtitle, [
             linePanelsSpec({
               points,
               title: "OOD detection",
               xTitle,
               xType: "ordinal",
               xOrder: order,
-              seriesOrder: ["MSP", "MOS"],
+              seriesOrder: [FLAT_LABEL, GROUP_LABEL],
               panelOrder: datasets.map(datasetLabel),
               metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
+              legendTitle: "head (score)",
+              width: 150,
             }),
             accuracyChartSpec({
               kind: "lines",
               points: results.flatMap((r) => [
-                { series: "flat softmax", x: r.name, value: 100 * r.flat.accuracy },
-                { series: "group softmax", x: r.name, value: 100 * r.mos.accuracy },
+                { series: FLAT_LABEL, x: r.name, value: 100 * r.flat.accuracy },
+                { series: GROUP_LABEL, x: r.name, value: 100 * r.mos.accuracy },
               ]),
               xTitle,
               xOrder: order,
-              seriesOrder: ["flat softmax", "group softmax"],
-              legendTitle: "head",
+              seriesOrder: [FLAT_LABEL, GROUP_LABEL],
+              legendTitle: "head (score)",
+              // The two lines can lie on top of each other: say by how much they differ.
+              subtitle: accuracyGapNote(
+                results.map((r) => 100 * (r.mos.accuracy - r.flat.accuracy)),
+              ),
+              width: 170,
+              height: 270,
             }),
-          ]),
+          ], { direction: "horizontal", shareLegend: true }),
           { png: run.png, log },
         );
       }, ["fig7.csv"]);
+      files.push((await writeReport(dir, (w) => console.error(`warning: ${w}`))).path);
       return { files, table };
     },
   );
-  console.log(renderMarkdown(table));
   log(`wrote ${files.join(", ")} in ${seconds(t0)}`);
+  // The compact view last, after a blank line; the full table is in the .md / .csv files.
+  console.log("\n" + renderTerminal(table));
 }
 
 if (import.meta.main) await runTask(SPEC, main);

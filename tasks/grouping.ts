@@ -12,16 +12,19 @@ import { UsageError } from "../lib/errors.ts";
 import {
   accuracyChartSpec,
   type BarPoint,
+  combineSpecs,
   groupedBarsSpec,
-  stackSpecs,
 } from "../lib/figures/grouped_bars.ts";
+import { FLAT_LABEL, GROUP_LABEL, groupLabel } from "../lib/figures/style.ts";
 import { othersBarsSpec } from "../lib/figures/others_bars.ts";
 import { rocCurvesSpec, rocPoints, type RocSeries } from "../lib/figures/roc_curves.ts";
 import { TAXONOMY_LEVELS } from "../lib/grouping/taxonomy_levels.ts";
 import { readNpy } from "../lib/io/npy.ts";
 import { ablationTable } from "../lib/tables/ablation_tables.ts";
 import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
+import { renderTerminal } from "../lib/tables/terminal.ts";
 import { type FlagValues, listFlag, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { writeReport } from "./_shared/report_stage.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 import {
   ablationInputs,
@@ -163,9 +166,11 @@ async function main(values: FlagValues): Promise<void> {
       const subtitle = sets.synthetic ? DEMO_SUBTITLE : undefined;
       const seriesOf = (s: Strategy) => `MOS (${STRATEGY_NAMES[s]})`;
       const rows = [
-        { label: "MSP", grouping: "none (flat softmax)", K: "1", r: flat },
+        { label: "MSP", series: FLAT_LABEL, grouping: "none (flat softmax)", K: "1", r: flat },
         ...mos.map(({ strategy, r }) => ({
           label: seriesOf(strategy),
+          // Figures name the classifier and its score: the flat head's bar is not "MSP".
+          series: groupLabel(STRATEGY_NAMES[strategy]),
           grouping: STRATEGY_NAMES[strategy],
           K: String(r.numGroups),
           r,
@@ -189,18 +194,26 @@ async function main(values: FlagValues): Promise<void> {
           const m = x.r.metrics[d];
           if (!m) continue;
           const category = datasetLabel(d);
-          bars.push({ category, series: x.label, metric: METRIC_LABELS.auroc, value: m.auroc });
-          bars.push({ category, series: x.label, metric: METRIC_LABELS.fpr95, value: m.fpr95 });
+          bars.push({ category, series: x.series, metric: METRIC_LABELS.auroc, value: m.auroc });
+          bars.push({ category, series: x.series, metric: METRIC_LABELS.fpr95, value: m.fpr95 });
         }
       }
-      const seriesOrder = rows.map((x) => x.label);
+      const seriesOrder = rows.map((x) => x.series);
       // Curves and others probabilities are read before staging, so staging holds only writes.
       const reference = mos.find((m) => m.strategy === "taxonomy") ?? mos[0];
       const mosName = reference
         ? reference.strategy === "taxonomy" ? "MOS" : seriesOf(reference.strategy)
         : "";
+      const mosSeries = reference
+        ? reference.strategy === "taxonomy"
+          ? GROUP_LABEL
+          : groupLabel(STRATEGY_NAMES[reference.strategy])
+        : "";
       const curves = reference
-        ? [...await rocSeries(flat, "MSP", sets), ...await rocSeries(reference.r, mosName, sets)]
+        ? [
+          ...await rocSeries(flat, FLAT_LABEL, sets),
+          ...await rocSeries(reference.r, mosSeries, sets),
+        ]
         : [];
       const tax = mos.find((m) => m.strategy === "taxonomy");
       const summary = tax && taxonomy && k <= 16
@@ -222,7 +235,9 @@ async function main(values: FlagValues): Promise<void> {
           writeFigure(w, name, spec, { png: run.png, log });
         await figure(
           "fig6",
-          stackSpecs(
+          // Side by side with one legend naming every bar; both metric rows on one 0-100 scale,
+          // the accuracy chart as tall as the two rows.
+          combineSpecs(
             `Figure 6: MSP vs MOS with different grouping strategies (K = ${k})`,
             subtitle,
             [
@@ -231,13 +246,18 @@ async function main(values: FlagValues): Promise<void> {
                 title: "OOD detection",
                 seriesOrder,
                 metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
+                legendTitle: "head (score), grouping",
+                yDomain: [0, 100],
               }),
               accuracyChartSpec({
                 kind: "bars",
-                points: rows.map((x) => ({ series: x.label, value: 100 * x.r.accuracy })),
+                points: rows.map((x) => ({ series: x.series, value: 100 * x.r.accuracy })),
                 seriesOrder,
+                legendTitle: "head (score), grouping",
+                height: 320,
               }),
             ],
+            { direction: "horizontal", shareLegend: true },
           ),
         );
         if (reference) {
@@ -247,7 +267,8 @@ async function main(values: FlagValues): Promise<void> {
               curves,
               title: `Figure 11: ROC curves of MSP and ${mosName} (K = ${k})`,
               subtitle,
-              seriesOrder: ["MSP", mosName],
+              seriesOrder: [FLAT_LABEL, mosSeries],
+              legendTitle: "head (score)",
             }),
           );
         }
@@ -272,11 +293,13 @@ async function main(values: FlagValues): Promise<void> {
           );
         }
       }, ["fig6.csv"]);
+      files.push((await writeReport(dir, (w) => console.error(`warning: ${w}`))).path);
       return { files, table };
     },
   );
-  console.log(renderMarkdown(table));
   log(`wrote ${files.join(", ")} in ${seconds(t0)}`);
+  // The compact view last, after a blank line; the full table is in the .md / .csv files.
+  console.log("\n" + renderTerminal(table));
 }
 
 if (import.meta.main) await runTask(SPEC, main);

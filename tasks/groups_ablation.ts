@@ -13,7 +13,9 @@ import { linePanelsSpec, type LinePoint } from "../lib/figures/line_panels.ts";
 import { groupCountsTable, table2, type Table2Entry } from "../lib/tables/ablation_tables.ts";
 import { defaultPaperDir, PAPER_FILES, parsePaperTable2 } from "../lib/tables/paper_reference.ts";
 import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
+import { renderTerminal } from "../lib/tables/terminal.ts";
 import { type FlagValues, listFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { writeReport } from "./_shared/report_stage.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 import {
   ablationInputs,
@@ -210,20 +212,22 @@ async function main(values: FlagValues): Promise<void> {
           seriesOrder: strategies.map((s) => STRATEGY_NAMES[s]),
           panelOrder: datasets.map(datasetLabel),
           metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
-          legendTitle: "grouping",
+          legendTitle: "MOS grouping",
         }),
         { png: run.png, log },
       );
     }, ["table2.csv"]);
+    files.push((await writeReport(dir, (w) => console.error(`warning: ${w}`))).path);
     return { files, mdTable, results };
   });
   const { files, mdTable, results } = done;
 
-  console.log(renderMarkdown(countsTable));
-  console.log(renderMarkdown(mdTable));
   const trained = results.filter(({ r }) => r.trained).length;
   log(`${results.length} heads (${trained} trained, ${results.length - trained} reused)`);
   log(`wrote ${files.join(", ")} in ${seconds(t0)}`);
+  // Compact views last, after a blank line; the full tables are in the .md / .csv files.
+  console.log("\n" + renderTerminal(countsTable));
+  console.log(renderTerminal(mdTable));
 }
 
 if (import.meta.main) await runTask(SPEC, main);

@@ -11,10 +11,13 @@
 import type { ClassSetting } from "../lib/config/ablation_experiment.ts";
 import { UsageError } from "../lib/errors.ts";
 import { linePanelsSpec, type LinePoint } from "../lib/figures/line_panels.ts";
+import { FLAT_LABEL, GROUP_LABEL } from "../lib/figures/style.ts";
 import { readClassTable, taxonomyGroups } from "../lib/io/classes.ts";
 import { type AblationEntry, ablationTable } from "../lib/tables/ablation_tables.ts";
 import { renderCsv, renderMarkdown } from "../lib/tables/render.ts";
+import { renderTerminal } from "../lib/tables/terminal.ts";
 import { type FlagValues, listFlag, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { writeReport } from "./_shared/report_stage.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 import {
   ablationInputs,
@@ -187,7 +190,8 @@ async function main(values: FlagValues): Promise<void> {
             ],
             metrics: head.metrics,
           });
-          points[c.setting].push(...metricPoints(c.C, method, head.metrics, datasets));
+          const series = method === "MSP" ? FLAT_LABEL : GROUP_LABEL;
+          points[c.setting].push(...metricPoints(c.C, series, head.metrics, datasets));
         }
       }
       const subtitle = run.demo ? DEMO_SUBTITLE : undefined;
@@ -213,6 +217,7 @@ async function main(values: FlagValues): Promise<void> {
           xTitle: "number of classes C",
           panelOrder: datasets.map(datasetLabel),
           metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
+          legendTitle: "head (score)",
           subtitle,
         };
         const figure = (name: string, spec: Record<string, unknown>) =>
@@ -222,10 +227,10 @@ async function main(values: FlagValues): Promise<void> {
             "fig2",
             linePanelsSpec({
               ...common,
-              points: points.per_class.filter((p) => p.series === "MSP"),
+              points: points.per_class.filter((p) => p.series === FLAT_LABEL),
               title:
                 `Figure 2: MSP as the number of classes grows (${perClass} train images per class)`,
-              seriesOrder: ["MSP"],
+              seriesOrder: [FLAT_LABEL],
             }),
           );
           await figure(
@@ -235,7 +240,7 @@ async function main(values: FlagValues): Promise<void> {
               points: points.per_class,
               title:
                 `Figure 5: MSP vs MOS as the number of classes grows (${perClass} images per class)`,
-              seriesOrder: ["MSP", "MOS"],
+              seriesOrder: [FLAT_LABEL, GROUP_LABEL],
             }),
           );
         }
@@ -246,16 +251,18 @@ async function main(values: FlagValues): Promise<void> {
               ...common,
               points: points.fixed_total,
               title: `Figure 9: MSP vs MOS with a fixed total of ${total} training images`,
-              seriesOrder: ["MSP", "MOS"],
+              seriesOrder: [FLAT_LABEL, GROUP_LABEL],
             }),
           );
         }
       }, ["num_classes.csv"]);
+      files.push((await writeReport(dir, (w) => console.error(`warning: ${w}`))).path);
       return { files, table };
     },
   );
-  console.log(renderMarkdown(table));
   log(`wrote ${files.join(", ")} in ${seconds(t0)}`);
+  // The compact view last, after a blank line; the full table is in the .md / .csv files.
+  console.log("\n" + renderTerminal(table));
 }
 
 if (import.meta.main) await runTask(SPEC, main);

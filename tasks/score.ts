@@ -6,7 +6,9 @@
  */
 import { UsageError } from "../lib/errors.ts";
 import { readHead } from "../lib/io/head.ts";
-import type { FprConvention } from "../lib/metrics/fpr95.ts";
+import { parseIntervalsCsv } from "../lib/io/score_files.ts";
+import { intervalsByRow } from "../lib/tables/interval_tables.ts";
+import { renderTerminal } from "../lib/tables/terminal.ts";
 import {
   FLAT_METHODS,
   GROUP_METHODS,
@@ -14,6 +16,10 @@ import {
   PAPER_METHODS,
 } from "../lib/scoring/methods.ts";
 import type { KlVariant } from "../lib/scoring/score_sets.ts";
+import {
+  metricsConventionFlag,
+  metricsConventionFlags,
+} from "./_shared/metrics_convention_flag.ts";
 import { runScoreStage } from "./_shared/stages.ts";
 import {
   choiceFlag,
@@ -49,16 +55,15 @@ export const SPEC: TaskSpec = {
       default: "paper",
       help: "paper|clean   KL templates from the ID set's labels (paper) or --train predictions",
     },
-    "fpr-convention": {
-      type: "string",
-      default: "paper",
-      help: "paper|openood   FPR95 rule (paper: Outlier-Exposure, ID positive)",
-    },
+    ...metricsConventionFlags("paper"),
     "odin-temperature": { type: "string", default: "1000", help: "T   ODIN temperature" },
     out: { type: "string", help: "DIR   output directory (default: results/score)" },
     threads: { type: "string", help: "N   onnxruntime threads (default: all cores)" },
     force: { type: "boolean", help: "recompute even when manifest.json matches" },
-    ci: { type: "boolean", help: "bootstrap 95% intervals into metrics_ci.csv" },
+    ci: {
+      type: "boolean",
+      help: "bootstrap 95% intervals into metrics_ci.csv; stdout shows them instead of metrics.csv",
+    },
     resamples: { type: "string", default: "1000", help: "N   bootstrap resamples (with --ci)" },
     "ci-seed": { type: "string", default: "0", help: "N   bootstrap seed (with --ci)" },
   },
@@ -110,12 +115,7 @@ export function parseScoreFlags(values: FlagValues) {
     methods,
     explicitMethods: explicit,
     klVariant: choiceFlag<KlVariant>(values, "kl-variant", ["paper", "clean"], "paper"),
-    fprConvention: choiceFlag<FprConvention>(
-      values,
-      "fpr-convention",
-      ["paper", "openood"],
-      "paper",
-    ),
+    fprConvention: metricsConventionFlag(values, "paper"),
     odinTemperature: numberFlag(values, "odin-temperature", { min: 0, exclusiveMin: true })!,
     out: (values.out as string | undefined) ?? "results/score",
     threads: numberFlag(values, "threads", { min: 1, integer: true }),
@@ -163,8 +163,17 @@ async function main(values: FlagValues): Promise<void> {
       console.error(`time: ${m} ${s.toFixed(2)} s`);
     }
   }
-  console.log((await Deno.readTextFile(`${opts.out}/metrics.csv`)).trimEnd());
   if (!skipped) console.error(`score: wrote ${opts.out}/metrics.csv and ${opts.out}/scores/`);
+  if (opts.ci) {
+    // The intervals, one row per method and set (narrow whatever the number of sets); the
+    // AUPR intervals stay in metrics_ci.csv.
+    const path = `${opts.out}/metrics_ci.csv`;
+    console.log(
+      renderTerminal(intervalsByRow(parseIntervalsCsv(await Deno.readTextFile(path), path))),
+    );
+  } else {
+    console.log((await Deno.readTextFile(`${opts.out}/metrics.csv`)).trimEnd());
+  }
 }
 
 if (import.meta.main) await runTask(SPEC, main);

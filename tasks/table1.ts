@@ -9,9 +9,10 @@
 import { DataError } from "../lib/errors.ts";
 import type { NamedPath } from "../lib/io/containment.ts";
 import { parsePaperExperiment } from "../lib/config/paper_experiment.ts";
-import { renderMarkdown } from "../lib/tables/render.ts";
+import { renderTerminal } from "../lib/tables/terminal.ts";
 import { choiceFlag, type FlagValues, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
 import { runPaperPipeline } from "./_shared/paper_pipeline.ts";
+import { writeReport } from "./_shared/report_stage.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 
 export const SPEC: TaskSpec = {
@@ -80,8 +81,8 @@ async function main(values: FlagValues): Promise<void> {
   const result = await withResultDir(
     out,
     { purpose: `table${table}`, inputs },
-    (d) =>
-      runPaperPipeline({
+    async (d) => {
+      const tables = await runPaperPipeline({
         train: dir(exp.sets.train),
         id: { name: "id", dir: dir(exp.sets.id) },
         ood: exp.sets.ood.map((o) => ({ name: o.name, dir: dir(o.dir) })),
@@ -100,11 +101,16 @@ async function main(values: FlagValues): Promise<void> {
         threads,
         force: values.force === true,
         comparePaper: values["no-compare"] !== true,
+        oodGroups: exp.oodGroups,
         log: (m) => console.error(`table${table}: ${m}`),
-      }),
+      });
+      const report = await writeReport(d, (w) => console.error(`warning: ${w}`));
+      return { ...tables, files: [...tables.files, report.path] };
+    },
   );
-  console.log(renderMarkdown(table === "1" ? result.table1 : result.table3));
   console.error(`table${table}: wrote ${result.files.join(", ")}`);
+  // The compact view last, after a blank line; the full table is in the .md / .csv files.
+  console.log("\n" + renderTerminal(table === "1" ? result.table1 : result.table3));
 }
 
 if (import.meta.main) await runTask(SPEC, main);

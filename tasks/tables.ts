@@ -10,6 +10,7 @@ import type { NamedPath } from "../lib/io/containment.ts";
 import { readHead } from "../lib/io/head.ts";
 import { parseIntervalsCsv, parseTimingsCsv } from "../lib/io/score_files.ts";
 import type { IntervalRow } from "../lib/metrics/bootstrap.ts";
+import { metricsConventionNote } from "../lib/metrics/convention.ts";
 import {
   defaultPaperDir,
   PAPER_DATASETS,
@@ -20,22 +21,25 @@ import {
 import {
   type Accuracy,
   accuracyLine,
-  METHOD_ORDER,
-  methodLabel,
   type MetricRow,
   parseMetricsCsv,
   table1,
   table3,
 } from "../lib/tables/paper_tables.ts";
+import { type OodGroups, oodGroupsProblem } from "../lib/config/ood_groups.ts";
+import { intervalsTable } from "../lib/tables/interval_tables.ts";
 import { renderCsv, renderMarkdown, type Table } from "../lib/tables/render.ts";
+import { renderTerminal } from "../lib/tables/terminal.ts";
 import { type FlagValues, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { scoreDirsConvention } from "./_shared/metrics_convention_flag.ts";
 import { type StagedWriter, withResultDir } from "./_shared/result_dir.ts";
 
 export const SPEC: TaskSpec = {
   name: "tables",
   summary: "Render the paper's Table 1 and Table 3 (CSV + Markdown) from score results.",
   usage: "deno task tables --scores DIR [--scores DIR ...] --out DIR [--flat-head DIR] " +
-    "[--group-head DIR] [--datasets LIST] [--compare-paper] [--paper-map ours=paper,...]",
+    "[--group-head DIR] [--datasets LIST] [--near LIST --far LIST] [--compare-paper] " +
+    "[--paper-map ours=paper,...]",
   flags: {
     scores: {
       type: "string",
@@ -55,6 +59,11 @@ export const SPEC: TaskSpec = {
       help: "LIST  ours=paper pairs for comparing sets with other names (e.g. sun-like=sun)",
     },
     title: { type: "string", help: "TEXT  title suffix (e.g. the backbone or 'synthetic data')" },
+    near: {
+      type: "string",
+      help: "LIST  near-OOD sets: adds Near-OOD / Far-OOD averages (with --far), as OpenOOD",
+    },
+    far: { type: "string", help: "LIST  far-OOD sets (with --near)" },
     ci: {
       type: "boolean",
       help: "also write table1_ci.{csv,md} from metrics_ci.csv (score --ci) of each --scores DIR",
@@ -76,6 +85,8 @@ export interface PaperTablesOptions {
   notes?: string[];
   /** Also render the bootstrap intervals of metrics_ci.csv (written by `score --ci`). */
   ci?: boolean;
+  /** Near-OOD / far-OOD sets: Near-OOD and Far-OOD averages beside the overall Average. */
+  oodGroups?: OodGroups;
 }
 
 /** The rendered tables. */
@@ -125,6 +136,8 @@ export async function buildPaperTables(o: PaperTablesOptions): Promise<PaperTabl
     const tText = await Deno.readTextFile(tPath).catch(() => null);
     if (tText !== null) Object.assign(times, parseTimingsCsv(tText, tPath));
   }
+  // Metrics of different conventions must not share a table (a DataError names the dirs).
+  const convention = await scoreDirsConvention(o.scoreDirs);
   const seen = new Set<string>();
   for (const r of rows) {
     const key = `${r.method}/${r.dataset}`;
@@ -156,6 +169,10 @@ export async function buildPaperTables(o: PaperTablesOptions): Promise<PaperTabl
       );
     }
   }
+  if (o.oodGroups) {
+    const problem = oodGroupsProblem(o.oodGroups, datasets);
+    if (problem) throw new UsageError(`--near / --far: ${problem}`);
+  }
   const suffix = o.title ? ` (${o.title})` : "";
   const t1 = table1(rows, {
     datasets,
@@ -163,12 +180,14 @@ export async function buildPaperTables(o: PaperTablesOptions): Promise<PaperTabl
     paper: paper1,
     paperDatasets: o.paperMap,
     title: `Table 1: OOD detection, AUROC / FPR95 (%)${suffix}`,
+    oodGroups: o.oodGroups,
   });
   const t3 = table3(rows, {
     datasets,
     paper: paper3,
     paperDatasets: o.paperMap,
     title: `Table 3: AUROC / FPR95 / AUPR-In (%)${suffix}`,
+    oodGroups: o.oodGroups,
   });
   const acc: Accuracy = {
     flat: await headAccuracy(o.flatHead),
@@ -177,11 +196,12 @@ export async function buildPaperTables(o: PaperTablesOptions): Promise<PaperTabl
   const accuracy = acc.flat !== undefined || acc.group !== undefined
     ? accuracyLine(acc, { paper: o.comparePaper })
     : null;
+  // The test-time definition is one of Table 1's own notes (Table 3 has no time column).
   const notes = [
     ...(o.notes ?? []),
+    // The default convention's metrics are the paper's and need no note.
+    ...(convention === "openood" ? [metricsConventionNote(convention)] : []),
     ...(accuracy ? [accuracy] : []),
-    "Test time: seconds of scoring on this machine (head forward pass included); " +
-    "the paper's column is minutes on its GPU setup.",
   ];
   t1.notes = [...(t1.notes ?? []), ...notes];
   t3.notes = [...(t3.notes ?? []), ...notes];
@@ -198,7 +218,11 @@ export async function buildPaperTables(o: PaperTablesOptions): Promise<PaperTabl
       }
       intervals.push(...parseIntervalsCsv(text, path));
     }
-    ciTable = intervalsTable(intervals, datasets, suffix);
+    ciTable = intervalsTable(
+      intervals,
+      datasets,
+      `Table 1 with bootstrap 95% intervals (%)${suffix}`,
+    );
   }
   return { table1: t1, table3: t3, ci: ciTable, accuracy };
 }
@@ -230,40 +254,22 @@ export async function writePaperTables(
   return { ...tables, files };
 }
 
-/**
- * Table 1's metrics with their bootstrap 95% intervals: one row per method, per OOD set the AUROC
- * and FPR95 estimate with its interval as "lo - hi".
- */
-function intervalsTable(rows: readonly IntervalRow[], datasets: string[], suffix: string): Table {
-  const methods = [
-    ...METHOD_ORDER.filter((m) => rows.some((r) => r.method === m)),
-    ...new Set(rows.map((r) => r.method).filter((m) => !METHOD_ORDER.includes(m))),
-  ];
-  const find = (m: string, d: string, metric: IntervalRow["metric"]) =>
-    rows.find((r) => r.method === m && r.dataset === d && r.metric === metric);
-  const columns = ["Method"];
-  for (const d of datasets) {
-    columns.push(`${d} AUROC`, `${d} AUROC 95% CI`, `${d} FPR95`, `${d} FPR95 95% CI`);
+/** `--near` / `--far` as OOD groups (both or neither); checked against the sets later. */
+function parseGroupFlags(values: FlagValues): OodGroups | undefined {
+  const list = (flag: string) =>
+    typeof values[flag] === "string"
+      ? (values[flag] as string).split(",").map((s) => s.trim()).filter(Boolean)
+      : undefined;
+  const near = list("near");
+  const far = list("far");
+  if (near === undefined && far === undefined) return undefined;
+  if (near === undefined || far === undefined) {
+    throw new UsageError(
+      `--${near === undefined ? "far" : "near"} needs --${near === undefined ? "near" : "far"} ` +
+        "too: give both lists, e.g. --near sun,places --far inaturalist,textures",
+    );
   }
-  const body = methods.map((m) => {
-    const row: (string | number | null)[] = [methodLabel(m)];
-    for (const d of datasets) {
-      for (const metric of ["auroc", "fpr95"] as const) {
-        const r = find(m, d, metric);
-        row.push(r ? r.estimate : null, r ? `${r.low.toFixed(2)} - ${r.high.toFixed(2)}` : null);
-      }
-    }
-    return row;
-  });
-  return {
-    title: `Table 1 with bootstrap 95% intervals (%)${suffix}`,
-    columns,
-    rows: body,
-    notes: [
-      "Percentile intervals of 1,000 (or --resamples) seeded bootstrap resamples of the ID and " +
-      "the OOD scores, drawn separately (score --ci).",
-    ],
-  };
+  return { near, far };
 }
 
 function parseMap(raw: string | undefined): Record<string, string> | undefined {
@@ -308,9 +314,11 @@ async function main(values: FlagValues): Promise<void> {
     paperMap: parseMap(values["paper-map"] as string | undefined),
     title: values.title as string | undefined,
     ci: values.ci === true,
+    oodGroups: parseGroupFlags(values),
   });
-  console.log(renderMarkdown(r.table1));
   console.error(`tables: wrote ${r.files.join(", ")}`);
+  console.log(renderTerminal(r.table1));
+  if (r.ci) console.log(renderTerminal(r.ci));
 }
 
 if (import.meta.main) await runTask(SPEC, main);

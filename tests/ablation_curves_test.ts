@@ -66,6 +66,11 @@ Deno.test("num-classes --demo: per-class and fixed-total settings, subsets, Figu
     assert.equal(await lines("fig2"), 8, "MSP on 4 OOD sets x 2 metrics");
     assert.equal(await lines("fig5"), 16, "MSP and MOS on 4 OOD sets x 2 metrics");
     assert.equal(await lines("fig9"), 16);
+    // A tick labelled at the smallest C (here 20) under every panel.
+    const fig5 = inspectSvg(await Deno.readTextFile(`${out}/fig5.svg`));
+    const xAxes = fig5.axes.filter((a) => a.orient === "x" && a.labels.length > 0);
+    assert.equal(xAxes.length, 4);
+    for (const a of xAxes) assert.deepEqual(a.labels, ["20", "40"]);
   });
 });
 
@@ -83,6 +88,9 @@ Deno.test("backbones --demo: flat vs group per backbone, Figure 7", async () => 
     const svg = inspectSvg(await Deno.readTextFile(`${out}/fig7.svg`));
     // MSP and MOS on 4 OOD sets x 2 metrics, plus the flat and group accuracy lines.
     assert.equal(svg.marks.line, 16 + 2);
-    assert.deepEqual(svg.legendLabels, ["MSP", "MOS", "flat softmax", "group softmax"]);
+    // One legend: the detection lines and the accuracy lines are the same two heads.
+    assert.deepEqual(svg.legendLabels, ["flat softmax (MSP)", "group softmax (MOS)"]);
+    // The flat line is dashed and the group line solid, so equal values stay visible.
+    assert.deepEqual(new Set(svg.lines.map((l) => l.dash)), new Set(["6,3", ""]));
   });
 });

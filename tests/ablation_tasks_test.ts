@@ -65,8 +65,10 @@ Deno.test("groups-ablation --demo: Table 2 rows per level x strategy, counts bes
     // Level 0 is the paper's 8 super-classes with their exact sizes.
     assert.match(counts[1].Groups, /animal \(398\), artifact \(521\), geological formation \(9\)/);
     assert.match(counts[0].Groups, /animal \+ plant \+ fungus \(407\)/);
-    assert.match(first.stdout, /### Table 2/);
-    assert.match(first.stdout, /### Groups per taxonomy level/);
+    // stdout: the compact terminal views (titles without Markdown's "###"), 100 columns at most.
+    assert.match(first.stdout, /^Table 2: /m);
+    assert.match(first.stdout, /^Groups per taxonomy level/m);
+    for (const line of first.stdout.split("\n")) assert.ok(line.length <= 100, line);
     // 2 strategies x 4 OOD sets x 2 metrics.
     assert.equal((await marks(`${out}/fig_table2.svg`)).marks.line, 16);
 
@@ -93,10 +95,19 @@ Deno.test("grouping --demo: Figure 6 table and figures 6, 11, 12, 13 with the ri
       assert.ok(acc >= 0 && acc <= 100, `accuracy ${r["ID accuracy (%)"]}`);
     }
     // 2 metrics x 4 OOD sets x 4 methods, plus 4 accuracy bars.
-    assert.equal((await marks(`${out}/fig6.svg`)).marks.rect, 36);
+    const fig6 = await marks(`${out}/fig6.svg`);
+    assert.equal(fig6.marks.rect, 36);
+    // Bars are named by classifier and score (the flat head's bar is not just "MSP"), in one
+    // legend for both charts.
+    assert.deepEqual(fig6.legendLabels, [
+      "flat softmax (MSP)",
+      "group softmax (MOS), taxonomy",
+      "group softmax (MOS), feature clustering",
+      "group softmax (MOS), random grouping",
+    ]);
     const roc = await marks(`${out}/fig11.svg`);
     assert.equal(roc.marks.line, 8, "MSP and MOS on 4 OOD sets");
-    assert.deepEqual(roc.legendLabels, ["MSP", "MOS"]);
+    assert.deepEqual(roc.legendLabels, ["flat softmax (MSP)", "group softmax (MOS)"]);
     assert.equal((await marks(`${out}/fig12.svg`)).marks.rect, 64, "8 ID groups x 8 bars");
     assert.equal((await marks(`${out}/fig13.svg`)).marks.rect, 32, "4 OOD sets x 8 bars");
     const png = await Deno.readFile(`${out}/fig6.png`);

@@ -32,6 +32,7 @@ import {
   withTempDir,
   writeFixture,
 } from "./cli_helpers.ts";
+import { readOnlyDir, smallDisk } from "./hostile_fs.ts";
 import { writeFeatureSet } from "../lib/io/feature_set.ts";
 import { writeHead } from "../lib/io/head.ts";
 import { buildModel, floatConst, node } from "../lib/ort/graph.ts";
@@ -39,144 +40,6 @@ import { createRng } from "../lib/random.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Read-only and full file systems.
-
-async function quietCommand(cmd: string, args: string[]): Promise<boolean> {
-  try {
-    const r = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
-    return r.success;
-  } catch {
-    return false; // no such program
-  }
-}
-
-/** Mounts a tmpfs with `options` on `dir` (created); false when mounting is not possible. */
-async function mountTmpfs(dir: string, options: string): Promise<boolean> {
-  await Deno.mkdir(dir, { recursive: true });
-  if (Deno.env.get("MOS_TEST_SIMULATE_FS") === "1") return false;
-  return await quietCommand("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]);
-}
-
-async function unmount(dir: string): Promise<void> {
-  assert.ok(await quietCommand("umount", [dir]), `umount ${dir} failed`);
-}
-
-/**
- * A `--preload` module for when no tmpfs can be mounted: writes under MOS_SIM_DIR fail like the
- * kernel's (MOS_SIM_MODE=readonly: EROFS at once; full: ENOSPC once MOS_SIM_BYTES bytes have
- * been written there). Reads are untouched.
- */
-const FS_SIM_SOURCE = `
-const dir = Deno.env.get("MOS_SIM_DIR");
-const mode = Deno.env.get("MOS_SIM_MODE");
-let budget = Number(Deno.env.get("MOS_SIM_BYTES") ?? "0");
-const abs = (p) => { const s = p instanceof URL ? p.pathname : String(p); return s.startsWith("/") ? s : Deno.cwd() + "/" + s; };
-const under = (p) => { const a = abs(p); return a === dir || a.startsWith(dir + "/"); };
-const fail = (op, p) => {
-  const [msg, code] = mode === "readonly"
-    ? ["Read-only file system (os error 30)", "EROFS"]
-    : ["No space left on device (os error 28)", "ENOSPC"];
-  return Object.assign(new Error(op ? msg + ": " + op + " '" + abs(p) + "'" : msg), { code });
-};
-const spend = (n, op, p) => { if (mode === "full") { budget -= n; if (budget < 0) throw fail(op, p); } };
-const writing = (o) => !!o && (o.write || o.append || o.create || o.createNew || o.truncate);
-const tracked = new WeakSet();
-const wrap = (name, guard) => {
-  const orig = Deno[name];
-  Deno[name] = function (p, ...rest) { if (under(p)) guard(p, rest, name); return orig.call(Deno, p, ...rest); };
-};
-const ro = (p, _r, op) => { if (mode === "readonly") throw fail(op, p); };
-for (const n of ["mkdir", "mkdirSync", "remove", "removeSync", "rename", "renameSync", "link", "linkSync", "symlink", "symlinkSync", "create", "createSync"]) wrap(n, ro);
-for (const n of ["writeFile", "writeFileSync", "writeTextFile", "writeTextFileSync"]) {
-  wrap(n, (p, [data], op) => { ro(p, 0, op); spend(typeof data === "string" ? data.length : data?.length ?? 0, op, p); });
-}
-for (const n of ["open", "openSync"]) {
-  const orig = Deno[n];
-  Deno[n] = function (p, o) {
-    if (under(p) && writing(o)) {
-      ro(p, 0, n);
-      const f = orig.call(Deno, p, o);
-      const mark = (file) => { tracked.add(file); return file; };
-      return f instanceof Promise ? f.then(mark) : mark(f);
-    }
-    return orig.call(Deno, p, o);
-  };
-}
-const proto = Deno.FsFile.prototype;
-const w = proto.write, ws = proto.writeSync;
-proto.write = function (b) { if (tracked.has(this)) spend(b.length, null, null); return w.call(this, b); };
-proto.writeSync = function (b) { if (tracked.has(this)) spend(b.length, null, null); return ws.call(this, b); };
-`;
-
-/** Where a case's hostile file system comes from, and how to run a task on it. */
-interface HostileFs {
-  dir: string;
-  kind: "tmpfs" | "simulated";
-  preload?: string;
-  env?: Record<string, string>;
-  release(): Promise<void>;
-}
-
-/** A read-only directory at `dir`: a read-only tmpfs, or the EROFS simulation. */
-async function readOnlyDir(dir: string, root: string): Promise<HostileFs> {
-  if (await mountTmpfs(dir, "ro,size=64k")) {
-    return { dir, kind: "tmpfs", release: () => unmount(dir) };
-  }
-  const preload = `${root}/fs_sim.ts`;
-  await Deno.writeTextFile(preload, FS_SIM_SOURCE);
-  return {
-    dir,
-    kind: "simulated",
-    preload,
-    env: { MOS_SIM_DIR: dir, MOS_SIM_MODE: "readonly" },
-    release: async () => {},
-  };
-}
-
-/**
- * A small file system at `dir` (2 MiB tmpfs, or the ENOSPC simulation). `fill()` leaves only
- * `free` bytes writable: it pads the tmpfs with a filler file, or sets the simulated budget.
- */
-async function smallDisk(
-  dir: string,
-  root: string,
-): Promise<HostileFs & { fill(free: number): Promise<void> }> {
-  if (await mountTmpfs(dir, "size=2m")) {
-    return {
-      dir,
-      kind: "tmpfs",
-      release: () => unmount(dir),
-      fill: async (free: number) => {
-        const f = await Deno.open(`${dir}/filler`, { write: true, createNew: true });
-        const page = new Uint8Array(4096);
-        let size = 0;
-        try {
-          for (;;) {
-            await f.write(page);
-            size += page.length;
-          }
-        } catch (err) {
-          if ((err as { code?: string }).code !== "ENOSPC") throw err;
-        }
-        await f.truncate(Math.max(0, size - free));
-        f.close();
-      },
-    };
-  }
-  const preload = `${root}/fs_sim.ts`;
-  await Deno.writeTextFile(preload, FS_SIM_SOURCE);
-  const env: Record<string, string> = { MOS_SIM_DIR: dir, MOS_SIM_MODE: "full" };
-  return {
-    dir,
-    kind: "simulated",
-    preload,
-    env,
-    release: async () => {},
-    fill: (free: number) => {
-      env.MOS_SIM_BYTES = String(free);
-      return Promise.resolve();
-    },
-  };
-}
 
 /** Every path under `dir` whose name marks an unfinished write. */
 async function tempFiles(dir: string): Promise<string[]> {
@@ -623,11 +486,11 @@ async function diskFullCase(
 ): Promise<
   { kind: string; r: TaskResult; args: string[]; before: unknown; after: unknown; temps: string[] }
 > {
-  const disk = await smallDisk(`${root}/disk`, root);
+  const disk = await smallDisk(`${root}/disk`, root, 2 << 20);
   try {
     const out = `${disk.dir}/out`;
     await ok(opts.file, opts.previous(out));
-    await disk.fill(16 << 10);
+    await disk.fill({ tmpfs: 16 << 10, simulated: 16 << 10 });
     const before = await snapshotTree(out);
     const args = opts.bigger(out);
     const r = await runWith(opts.file, args, disk);

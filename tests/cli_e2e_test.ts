@@ -20,6 +20,7 @@ import {
   writeFixture,
 } from "./cli_helpers.ts";
 import { readNpy } from "../lib/io/npy.ts";
+import { formatNumber } from "../lib/tables/render.ts";
 
 const FLAT_METHODS = ["msp", "odin", "mahalanobis", "energy", "kl"];
 const TABLE_METHODS = ["MSP", "ODIN", "Mahalanobis", "Energy", "KL Matching", "MOS"];
@@ -227,6 +228,62 @@ Deno.test("cli e2e: train-head -> score -> tables on a separable fixture", async
       assert.match(md1, /accuracy: flat 100\.00% vs group 100\.00%/);
     });
 
+    await t.step("score --ci: the intervals on stdout, as metrics_ci.csv has them", async () => {
+      const out = `${root}/score_group_ci`;
+      const r = await ok("score.ts", [
+        "--head",
+        group,
+        ...sets,
+        "--out",
+        out,
+        "--ci",
+        "--resamples",
+        "50",
+      ]);
+      const ci = (await Deno.readTextFile(`${out}/metrics_ci.csv`)).trimEnd().split("\n");
+      const cell = (dataset: string, metric: string) => {
+        const f = ci.find((l) => l.startsWith(`mos,${dataset},${metric},`))!.split(",");
+        const [v, lo, hi] = [3, 4, 5].map((k) => formatNumber(Number(f[k])).replace(".", "\\."));
+        return `${v} +\\[${lo}, ${hi}\\]`;
+      };
+      for (const d of OOD_NAMES) {
+        const want = new RegExp(`^MOS +${d} +${cell(d, "auroc")} +${cell(d, "fpr95")}$`, "m");
+        assert.match(r.stdout, want);
+      }
+      for (const line of r.stdout.split("\n")) assert.ok(line.length <= 100, line);
+    });
+
+    await t.step("tables --near/--far: group averages; stdout fits 100 columns", async () => {
+      const out = `${root}/tables_groups`;
+      const r = await ok("tables.ts", [
+        "--scores",
+        sFlat,
+        "--scores",
+        sGroup,
+        "--near",
+        "faint",
+        "--far",
+        "far",
+        "--out",
+        out,
+      ]);
+      const lines = (await Deno.readTextFile(`${out}/table1.csv`)).trimEnd().split("\n");
+      const head = lines[0].split(",");
+      const energy = lines.find((l) => l.startsWith("Energy,"))!.split(",");
+      // One set per group: the group average is that set's value.
+      assert.equal(energy[head.indexOf("Near-OOD AUROC")], energy[head.indexOf("faint AUROC")]);
+      assert.equal(energy[head.indexOf("Far-OOD FPR95")], energy[head.indexOf("far FPR95")]);
+      for (const line of r.stdout.split("\n")) assert.ok(line.length <= 100, line);
+      assert.match(r.stdout, /^Table 1: /m);
+      // The test-time definition once under Table 1, never under Table 3 (it has no time column).
+      const md1 = await Deno.readTextFile(`${out}/table1.md`);
+      assert.equal(md1.match(/test time/gi)!.length, 2, "column name + its one note");
+      assert.doesNotMatch(await Deno.readTextFile(`${out}/table3.md`), /test time/i);
+      const bad = await runTask("tables.ts", ["--scores", sFlat, "--near", "faint", "--out", out]);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /--near needs --far too/);
+    });
+
     await t.step("train-head is deterministic per seed", async () => {
       const again = `${root}/head_flat_again`;
       const other = `${root}/head_flat_seed7`;
@@ -242,5 +299,24 @@ Deno.test("cli e2e: train-head -> score -> tables on a separable fixture", async
       );
       assert.notDeepEqual(await Deno.readFile(`${other}/weight.npy`), w0, "seed 7 must differ");
     });
+  });
+});
+
+Deno.test("demo --config: a missing or wrong near/far config fails before --out exists", async () => {
+  await withTempDir(async (root) => {
+    const out = `${root}/out`;
+    const missing = await runTask("demo.ts", ["--config", `${root}/nope.yaml`, "--out", out]);
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.match(
+      missing.stderr,
+      /^error: Demo config not found: .*nope\.yaml; pass --config FILE/m,
+    );
+    const wrong = `${root}/demo.yaml`;
+    await Deno.writeTextFile(wrong, "ood_groups:\n  near: [novel-classes]\n  far: [sun]\n");
+    const bad = await runTask("demo.ts", ["--config", wrong, "--out", out]);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /demo\.yaml: ood_groups: "far" names "sun", which is not one of the/);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
   });
 });

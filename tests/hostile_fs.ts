@@ -1,9 +1,9 @@
 /**
- * A full file system for command-line tests: a real tmpfs of a given size when `mount` works (root
- * or CAP_SYS_ADMIN, as in this project's CI), else (or with MOS_TEST_SIMULATE_FS=1) a `--preload`
- * module that makes writes under the directory fail with the kernel's ENOSPC error once a byte
- * budget is spent. The same technique as tests/bad_input_more_test.ts, with the size a parameter
- * so a whole demo run fits before the disk is filled.
+ * Hostile file systems for command-line tests: a read-only directory, or a small disk that fills
+ * up. A real tmpfs when `mount` works (root or CAP_SYS_ADMIN, as in this project's CI), else (or
+ * with MOS_TEST_SIMULATE_FS=1) a `--preload` module that makes writes under the directory fail
+ * with the kernel's EROFS or ENOSPC error. The disk size is a parameter so a whole demo run fits
+ * before the disk is filled.
  *
  * @module
  */
@@ -19,35 +19,44 @@ async function quietCommand(cmd: string, args: string[]): Promise<boolean> {
 }
 
 /**
- * The ENOSPC simulation: writes under MOS_SIM_DIR fail like the kernel's once MOS_SIM_BYTES bytes
- * have been written there. Reads, renames and removals are untouched (they need no space).
+ * The `--preload` simulation for when no tmpfs can be mounted: writes under MOS_SIM_DIR fail like
+ * the kernel's (MOS_SIM_MODE=readonly: EROFS at once; full: ENOSPC once MOS_SIM_BYTES bytes have
+ * been written there). Reads are untouched; renames and removals need no space.
  */
 const FS_SIM_SOURCE = `
 const dir = Deno.env.get("MOS_SIM_DIR");
+const mode = Deno.env.get("MOS_SIM_MODE");
 let budget = Number(Deno.env.get("MOS_SIM_BYTES") ?? "0");
 const abs = (p) => { const s = p instanceof URL ? p.pathname : String(p); return s.startsWith("/") ? s : Deno.cwd() + "/" + s; };
 const under = (p) => { const a = abs(p); return a === dir || a.startsWith(dir + "/"); };
-const fail = (op, p) => Object.assign(
-  new Error("No space left on device (os error 28)" + (op ? ": " + op + " '" + abs(p) + "'" : "")),
-  { code: "ENOSPC" },
-);
-const spend = (n, op, p) => { budget -= n; if (budget < 0) throw fail(op, p); };
+const fail = (op, p) => {
+  const [msg, code] = mode === "readonly"
+    ? ["Read-only file system (os error 30)", "EROFS"]
+    : ["No space left on device (os error 28)", "ENOSPC"];
+  return Object.assign(new Error(op ? msg + ": " + op + " '" + abs(p) + "'" : msg), { code });
+};
+const spend = (n, op, p) => { if (mode === "full") { budget -= n; if (budget < 0) throw fail(op, p); } };
 const writing = (o) => !!o && (o.write || o.append || o.create || o.createNew || o.truncate);
 const tracked = new WeakSet();
+const wrap = (name, guard) => {
+  const orig = Deno[name];
+  Deno[name] = function (p, ...rest) { if (under(p)) guard(p, rest, name); return orig.call(Deno, p, ...rest); };
+};
+const ro = (p, _r, op) => { if (mode === "readonly") throw fail(op, p); };
+for (const n of ["mkdir", "mkdirSync", "remove", "removeSync", "rename", "renameSync", "link", "linkSync", "symlink", "symlinkSync", "create", "createSync"]) wrap(n, ro);
 for (const n of ["writeFile", "writeFileSync", "writeTextFile", "writeTextFileSync"]) {
-  const orig = Deno[n];
-  Deno[n] = function (p, data, ...rest) {
-    if (under(p)) spend(typeof data === "string" ? data.length : data?.length ?? 0, n, p);
-    return orig.call(Deno, p, data, ...rest);
-  };
+  wrap(n, (p, [data], op) => { ro(p, 0, op); spend(typeof data === "string" ? data.length : data?.length ?? 0, op, p); });
 }
 for (const n of ["open", "openSync"]) {
   const orig = Deno[n];
   Deno[n] = function (p, o) {
-    const f = orig.call(Deno, p, o);
-    if (!under(p) || !writing(o)) return f;
-    const mark = (file) => { tracked.add(file); return file; };
-    return f instanceof Promise ? f.then(mark) : mark(f);
+    if (under(p) && writing(o)) {
+      ro(p, 0, n);
+      const f = orig.call(Deno, p, o);
+      const mark = (file) => { tracked.add(file); return file; };
+      return f instanceof Promise ? f.then(mark) : mark(f);
+    }
+    return orig.call(Deno, p, o);
   };
 }
 const proto = Deno.FsFile.prototype;
@@ -55,6 +64,40 @@ const w = proto.write, ws = proto.writeSync;
 proto.write = function (b) { if (tracked.has(this)) spend(b.length, null, null); return w.call(this, b); };
 proto.writeSync = function (b) { if (tracked.has(this)) spend(b.length, null, null); return ws.call(this, b); };
 `;
+
+/** A read-only directory at `dir`, and how to run a task on it. */
+export interface ReadOnlyDir {
+  dir: string;
+  kind: "tmpfs" | "simulated";
+  /** `--preload` module and environment for the task (simulated only). */
+  preload?: string;
+  env?: Record<string, string>;
+  release(): Promise<void>;
+}
+
+/** A read-only tmpfs at `dir`, or the EROFS simulation (its module written under `root`). */
+export async function readOnlyDir(dir: string, root: string): Promise<ReadOnlyDir> {
+  await Deno.mkdir(dir, { recursive: true });
+  if (
+    Deno.env.get("MOS_TEST_SIMULATE_FS") !== "1" &&
+    await quietCommand("mount", ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", dir])
+  ) {
+    return {
+      dir,
+      kind: "tmpfs",
+      release: async () => assert.ok(await quietCommand("umount", [dir]), `umount ${dir} failed`),
+    };
+  }
+  const preload = `${root}/fs_sim_readonly.ts`;
+  await Deno.writeTextFile(preload, FS_SIM_SOURCE);
+  return {
+    dir,
+    kind: "simulated",
+    preload,
+    env: { MOS_SIM_DIR: dir, MOS_SIM_MODE: "readonly" },
+    release: async () => {},
+  };
+}
 
 /** A small disk at `dir`, and how to run a task on it. */
 export interface SmallDisk {
@@ -106,7 +149,11 @@ export async function smallDisk(dir: string, root: string, size: number): Promis
   }
   const preload = `${root}/fs_sim_full.ts`;
   await Deno.writeTextFile(preload, FS_SIM_SOURCE);
-  const env: Record<string, string> = { MOS_SIM_DIR: dir, MOS_SIM_BYTES: String(2 ** 50) };
+  const env: Record<string, string> = {
+    MOS_SIM_DIR: dir,
+    MOS_SIM_MODE: "full",
+    MOS_SIM_BYTES: String(2 ** 50),
+  };
   return {
     dir,
     kind: "simulated",

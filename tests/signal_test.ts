@@ -19,6 +19,7 @@
  */
 import assert from "node:assert/strict";
 import { createRng } from "../lib/random.ts";
+import { timelessReport } from "../lib/report/page.ts";
 import {
   bytesEqual,
   exists,
@@ -40,8 +41,8 @@ const EXIT_CODE = { SIGINT: 130, SIGTERM: 143 } as const;
 /**
  * What of a file may differ between two runs: the time fields. manifest.json without
  * `wall_seconds` / `created`; a detector's result.json without `seconds`; timings.csv by its
- * method column; the "Test time (s)" column of a CSV or Markdown table. Everything else is the
- * bytes themselves.
+ * method column; the "Test time (s)" column of a CSV or Markdown table; report.html without its
+ * time cells and hashes. Everything else is the bytes themselves.
  */
 function timeless(rel: string, bytes: Uint8Array): Uint8Array | string {
   const name = rel.split("/").pop()!;
@@ -57,6 +58,9 @@ function timeless(rel: string, bytes: Uint8Array): Uint8Array | string {
     return JSON.stringify(v);
   }
   if (name === "timings.csv") return text().split("\n").map((l) => l.split(",")[0]).join("\n");
+  // report.html shows the time fields above in cells of class "time", and the input hashes,
+  // among them the layers' hash of the benchmark's manifest (time fields included).
+  if (name === "report.html") return timelessReport(text()).replace(/sha256:[0-9a-f]{64}/g, "");
   const isTime = (cell: string) => cell.trim() === "Test time (s)";
   if (name.endsWith(".csv")) {
     const lines = text().split("\n");

@@ -7,6 +7,7 @@
  */
 import { parse } from "yaml";
 import { DataError } from "../errors.ts";
+import { type OodGroups, parseOodGroups } from "./ood_groups.ts";
 
 /** A parsed, validated experiment. */
 export interface PaperExperiment {
@@ -26,6 +27,8 @@ export interface PaperExperiment {
     odinTemperature: number;
   };
   out: string;
+  /** Near-OOD / far-OOD sets (`ood_groups`), for the tables' group averages; absent: none. */
+  oodGroups?: OodGroups;
 }
 
 type Obj = Record<string, unknown>;
@@ -78,7 +81,7 @@ export function parsePaperExperiment(text: string, source: string): PaperExperim
     throw new DataError(`${source} is not valid YAML: ${first}`);
   }
   const root = object(doc, "(top level)", source);
-  onlyKeys(root, ["data_root", "sets", "train", "score", "out"], "", source);
+  onlyKeys(root, ["data_root", "sets", "train", "score", "out", "ood_groups"], "", source);
   const sets = object(root.sets, "sets", source);
   onlyKeys(sets, ["train", "id", "ood"], "sets", source);
   const ood = object(sets.ood, "sets.ood", source);
@@ -99,17 +102,18 @@ export function parsePaperExperiment(text: string, source: string): PaperExperim
   if (steps === 0) throw new DataError(`${source}: "train.steps" must be >= 1`);
   const batch = num(train, "batch", "train.", source, true);
   if (batch === 0) throw new DataError(`${source}: "train.batch" must be >= 1`);
+  const oodSets = Object.entries(ood).map(([name, dir]) => {
+    if (typeof dir !== "string" || dir === "") {
+      throw new DataError(`${source}: "sets.ood.${name}" must be a directory name`);
+    }
+    return { name, dir };
+  });
   return {
     dataRoot: str(root, "data_root", "", source),
     sets: {
       train: str(sets, "train", "sets.", source),
       id: str(sets, "id", "sets.", source),
-      ood: Object.entries(ood).map(([name, dir]) => {
-        if (typeof dir !== "string" || dir === "") {
-          throw new DataError(`${source}: "sets.ood.${name}" must be a directory name`);
-        }
-        return { name, dir };
-      }),
+      ood: oodSets,
     },
     train: {
       seed: num(train, "seed", "train.", source, true) ?? 0,
@@ -125,5 +129,6 @@ export function parsePaperExperiment(text: string, source: string): PaperExperim
       odinTemperature: num(score, "odin_temperature", "score.", source, false) ?? 1000,
     },
     out: str(root, "out", "", source),
+    oodGroups: parseOodGroups(root.ood_groups, oodSets.map((o) => o.name), source),
   };
 }

@@ -8,10 +8,14 @@
  *   a published method (label them as such in any table);
  * - `needs`: `head` "flat" | "group" | "any" (the head kind it reads), `train` (fit streams ID
  *   training features + labels from `ctx.train`), `idVal` (fit reads the ID validation split
- *   `ctx.idVal`: features, labels, logits), `logits` (the score reads the logits it is handed,
+ *   `ctx.idVal`: features, labels, logits), `fitData` (where the fit reads its ID data under each
+ *   protocol, for a detector that reads `train` under one and `idVal` under the other, as
+ *   Residual does; see {@linkcode fitDataOf}), `logits` (the score reads the logits it is handed,
  *   and a fit with `idVal` reads `ctx.idVal.logits`): such logits must be finite, a NaN or
  *   infinite logit (a float32 overflow of features x weights) is a DataError before the detector
  *   runs, since a max, an argmax or a softmax could turn it into a finite but wrong score;
+ * - `note`: a line for a table's notes when the detector runs differently from OpenOOD's code
+ *   or from protocol to protocol;
  * - `hyperparameters`: name -> `{ default, grid }`; defaults and grids are OpenOOD's
  *   (`configs/postprocessors/<name>.yml`) unless the entry says otherwise;
  * - `fit(ctx)`: returns the model. Always present (detectors with nothing to learn return their
@@ -35,7 +39,7 @@
  */
 import { DataError, UsageError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import type { RowSource } from "../ort/linear.ts";
+import { matrixSource, type RowSource } from "../ort/linear.ts";
 import { ash, type AshVariant } from "./ash.ts";
 import { checkLogitsFinite, type DetectorHead } from "./common.ts";
 import { dice, fitDice } from "./dice.ts";
@@ -63,9 +67,20 @@ export interface HyperSpec {
   grid: readonly HyperValue[];
 }
 
+/** The evaluation protocols: the paper's (defaults) and OpenOOD v1.5's held-out tuning. */
+export type Protocol = "paper" | "heldout";
+
+/** Where a fit reads its ID data: the training set or the ID validation split. */
+export type FitData = "train" | "idVal";
+
 /** What `fit` may read. */
 export interface DetectorContext {
   head: DetectorHead;
+  /**
+   * The protocol the fit runs under (default "paper"): under "heldout", `idVal` is a split of
+   * the ID evaluation set (OpenOOD's `id['val']`); under "paper", a sample of the training set.
+   */
+  protocol?: Protocol;
   /** Overrides of the defaults, by hyperparameter name. */
   hyperparameters?: Record<string, HyperValue>;
   /** ID training features (streamed) and their labels in [0, C). */
@@ -89,7 +104,11 @@ export interface Detector<M = unknown> {
     idVal?: boolean;
     /** The score reads its logits argument (and a fit with `idVal`, `ctx.idVal.logits`). */
     logits?: boolean;
+    /** Where the fit reads its ID data per protocol, when that depends on the protocol. */
+    fitData?: Record<Protocol, FitData>;
   };
+  /** A line for a table's notes (see the module doc). */
+  note?: string;
   hyperparameters: Record<string, HyperSpec>;
   fit(ctx: DetectorContext): Promise<M>;
   score(model: M, features: Matrix, logits: Matrix): Promise<Float32Array>;
@@ -123,6 +142,17 @@ export function resolveHyperparameters(
     out[name] = v;
   }
   return out;
+}
+
+/**
+ * Where `det`'s fit reads its ID data under `protocol`: `needs.fitData` when the detector
+ * declares it, else the training set when it needs one, else the ID validation split when it
+ * needs that, else null (nothing is fitted on ID data).
+ */
+export function fitDataOf(det: Pick<Detector, "needs">, protocol: Protocol): FitData | null {
+  if (det.needs.fitData) return det.needs.fitData[protocol];
+  if (det.needs.train) return "train";
+  return det.needs.idVal ? "idVal" : null;
 }
 
 function need<T>(value: T | undefined, key: string, what: string): T {
@@ -219,6 +249,9 @@ const H = {
   // No published grid for these extensions: ODIN-like temperatures and ReAct's grid.
   mosTemperature: { temperature: { default: 1, grid: [0.5, 1, 2, 5, 10, 100, 1000] } },
 } satisfies Record<string, Record<string, HyperSpec>>;
+
+/** Residual's fit data per protocol (see its entry). */
+const RESIDUAL_FIT_DATA: Record<Protocol, FitData> = { paper: "train", heldout: "idVal" };
 
 /** Every detector, published methods first, then the labelled extensions. */
 export const DETECTORS: readonly Detector[] = [
@@ -324,13 +357,21 @@ export const DETECTORS: readonly Detector[] = [
   entry({
     key: "residual",
     label: "Residual",
-    needs: { head: "flat", train: true },
+    // OpenOOD's residual_postprocessor.py fits on `id_loader_dict['val']`, the ID-val split,
+    // which only the held-out protocol has; the paper protocol's ID-val is a sample of the
+    // training set, so there the fit keeps the whole training set, as ViM's does.
+    needs: { head: "flat", train: true, idVal: true, fitData: RESIDUAL_FIT_DATA },
+    note: "Residual: principal subspace fitted on ID-val under the held-out protocol (as " +
+      "OpenOOD's residual_postprocessor.py), on the training set under the paper protocol " +
+      "(which has no ID-val split of the evaluated set).",
     hyperparameters: H.residual,
     fit: async (ctx) => {
       const p = fitParams("residual", ctx, H.residual);
-      const t = need(ctx.train, "residual", "ID training features");
+      const rows = RESIDUAL_FIT_DATA[ctx.protocol ?? "paper"] === "idVal"
+        ? matrixSource(need(ctx.idVal, "residual", "the ID validation features").features)
+        : need(ctx.train, "residual", "ID training features").features;
       return {
-        ...(await fitResidual(t.features, ctx.head, p.dim as number, ctx.chunk)),
+        ...(await fitResidual(rows, ctx.head, p.dim as number, ctx.chunk)),
         chunk: ctx.chunk,
       };
     },

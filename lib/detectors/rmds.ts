@@ -20,7 +20,7 @@ import type { ChunkOptions, RowSource } from "../ort/linear.ts";
 import {
   type FastFitOptions,
   fitMahalanobisFast,
-  mahalanobisFast,
+  mahalanobisMinDistanceFast,
   type MahalanobisModel,
 } from "../ort/mahalanobis_kernel.ts";
 
@@ -51,9 +51,10 @@ export async function rmds(
   features: Matrix | RowSource,
   opts: ChunkOptions = {},
 ): Promise<Float32Array> {
-  // mahalanobisFast returns -min_c MD_c; the background model has one class: -MD_0.
-  const cls = await mahalanobisFast(model.classes, features, opts);
-  const bg = await mahalanobisFast(model.background, features, opts);
-  for (let i = 0; i < cls.length; i++) cls[i] -= bg[i];
+  // The distances themselves (OpenOOD's scale, -1 x), not the paper Mahalanobis score (-0.5 x):
+  // min_c MD_c, and MD_0 (the background model has one class).
+  const cls = await mahalanobisMinDistanceFast(model.classes, features, opts);
+  const bg = await mahalanobisMinDistanceFast(model.background, features, opts);
+  for (let i = 0; i < cls.length; i++) cls[i] = bg[i] - cls[i];
   return cls;
 }

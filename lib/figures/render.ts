@@ -5,11 +5,18 @@
  *
  * @module
  */
-// Inline npm specifiers until deno.json maps "vega" and "vega-lite" (then use the bare names).
 import * as vega from "vega";
 import * as vegaLite from "vega-lite";
 import sharp from "sharp";
 import type { VegaLiteSpec } from "./style.ts";
+import { vegaTextWidth } from "./text_metrics.ts";
+
+// Headless Vega has no canvas to measure text and guesses 0.8 em per character, which misplaces
+// legend entries and pads charts with blank space; measure with the font's glyph advances
+// instead (Vega's documented hook for renderers without a canvas, as vl-convert uses).
+// vega's typings leave `textMetrics` out; it is exported (vega-scenegraph) and meant to be set.
+(vega as unknown as { textMetrics: { width: typeof vegaTextWidth } }).textMetrics.width =
+  vegaTextWidth;
 
 /** A rendered figure: the SVG text and any warnings Vega-Lite or Vega raised. */
 export interface RenderedFigure {

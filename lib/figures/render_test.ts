@@ -4,8 +4,8 @@
  * mark groups; sharp turns one into a PNG of the right size.
  */
 import assert from "node:assert/strict";
-import { accuracyChartSpec, groupedBarsSpec, stackSpecs } from "./grouped_bars.ts";
-import { linePanelsSpec, type LinePoint, logTicks } from "./line_panels.ts";
+import { accuracyChartSpec, combineSpecs, groupedBarsSpec } from "./grouped_bars.ts";
+import { linePanelsSpec, type LinePoint } from "./line_panels.ts";
 import { othersBarsSpec } from "./others_bars.ts";
 import { renderSvg, svgToPng } from "./render.ts";
 import { rocCurvesSpec, rocPoints } from "./roc_curves.ts";
@@ -56,30 +56,32 @@ Deno.test("linePanelsSpec: non-finite values are dropped, a series absent from a
   assert.equal(markPaths(doc, "line"), 2);
 });
 
-Deno.test("groupedBarsSpec + accuracy bars stacked: 2 x 4 x 4 metric bars and 4 accuracy bars", async () => {
+Deno.test("groupedBarsSpec + accuracy bars side by side: 2 x 4 x 4 metric bars and 4 accuracy bars", async () => {
   const series = ["MSP", "MOS (taxonomy)", "MOS (feature clustering)", "MOS (random grouping)"];
   const bars = DATASETS.flatMap((category, i) =>
     series.flatMap((s, j) =>
       METRICS.map((metric) => ({ category, series: s, metric, value: 10 * i + j }))
     )
   );
-  const spec = stackSpecs("Figure 6", "sub", [
+  const spec = combineSpecs("Figure 6", "sub", [
     groupedBarsSpec({ points: bars, title: "OOD detection" }),
     accuracyChartSpec({
       kind: "bars",
       points: series.map((s, i) => ({ series: s, value: 70 + i })),
     }),
-  ]);
+  ], { direction: "horizontal", shareLegend: true });
   const { svg, warnings } = await renderSvg(spec);
   assert.deepEqual(warnings, []);
   const doc = svg;
   assert.equal(markPaths(doc, "rect"), 2 * 4 * 4 + 4);
-  // One legend (the accuracy chart's x labels name its bars).
+  // One legend: the accuracy bars are the same series in the same colours.
   assert.deepEqual(inspectSvg(doc).legendLabels, series);
+  // Each accuracy bar carries its value (two decimals, as the tables print it).
+  for (let i = 0; i < series.length; i++) assert.ok(svg.includes(`>${70 + i}.00</text>`));
 });
 
 Deno.test("accuracyChartSpec lines: one line per head", async () => {
-  const spec = stackSpecs("t", undefined, [
+  const spec = combineSpecs("t", undefined, [
     accuracyChartSpec({
       kind: "lines",
       points: ["a", "b", "c"].flatMap((x, i) => [
@@ -160,17 +162,37 @@ Deno.test("svgToPng: a PNG with the SVG's aspect ratio at 2x density", async () 
   assert.equal(width, 2 * svgWidth);
 });
 
-Deno.test("inspectSvg: malformed XML and a non-SVG root are DataErrors", () => {
+Deno.test("inspectSvg: DataErrors for bad XML or root; entry positions, line styles, axes", () => {
   assert.throws(() => inspectSvg("<svg><g></svg>"), /not well-formed XML/);
   assert.throws(() => inspectSvg("<html></html>"), /expected <svg>/);
   const s = inspectSvg(
     '<svg width="10" height="5"><g class="mark-rect role-mark x"><path/><path/></g></svg>',
   );
-  assert.deepEqual(s, { marks: { rect: 2 }, legendLabels: [], width: 10, height: 5 });
-});
-
-Deno.test("logTicks: 1-2-5 steps inside the range", () => {
-  assert.deepEqual(logTicks(2, 789), [2, 5, 10, 20, 50, 100, 200, 500]);
-  assert.deepEqual(logTicks(1, 1), [1]);
-  assert.deepEqual(logTicks(0, 5), []);
+  assert.deepEqual(s, {
+    marks: { rect: 2 },
+    legendLabels: [],
+    legendEntries: [],
+    axes: [],
+    lines: [],
+    symbols: [],
+    width: 10,
+    height: 5,
+  });
+  // Positions add up the translations of every enclosing group; styles are read off the items.
+  const t = inspectSvg(
+    '<svg width="9" height="9"><g transform="translate(10,20)">' +
+      '<g class="mark-text role-legend-label" transform="translate(1.5,2)">' +
+      '<text transform="translate(3,4)">a</text></g>' +
+      '<g class="mark-line role-mark"><path stroke="#111" stroke-dasharray="6,3" ' +
+      'stroke-width="2" d="M0,0L1,1"/></g>' +
+      '<g class="mark-group role-axis" aria-label="Y-axis for a linear scale">' +
+      '<g class="mark-text role-axis-label"><text>0</text><text>50</text></g>' +
+      '<g class="mark-text role-axis-title"><text>AUROC</text></g></g>' +
+      "</g></svg>",
+  );
+  assert.deepEqual(t.legendEntries, [{ label: "a", x: 14.5, y: 26 }]);
+  assert.deepEqual(t.lines, [
+    { stroke: "#111", dash: "6,3", strokeWidth: 2, fill: "", d: "M0,0L1,1" },
+  ]);
+  assert.deepEqual(t.axes, [{ orient: "y", title: "AUROC", labels: ["0", "50"] }]);
 });

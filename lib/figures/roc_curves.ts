@@ -6,8 +6,15 @@
  * @module
  */
 import { scoreCurve, type Scores } from "../metrics/auroc.ts";
-import { firstAppearance } from "./line_panels.ts";
-import { baseConfig, seriesColors, titleOf, VEGA_LITE_SCHEMA, type VegaLiteSpec } from "./style.ts";
+import { drawOrder, firstAppearance } from "./line_panels.ts";
+import {
+  baseConfig,
+  seriesStyles,
+  SIDE_LEGEND,
+  titleOf,
+  VEGA_LITE_SCHEMA,
+  type VegaLiteSpec,
+} from "./style.ts";
 
 /** A ROC curve as fractions in [0, 1], from (0, 0) to (1, 1), FPR non-decreasing. */
 export interface RocCurve {
@@ -64,6 +71,8 @@ export interface RocCurvesOptions {
   subtitle?: string;
   panelOrder?: readonly string[];
   seriesOrder?: readonly string[];
+  /** Legend title (default "method"). */
+  legendTitle?: string;
   /** Draw a dashed guide at this TPR in percent (default 95, where FPR95 is read); null: none. */
   tprGuide?: number | null;
   /** Panel size in pixels (default 170). */
@@ -76,7 +85,8 @@ export function rocCurvesSpec(o: RocCurvesOptions): VegaLiteSpec {
     ? [...o.seriesOrder]
     : firstAppearance(o.curves.map((c) => c.series));
   const panels = o.panelOrder ? [...o.panelOrder] : firstAppearance(o.curves.map((c) => c.panel));
-  const values: Record<string, unknown>[] = [];
+  const styles = seriesStyles(series);
+  const values: { series: string; [key: string]: unknown }[] = [];
   for (const c of o.curves) {
     c.curve.fpr.forEach((f, i) => {
       values.push({
@@ -112,9 +122,19 @@ export function rocCurvesSpec(o: RocCurvesOptions): VegaLiteSpec {
         color: {
           field: "series",
           type: "nominal",
-          title: "method",
+          title: o.legendTitle ?? "method",
           sort: series,
-          scale: { domain: series, range: seriesColors(series) },
+          scale: { domain: series, range: styles.map((s) => s.color) },
+          legend: { ...SIDE_LEGEND, symbolType: "stroke", symbolStrokeWidth: 2 },
+        },
+        // Dashed and solid as in the other figures, so curves that coincide stay visible.
+        strokeDash: {
+          field: "series",
+          type: "nominal",
+          title: o.legendTitle ?? "method",
+          sort: series,
+          scale: { domain: series, range: styles.map((s) => s.dash) },
+          legend: { ...SIDE_LEGEND, symbolType: "stroke", symbolStrokeWidth: 2 },
         },
       },
     },
@@ -131,7 +151,8 @@ export function rocCurvesSpec(o: RocCurvesOptions): VegaLiteSpec {
   return {
     $schema: VEGA_LITE_SCHEMA,
     title: titleOf(o.title, o.subtitle),
-    data: { values },
+    // The first series (dashed) last in the data, so it is drawn on top.
+    data: { values: drawOrder(values, series) },
     facet: { column: { field: "panel", type: "nominal", sort: panels, header: { title: null } } },
     spec: { width: size, height: size, layer },
     config: baseConfig(),

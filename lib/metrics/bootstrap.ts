@@ -1,5 +1,6 @@
 /**
- * Bootstrap confidence intervals of AUROC, FPR95, AUPR-In and AUPR-Out.
+ * Bootstrap confidence intervals of AUROC, FPR95, AUPR-In and AUPR-Out, in either metrics
+ * convention (./convention.ts; the resamples use the same rules as the point estimate).
  *
  * Resampling: the ID scores and the OOD scores are resampled separately (each with replacement,
  * each keeping its size), as two independent samples should be; a joint resample would let the
@@ -22,11 +23,12 @@
  * @module
  */
 import { createRng } from "../random.ts";
-import { auprInFromCurve, auprOutFromCurve } from "./aupr.ts";
+import { auprInFromCurveAs, auprOutFromCurveAs } from "./aupr.ts";
 import { aurocFromCurve, type ScoreCurve, scoreCurve, type Scores } from "./auroc.ts";
+import { type MetricsConvention, metricsConvention } from "./convention.ts";
 import type { DetectionMetrics } from "./evaluate.ts";
 import { evaluate } from "./evaluate.ts";
-import { fpr95OpenOodFromCurve, fpr95PaperFromCurve, type FprConvention } from "./fpr95.ts";
+import { fpr95FromCurve } from "./fpr95.ts";
 
 /** Default number of bootstrap resamples. */
 export const DEFAULT_RESAMPLES = 1000;
@@ -44,8 +46,8 @@ export interface BootstrapOptions {
   oodSeed?: number;
   /** Confidence level in (0, 1) (default 0.95). */
   level?: number;
-  /** FPR95 definition (default "paper"). */
-  fprConvention?: FprConvention;
+  /** Metrics convention of FPR95 and AUPR, as `evaluate`'s (default "paper"). */
+  fprConvention?: MetricsConvention;
 }
 
 /** A two-sided interval, fractions like the metrics. */
@@ -91,7 +93,7 @@ function checkOptions(o: BootstrapOptions): Required<BootstrapOptions> {
   if (!(level > 0 && level < 1)) {
     throw new RangeError(`Bootstrap level must be in (0, 1), got ${level}`);
   }
-  return { resamples, level, seed, oodSeed, fprConvention: o.fprConvention ?? "paper" };
+  return { resamples, level, seed, oodSeed, fprConvention: metricsConvention(o.fprConvention) };
 }
 
 /** For each sample, the index of its tie group in the descending `values` (binary search). */
@@ -142,7 +144,7 @@ export function bootstrapDistribution(
     auprIn: new Float64Array(o.resamples),
     auprOut: new Float64Array(o.resamples),
   };
-  const fpr = o.fprConvention === "openood" ? fpr95OpenOodFromCurve : fpr95PaperFromCurve;
+  const convention = o.fprConvention;
   for (let b = 0; b < o.resamples; b++) {
     idRaw.fill(0);
     oodRaw.fill(0);
@@ -165,9 +167,9 @@ export function bootstrapDistribution(
       numOod: m,
     };
     out.auroc[b] = aurocFromCurve(curve);
-    out.fpr95[b] = fpr(curve);
-    out.auprIn[b] = auprInFromCurve(curve);
-    out.auprOut[b] = auprOutFromCurve(curve);
+    out.fpr95[b] = fpr95FromCurve(curve, convention);
+    out.auprIn[b] = auprInFromCurveAs(curve, convention);
+    out.auprOut[b] = auprOutFromCurveAs(curve, convention);
   }
   return out;
 }

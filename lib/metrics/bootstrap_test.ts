@@ -11,6 +11,7 @@ import {
   scoreMapIntervals,
 } from "./bootstrap.ts";
 import { evaluate } from "./evaluate.ts";
+import { naiveAveragePrecision, naiveTrapezoidAupr } from "./test_util.ts";
 
 function normals(seed: number, n: number, shift: number, quant = 0): Float32Array {
   const rng = createRng(seed);
@@ -76,6 +77,27 @@ Deno.test("bootstrap 95% interval covers a known AUROC, and covers it in ~95% of
     if (c.ci.auroc.low <= truth && truth <= c.ci.auroc.high) covered++;
   }
   assert.ok(covered >= 68 && covered <= 80, `covered ${covered} of 80`);
+});
+
+Deno.test("bootstrap AUPR follows the convention: trapezoid (openood) vs average precision", () => {
+  const id = normals(31, 60, 0.8, 2);
+  const ood = normals(32, 45, 0, 2);
+  const B = 12;
+  const tol = { atol: 1e-12, reason: "float64 sums in a different order" };
+  for (const fprConvention of ["paper", "openood"] as const) {
+    const got = bootstrapDistribution(id, ood, { resamples: B, seed: 5, fprConvention });
+    const naive = fprConvention === "openood" ? naiveTrapezoidAupr : naiveAveragePrecision;
+    const idRng = createRng(5);
+    const oodRng = createRng(6);
+    for (let b = 0; b < B; b++) {
+      const a = Array.from({ length: id.length }, () => id[idRng.int(id.length)]);
+      const o = Array.from({ length: ood.length }, () => ood[oodRng.int(ood.length)]);
+      assertClose(got.auprIn[b], naive(a, o), tol);
+      assertClose(got.auprOut[b], naive(o.map((v) => -v), a.map((v) => -v)), tol);
+    }
+    const r = bootstrapMetrics(id, ood, { resamples: B, seed: 5, fprConvention });
+    assertClose(r.estimate.auprIn, naive([...id], [...ood]), tol);
+  }
 });
 
 Deno.test("bootstrap AUROC spread matches the DeLong standard error", () => {

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
-import { auprInFromCurve, auprOutFromCurve } from "./aupr.ts";
+import { auprInFromCurveAs, auprOutFromCurveAs } from "./aupr.ts";
 import { aurocFromCurve, scoreCurve, type Scores } from "./auroc.ts";
-import { fpr95OpenOodFromCurve, fpr95PaperFromCurve, type FprConvention } from "./fpr95.ts";
+import { type MetricsConvention, metricsConvention } from "./convention.ts";
+import { fpr95FromCurve } from "./fpr95.ts";
 
 /** Metrics of one detector on one OOD set, fractions in [0, 1]. */
 export interface DetectionMetrics {
@@ -18,16 +18,20 @@ export interface DetectionMetrics {
 
 /** Options for {@linkcode evaluate}. */
 export interface EvaluateOptions {
-  /** FPR95 definition: "paper" (Outlier-Exposure rule, default) or "openood". */
-  fprConvention?: FprConvention;
+  /**
+   * Metrics convention (./convention.ts): "paper" (default; Outlier-Exposure FPR95, average
+   * precision) or "openood" (OpenOOD v1.5's FPR95 and trapezoid AUPR). Named after its first use,
+   * which switched FPR95 alone.
+   */
+  fprConvention?: MetricsConvention;
   /** What the scores are (e.g. `msp (ID "id" vs OOD "sun")`), named by a score error. */
   label?: string;
 }
 
 /**
- * AUROC, FPR95, AUPR-In and AUPR-Out with ID as the positive class (scores: higher = more ID).
+ * AUROC, FPR95, AUPR-In and AUPR-Out (scores: higher = more ID) under `options.fprConvention`.
  * Empty score arrays and NaN / infinite scores are a `DataError` (naming `options.label`): a NaN
- * never becomes a metric.
+ * never becomes a metric; an unknown convention is a `UsageError`.
  *
  * @example
  * ```ts
@@ -35,15 +39,12 @@ export interface EvaluateOptions {
  * ```
  */
 export function evaluate(id: Scores, ood: Scores, options: EvaluateOptions = {}): DetectionMetrics {
-  const convention = options.fprConvention ?? "paper";
-  if (convention !== "paper" && convention !== "openood") {
-    throw new UsageError(`Unknown FPR95 convention "${convention}"; use "paper" or "openood"`);
-  }
+  const convention = metricsConvention(options.fprConvention);
   const curve = scoreCurve(id, ood, options.label);
   return {
     auroc: aurocFromCurve(curve),
-    fpr95: convention === "paper" ? fpr95PaperFromCurve(curve) : fpr95OpenOodFromCurve(curve),
-    auprIn: auprInFromCurve(curve),
-    auprOut: auprOutFromCurve(curve),
+    fpr95: fpr95FromCurve(curve, convention),
+    auprIn: auprInFromCurveAs(curve, convention),
+    auprOut: auprOutFromCurveAs(curve, convention),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * FPR at 95% TPR, in the two conventions OOD papers use.
+ * FPR at 95% TPR, in the two conventions OOD papers use (./convention.ts pairs each with its AUPR).
  *
  * **paper** (default): the Outlier-Exposure `fpr_and_fdr_at_recall(labels, scores, 0.95)` that the
  * released MOS code calls from `get_measures` (`utils/test_utils.py` of
@@ -25,15 +25,21 @@
  * second difference of both fps and tps, is removed; only when there are more than 2 points), then
  * `fpr[argmax(tpr >= 0.95)]`, the first curve point where at least 95% of OOD samples are
  * flagged. Note what that "FPR" is: the fraction of ID samples flagged as OOD (ID samples with
- * score <= the threshold), at 95% OOD recall. It is not the paper's quantity.
+ * score <= the threshold), at 95% OOD recall. It is a different quantity from the paper's (OOD
+ * accepted at 95% ID recall), not the same one with other tie handling: when 10% of the OOD
+ * samples score like ID ones and the rest far below, the paper's FPR95 is about 10% while this
+ * one, which must flag half of those ID-like OOD samples, rejects about half of the ID set.
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
 import { type ScoreCurve, scoreCurve, type Scores } from "./auroc.ts";
+import { type MetricsConvention, metricsConvention } from "./convention.ts";
 
-/** Which FPR95 definition to use; see the module doc. */
-export type FprConvention = "paper" | "openood";
+/**
+ * The metrics convention under its first name: it picks the FPR95 rule here and the AUPR
+ * integration in ./aupr.ts (see ./convention.ts).
+ */
+export type FprConvention = MetricsConvention;
 
 /** The recall level of FPR95. */
 export const RECALL_LEVEL = 0.95;
@@ -98,15 +104,16 @@ export function fpr95OpenOodFromCurve(curve: ScoreCurve, recallLevel = RECALL_LE
   return 1;
 }
 
+/** The FPR95 rule of `convention` on a prepared {@linkcode scoreCurve}. */
+export function fpr95FromCurve(curve: ScoreCurve, convention: MetricsConvention): number {
+  return convention === "openood" ? fpr95OpenOodFromCurve(curve) : fpr95PaperFromCurve(curve);
+}
+
 /**
- * FPR at 95% TPR (a fraction in [0, 1]); `convention` picks the paper's Outlier-Exposure rule
- * (default) or OpenOOD v1.5's, both described in the module doc.
+ * FPR95 (a fraction in [0, 1]); `convention` picks the paper's Outlier-Exposure rule (default) or
+ * OpenOOD v1.5's, both described in the module doc. An unknown convention is a UsageError.
  */
-export function fpr95(id: Scores, ood: Scores, convention: FprConvention = "paper"): number {
-  const curve = scoreCurve(id, ood);
-  if (convention === "paper") return fpr95PaperFromCurve(curve);
-  if (convention === "openood") return fpr95OpenOodFromCurve(curve);
-  throw new UsageError(
-    `Unknown FPR95 convention "${convention}"; use "paper" or "openood"`,
-  );
+export function fpr95(id: Scores, ood: Scores, convention: MetricsConvention = "paper"): number {
+  const c = metricsConvention(convention);
+  return fpr95FromCurve(scoreCurve(id, ood), c);
 }

@@ -20,13 +20,19 @@
  * Scoring. Per chunk, in one graph, with every vector first centred on `g`, the mean of the class
  * means (post-ReLU features have large common means; centring removes most of the cancellation
  * between the three terms below):
- * `d_c = x'^T P x' - 2 x'^T (P mu'_c) + mu'_c^T P mu'_c`, score `-min_c d_c`.
+ * `d_c = x'^T P x' - 2 x'^T (P mu'_c) + mu'_c^T P mu'_c`, then `min_c d_c`
+ * ({@linkcode mahalanobisMinDistanceFast}); the score is `-0.5 min_c d_c`, the released MOS
+ * code's scale ({@linkcode MAHALANOBIS_SCORE_SCALE}; {@linkcode mahalanobisFast}).
  *
  * @module
  */
 import { DataError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import { type MahalanobisModel, pinvSymmetric } from "../scores/mahalanobis.ts";
+import {
+  MAHALANOBIS_SCORE_SCALE,
+  type MahalanobisModel,
+  pinvSymmetric,
+} from "../scores/mahalanobis.ts";
 import { classStats, withinClassScatter } from "./gram.ts";
 import { buildModel, node } from "./graph.ts";
 import { cachedSession, defaultThreads } from "./kernel_cache.ts";
@@ -46,6 +52,7 @@ import {
 } from "./quad_form.ts";
 import { f32Tensor, type ort } from "./session.ts";
 
+export { MAHALANOBIS_SCORE_SCALE };
 export type { MahalanobisModel };
 
 /** Options for {@linkcode fitMahalanobisFast}. */
@@ -225,7 +232,7 @@ export async function fitMahalanobisFast(
   };
 }
 
-function scoreGraph(d: number, c: number, plan: QuadFormPlan): Uint8Array {
+function distanceGraph(d: number, c: number, plan: QuadFormPlan): Uint8Array {
   const quad = quadFormNodes("p", plan, "xc", "quad");
   return buildModel({
     name: "mahalanobis",
@@ -236,7 +243,7 @@ function scoreGraph(d: number, c: number, plan: QuadFormPlan): Uint8Array {
       { name: "q", type: "float32", shape: [c, d] },
       { name: "m", type: "float32", shape: [c] },
     ],
-    outputs: [{ name: "score", type: "float32", shape: ["n", 1] }],
+    outputs: [{ name: "mindist", type: "float32", shape: ["n", 1] }],
     nodes: [
       node("Sub", ["x", "g"], ["xc"]),
       // quad = x'^T P x' (block-symmetric form, lib/ort/quad_form.ts).
@@ -246,9 +253,9 @@ function scoreGraph(d: number, c: number, plan: QuadFormPlan): Uint8Array {
       node("Add", ["cross2", "m"], ["t"]),
       node("Add", ["t", "quad"], ["dist"]),
       node("ReduceMin", ["dist"], ["dmin"], { axes: [1], keepdims: 1 }),
-      // 0 * quad carries a NaN feature row into its score (ReduceMin may drop NaN).
+      // 0 * quad carries a NaN feature row into its distance (ReduceMin may drop NaN).
       node("Mul", ["quad", "zero"], ["nanGuard"]),
-      node("Sub", ["nanGuard", "dmin"], ["score"]),
+      node("Add", ["dmin", "nanGuard"], ["mindist"]),
     ],
     initializers: [
       ...quad.initializers,
@@ -270,11 +277,12 @@ function productGraph(d: number): Uint8Array {
 }
 
 /**
- * Mahalanobis score `-min_c (x - mu_c)^T P (x - mu_c)` (higher = more in-distribution) for every
- * row of `source` (a matrix or a {@linkcode RowSource}), in onnxruntime chunks. The precision
- * must be exactly symmetric, as both fits make it: the quadratic form reads its upper triangle.
+ * Smallest squared Mahalanobis distance `min_c (x - mu_c)^T P (x - mu_c)` of every row of
+ * `source` (a matrix or a {@linkcode RowSource}), in onnxruntime chunks; NaN for a row with a
+ * NaN feature. The precision must be exactly symmetric, as both fits make it: the quadratic
+ * form reads its upper triangle.
  */
-export async function mahalanobisFast(
+export async function mahalanobisMinDistanceFast(
   model: MahalanobisModel,
   source: RowSource | Matrix,
   opts: ChunkOptions = {},
@@ -315,8 +323,8 @@ export async function mahalanobisFast(
   for (let i = 0; i < q.length; i++) q[i] *= -2;
   const plan = quadFormPlan(d);
   const session = await cachedSession(
-    `mahalanobis:${d}:${c}:${plan.starts.join(",")}`,
-    () => scoreGraph(d, c, plan),
+    `mahalanobis-dist:${d}:${c}:${plan.starts.join(",")}`,
+    () => distanceGraph(d, c, plan),
     threads,
   );
   const packed = packQuadForm(precision.data, plan);
@@ -332,8 +340,24 @@ export async function mahalanobisFast(
   await forEachRowChunk(src, chunkRowsOf(opts), async (start, n, rows) => {
     await session.run(
       { ...feeds, x: f32Tensor(rows, [n, d]) },
-      { score: f32Tensor(out.subarray(start, start + n), [n, 1]) },
+      { mindist: f32Tensor(out.subarray(start, start + n), [n, 1]) },
     );
   });
+  return out;
+}
+
+/**
+ * Mahalanobis score `-0.5 min_c (x - mu_c)^T P (x - mu_c)` (higher = more in-distribution; the
+ * released MOS code's scale, as the reference `mahalanobis`) for every row of `source`: the
+ * distances of {@linkcode mahalanobisMinDistanceFast} times {@linkcode MAHALANOBIS_SCORE_SCALE}
+ * (a power of two: exact in float32).
+ */
+export async function mahalanobisFast(
+  model: MahalanobisModel,
+  source: RowSource | Matrix,
+  opts: ChunkOptions = {},
+): Promise<Float32Array> {
+  const out = await mahalanobisMinDistanceFast(model, source, opts);
+  for (let i = 0; i < out.length; i++) out[i] *= MAHALANOBIS_SCORE_SCALE;
   return out;
 }

@@ -5,7 +5,12 @@ import { type Matrix, matrix } from "../matrix.ts";
 import { createRng } from "../random.ts";
 import { fitMahalanobis, mahalanobis, pinvSymmetric } from "../scores/mahalanobis.ts";
 import { matrixSource } from "./linear.ts";
-import { fitMahalanobisFast, invertCovariance, mahalanobisFast } from "./mahalanobis_kernel.ts";
+import {
+  fitMahalanobisFast,
+  invertCovariance,
+  mahalanobisFast,
+  mahalanobisMinDistanceFast,
+} from "./mahalanobis_kernel.ts";
 
 /** Post-ReLU-like rows relu(mu_y + noise) with row norms ~10-30, every class present. */
 function reluFeatures(seed: number, n: number, d: number, c: number) {
@@ -129,16 +134,55 @@ Deno.test("mahalanobisFast matches the float64 reference on post-ReLU features",
   assertClose(got, whole, { atol: 1e-4, rtol: 1e-6, reason: "chunked vs one chunk, same graph" });
 });
 
-Deno.test("mahalanobisFast: NaN feature rows give NaN, hand-worked 1-d case", async () => {
-  // 1-d, P = [4], means 0 and 3: x = 1 -> min(4 * 1, 4 * 4) = 4 -> score -4.
+Deno.test("mahalanobisFast: NaN feature rows give NaN, hand-worked 1-d case at the -0.5 scale", async () => {
+  // 1-d, P = [4], means 0 and 3: x = 1 -> min(4 * 1, 4 * 4) = 4 -> score -0.5 * 4 = -2 (the
+  // released code's term_gau = -0.5 (x - mu) P (x - mu)).
   const model = {
     means: matrix(2, 1, Float32Array.from([0, 3])),
     precision: matrix(1, 1, Float32Array.from([4])),
   };
-  const got = await mahalanobisFast(model, matrix(3, 1, Float32Array.from([1, NaN, 2.5])));
-  assertClose(got[0], -4, { atol: 1e-5, reason: "float32 arithmetic on small integers" });
+  const x = matrix(3, 1, Float32Array.from([1, NaN, 2.5]));
+  const got = await mahalanobisFast(model, x);
+  assertClose(got[0], -2, { atol: 1e-5, reason: "float32 arithmetic on small integers" });
   assert.ok(Number.isNaN(got[1]));
-  assertClose(got[2], -1, { atol: 1e-5, reason: "float32 arithmetic; 4 * 0.5^2 = 1" });
+  assertClose(got[2], -0.5, { atol: 1e-5, reason: "float32 arithmetic; 4 * 0.5^2 = 1" });
+  const dist = await mahalanobisMinDistanceFast(model, x);
+  assertClose(dist[0], 4, { atol: 1e-5, reason: "float32 arithmetic on small integers" });
+  assert.ok(Number.isNaN(dist[1]));
+  assertClose(dist[2], 1, { atol: 1e-5, reason: "float32 arithmetic; 4 * 0.5^2 = 1" });
+});
+
+Deno.test("mahalanobisFast is -0.5 x the smallest squared distance, naive float64 reference", async () => {
+  const model = fitMahalanobis(train.x, train.labels, C);
+  const x = reluFeatures(9, 40, D, C).x;
+  // Direct quadratic forms on the model's own float32 means and precision, in float64.
+  const want = Array.from({ length: x.rows }, (_, i) => {
+    let best = Infinity;
+    for (let c = 0; c < C; c++) {
+      const z = Array.from(
+        { length: D },
+        (_, j) => x.data[i * D + j] - model.means.data[c * D + j],
+      );
+      let q = 0;
+      for (let a = 0; a < D; a++) {
+        let s = 0;
+        for (let b = 0; b < D; b++) s += model.precision.data[a * D + b] * z[b];
+        q += z[a] * s;
+      }
+      best = Math.min(best, q);
+    }
+    return best;
+  });
+  const dist = await mahalanobisMinDistanceFast(model, x, { chunkRows: 13 });
+  assertClose(dist, want, { atol: 1e-3, rtol: 2e-5, reason: "float32 graph vs float64" });
+  const score = await mahalanobisFast(model, x, { chunkRows: 13 });
+  // Halving is exact in float32: the score is bit for bit -0.5 x the distance.
+  assert.deepEqual([...score], [...dist].map((d) => -0.5 * d));
+  assertClose(score, want.map((d) => -0.5 * d), {
+    atol: 5e-4,
+    rtol: 2e-5,
+    reason: "float32 graph vs float64",
+  });
 });
 
 Deno.test("fitMahalanobisFast rejects empty classes and mismatched dims", async () => {

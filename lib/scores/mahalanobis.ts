@@ -1,7 +1,12 @@
 /**
  * Mahalanobis score (Lee et al. 2018) on penultimate features, as the paper's Table 1 baseline:
  * class means and one shared covariance from the training features, score
- * `-min_c (x - mu_c)^T P (x - mu_c)` with P the precision (pseudo-inverse of the covariance).
+ * `-0.5 min_c (x - mu_c)^T P (x - mu_c)` with P the precision (pseudo-inverse of the covariance).
+ * The -0.5 is the released code's: `get_Mahalanobis_score` in `utils/mahalanobis_lib.py` takes
+ * `max_c` of `term_gau = -0.5 * (x - mu_c) P (x - mu_c)^T`, the Gaussian log-density up to a
+ * constant, so score files compare with its scores value for value. A positive factor changes no
+ * ranking, so no metric depends on it; OpenOOD's MDS and RMDS use -1 (lib/detectors/rmds.ts reads
+ * the distances themselves).
  *
  * The fit follows the released MOS code (`utils/mahalanobis_lib.py`, `sample_estimator`): the
  * features of every class are centred on their class mean, stacked, and handed to
@@ -20,6 +25,9 @@
  */
 import { DataError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
+
+/** The factor from the smallest squared distance to the score: the released code's -0.5. */
+export const MAHALANOBIS_SCORE_SCALE = -0.5;
 
 /** A fitted Mahalanobis detector. */
 export interface MahalanobisModel {
@@ -332,8 +340,8 @@ export function fitMahalanobis(
 }
 
 /**
- * Mahalanobis score per row of N x D features: `-min_c (x - mu_c)^T P (x - mu_c)` (higher = more
- * in-distribution), in float64 arithmetic on the model's float32 values, expanded as
+ * Mahalanobis score per row of N x D features: `-0.5 min_c (x - mu_c)^T P (x - mu_c)` (higher =
+ * more in-distribution), in float64 arithmetic on the model's float32 values, expanded as
  * `x^T P x - 2 x^T (P mu_c) + mu_c^T P mu_c` so each row costs one D x D product plus C dot
  * products.
  */
@@ -387,7 +395,7 @@ export function mahalanobis(model: MahalanobisModel, features: Matrix): Float32A
       if (dist < best) best = dist;
       else if (dist !== dist) nan = true;
     }
-    out[i] = nan ? NaN : -best;
+    out[i] = nan ? NaN : MAHALANOBIS_SCORE_SCALE * best;
   }
   return out;
 }

@@ -3,7 +3,14 @@ import { DataError } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import { createRng } from "../random.ts";
 import { assertClose } from "../../tests/assert_close.ts";
-import { fitMahalanobis, mahalanobis, pinvSymmetric, symmetricEigen } from "./mahalanobis.ts";
+import { evaluate } from "../metrics/evaluate.ts";
+import {
+  fitMahalanobis,
+  mahalanobis,
+  MAHALANOBIS_SCORE_SCALE,
+  pinvSymmetric,
+  symmetricEigen,
+} from "./mahalanobis.ts";
 
 /** Gauss-Jordan inverse with partial pivoting, float64, as rows of plain arrays. */
 function gaussJordanInverse(a: number[][]): number[][] {
@@ -64,6 +71,10 @@ function naiveFit(f: Matrix, labels: Int32Array, C: number) {
   return { means, cov };
 }
 
+/**
+ * The released code's per-sample score: `get_Mahalanobis_score` (utils/mahalanobis_lib.py of
+ * deeplearning-wisc/large_scale_ood) keeps max_c of -0.5 (x - mu_c)^T P (x - mu_c).
+ */
 function naiveScore(x: number[], means: number[][], P: number[][]): number {
   let best = Infinity;
   for (const mu of means) {
@@ -74,7 +85,7 @@ function naiveScore(x: number[], means: number[][], P: number[][]): number {
     }
     best = Math.min(best, d);
   }
-  return -best;
+  return -0.5 * best;
 }
 
 Deno.test("fitMahalanobis + mahalanobis equal a Gauss-Jordan float64 reference on seeded data", () => {
@@ -137,7 +148,40 @@ Deno.test("mahalanobis hand case in 1-d: means 2 and 11, variance 1", () => {
   assert.deepEqual([...model.means.data], [2, 11]);
   assertClose(model.precision.data[0], 1, { atol: 1e-7, reason: "float32" });
   const s = mahalanobis(model, matrix(3, 1, new Float32Array([2, 5, 11])));
-  assertClose(s, [0, -9, 0], { atol: 1e-5, reason: "float32 rounding of the expanded form" });
+  // -0.5 x the squared distance, the released code's scale: x = 5 is 3 from the mean 2.
+  assertClose(s, [0, -4.5, 0], { atol: 1e-5, reason: "float32 rounding of the expanded form" });
+});
+
+Deno.test("the -0.5 scale: scores are half the negated distance; no metric changes", () => {
+  assert.equal(MAHALANOBIS_SCORE_SCALE, -0.5);
+  const C = 3;
+  const D = 4;
+  const { features, labels } = randomFeatures(5, C, 30, D);
+  const model = fitMahalanobis(features, labels, C);
+  const ref = naiveFit(features, labels, C);
+  const P = gaussJordanInverse(ref.cov);
+  const idSet = randomFeatures(6, C, 40, D).features;
+  // OOD: the same classes pushed away from their centres.
+  const oodSet = randomFeatures(7, C, 30, D).features;
+  for (let k = 0; k < oodSet.data.length; k++) oodSet.data[k] *= 1.6;
+  const rows = (m: Matrix) =>
+    Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * D, (i + 1) * D)));
+  // The -1 x distance score of this project before, in float64 from the reference fit.
+  const minusDistance = (m: Matrix) =>
+    Float64Array.from(rows(m), (x) => 2 * naiveScore(x, ref.means, P));
+  const id = mahalanobis(model, idSet);
+  const ood = mahalanobis(model, oodSet);
+  assertClose(id, Array.from(minusDistance(idSet), (v) => 0.5 * v), {
+    atol: 1e-4,
+    rtol: 1e-5,
+    reason: "float32 model storage and output",
+  });
+  for (const fprConvention of ["paper", "openood"] as const) {
+    const now = evaluate(id, ood, { fprConvention });
+    const before = evaluate(minusDistance(idSet), minusDistance(oodSet), { fprConvention });
+    assert.deepEqual(now, before, fprConvention);
+    assert.ok(now.auroc > 0.5 && now.auroc < 1, `a non-trivial ranking, AUROC ${now.auroc}`);
+  }
 });
 
 Deno.test("singular covariance: a dead feature channel gets zero precision (pinvh), not 1/ridge", () => {

@@ -4,8 +4,11 @@
  * 1. the ID evaluation set is split deterministically, by a seeded permutation, into ID-val
  *    (5,000 rows for ImageNet's 50,000, as OpenOOD does) and ID-test (the rest);
  * 2. an OOD-val set, disjoint from the OOD test sets, is given by the user;
- * 3. each detector's grid is searched on (ID-val, OOD-val) by AUROC, first best wins (OpenOOD's
- *    `if auroc > best` loop);
+ * 3. each detector's grid is searched on (ID-val, OOD-val) by AUROC in OpenOOD's order (see
+ *    {@linkcode expandGrid}), the first best wins (the `if auroc > max_auroc` loop of
+ *    `Evaluator.hyperparam_search` in `openood/evaluation_api/evaluator.py`), so ties pick the
+ *    setting OpenOOD v1.5 picks (the older `openood/evaluators/ood_evaluator.py` search, same
+ *    order, keeps the LAST best instead);
  * 4. the chosen values are refitted on val and the test sets are scored ONCE.
  *
  * The search cannot read test data by construction: {@linkcode searchOnVal} takes only a
@@ -90,15 +93,20 @@ export type ParamValue = number | string | boolean;
 export type Params = Record<string, ParamValue>;
 
 /**
- * The Cartesian product of a grid, the first key varying slowest (OpenOOD's nested loops), e.g.
- * `{a: [1, 2], b: [3]}` -> `[{a: 1, b: 3}, {a: 2, b: 3}]`. An empty grid gives one empty setting.
+ * The Cartesian product of a grid in OpenOOD's order: the FIRST key varies FASTEST, e.g.
+ * `{a: [1, 2], b: [3, 4]}` -> `[{a: 1, b: 3}, {a: 2, b: 3}, {a: 1, b: 4}, {a: 2, b: 4}]`.
+ * OpenOOD's `recursive_generator(list, n)` (evaluation_api/evaluator.py) loops over the LAST
+ * key's values outside the combinations of the keys before it, so the first key is innermost.
+ * The order decides ties in {@linkcode searchOnVal} (the first best wins), hence it matters.
+ * An empty grid gives one empty setting.
  */
 export function expandGrid(grid: Record<string, readonly ParamValue[]>): Params[] {
   let out: Params[] = [{}];
   for (const [key, values] of Object.entries(grid)) {
     if (values.length === 0) throw new RangeError(`grid of "${key}" is empty`);
     const next: Params[] = [];
-    for (const p of out) for (const v of values) next.push({ ...p, [key]: v });
+    // Each later key's value in the outer loop: the keys before it keep cycling fastest.
+    for (const v of values) for (const p of out) next.push({ ...p, [key]: v });
     out = next;
   }
   return out;

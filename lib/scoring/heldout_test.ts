@@ -68,14 +68,44 @@ Deno.test("selectRows / selectEntries / gatherRows / excludeRows pick the right 
   }
 });
 
-Deno.test("expandGrid: Cartesian product, first key slowest", () => {
+Deno.test("expandGrid: Cartesian product in OpenOOD's order, first key fastest", () => {
   assert.deepEqual(expandGrid({ a: [1, 2], b: ["x", "y"] }), [
     { a: 1, b: "x" },
-    { a: 1, b: "y" },
     { a: 2, b: "x" },
+    { a: 1, b: "y" },
     { a: 2, b: "y" },
   ]);
+  // Three keys: setting k is k written in mixed radix (2, 3, 2), the first key's digit lowest.
+  const a = [1, 2];
+  const b = ["x", "y", "z"];
+  const c = [true, false];
+  const want = Array.from({ length: 12 }, (_, k) => ({
+    a: a[k % 2],
+    b: b[Math.floor(k / 2) % 3],
+    c: c[Math.floor(k / 6)],
+  }));
+  assert.deepEqual(expandGrid({ a, b, c }), want);
   assert.deepEqual(expandGrid({}), [{}]);
+  assert.throws(() => expandGrid({ a: [] }), RangeError);
+});
+
+Deno.test("searchOnVal over an expanded grid breaks AUROC ties as OpenOOD does", async () => {
+  // Score = x * w with w = a when a != b and 0 otherwise: {a: 2, b: 1} and {a: 1, b: 2} rank the
+  // rows identically (equal AUROC, the best), the two others tie everything (AUROC 0.5). OpenOOD
+  // tries {a: 2, b: 1} first (first key fastest) and keeps the first best; in first-key-slowest
+  // order {a: 1, b: 2} would come first and win.
+  const candidates = expandGrid({ a: [1, 2], b: [1, 2] });
+  const det: TunableDetector<Record<string, unknown>, number, Tagged> = {
+    candidates: candidates as Record<string, unknown>[],
+    fit: (p) => (p.a === p.b ? 0 : p.a as number),
+    score: (w, data) => data.x.map((v) => v * w),
+  };
+  const val: ValData<Tagged> = { id: tagged("id-val", 3, 60, 1), ood: tagged("ood-val", 4, 50, 0) };
+  const r = await searchOnVal(det, val);
+  assert.deepEqual(r.best, { a: 2, b: 1 });
+  assert.deepEqual(r.trials.map((t) => t.params), candidates);
+  assert.equal(r.trials[1].auroc, r.trials[2].auroc);
+  assert.ok(r.trials[1].auroc > 0.5 && r.trials[0].auroc === 0.5);
 });
 
 /** Data of one set in the tests: a score per row and a tag saying which set it is. */

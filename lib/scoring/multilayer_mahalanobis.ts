@@ -3,7 +3,9 @@
  * was released: for each pooled layer (the ResNetV2 root block and blocks 1-4, the outputs that
  * extraction exports as `root.npy`, `block1.npy`, ... `block4.npy`) class means and one shared
  * covariance are fitted on the training features of that layer; each layer gives the score
- * `-min_c (x - mu_c)^T P (x - mu_c)`; a logistic regression combines the layer scores into one.
+ * `-0.5 min_c (x - mu_c)^T P (x - mu_c)` (the released code's scale; the regression standardises
+ * its inputs, so the scale changes nothing here); a logistic regression combines the layer scores
+ * into one.
  *
  * Deviations from the released code, because cached features have no gradients:
  * - no input preprocessing (the FGSM-style noise magnitude is 0);

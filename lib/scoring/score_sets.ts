@@ -22,6 +22,7 @@ import type { Head } from "../io/head.ts";
 import type { Matrix } from "../matrix.ts";
 import { type DetectionMetrics, evaluate } from "../metrics/evaluate.ts";
 import type { MetricRow } from "../metrics/metric_row.ts";
+import { metricsConventionNote } from "../metrics/convention.ts";
 import type { FprConvention } from "../metrics/fpr95.ts";
 import { forEachLogitsChunk, linearLogits, type RowSource } from "../ort/linear.ts";
 import { klMatchingFromLogits } from "../ort/kl_kernel.ts";
@@ -57,6 +58,7 @@ export interface ScoreInputs {
   methods: readonly MethodKey[];
   train?: TrainSource;
   klVariant?: KlVariant;
+  /** Metrics convention of FPR95 and AUPR (lib/metrics/convention.ts; default "paper"). */
   fprConvention?: FprConvention;
   odinTemperature?: number;
   energyTemperature?: number;
@@ -304,5 +306,7 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
       });
     }
   }
+  // The default convention's metrics are the paper's and need no note.
+  if (inputs.fprConvention === "openood") notes.push(metricsConventionNote("openood"));
   return { scores, metrics, seconds, notes };
 }

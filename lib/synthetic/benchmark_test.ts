@@ -10,6 +10,7 @@ import {
   OOD_SET_NAMES,
   type SyntheticBenchmark,
 } from "./benchmark.ts";
+import { OOD_MECHANISMS } from "./mechanisms.ts";
 
 const table = await readClassTable();
 let cached: SyntheticBenchmark | undefined;
@@ -87,6 +88,10 @@ Deno.test("generateBenchmark: default sizes, labels and rectified features on Im
   for (const name of ["animal", "artifact", "plant", "novel-groups", "diffuse-texture"]) {
     assert.ok(b.description.includes(name), `description mentions ${name}`);
   }
+  // README.txt (the description) says what each set models and where the effect is documented.
+  for (const m of OOD_MECHANISMS) {
+    assert.ok(b.description.includes(`Models ${m.like}: ${m.effect}. Source: ${m.source}.`));
+  }
 });
 
 Deno.test("generateBenchmark: same seed gives the same bytes, another seed different bytes", async () => {
@@ -115,13 +120,14 @@ Deno.test("generateBenchmark: pinned bytes for BENCHMARK_VERSION (bump the versi
     classNoiseLogStd: 0.15,
     amplitudeStd: 0.15,
     novelGroupOverlap: 0.6,
-    novelClassSpread: 1.5,
+    novelGroupAmplitude: 0.7,
+    novelClassSpread: 1,
     mixtureMinWeight: 0.3,
-    textureAmplitude: 0.7,
+    textureAmplitude: 0.9,
     textureBlend: 8,
     textureNoise: 1,
-    textureChannels: 16,
-    textureBoost: 2.5,
+    textureChannels: 4,
+    textureBoost: 8,
   };
   const b = generateBenchmark({
     seed: 3,
@@ -134,9 +140,33 @@ Deno.test("generateBenchmark: pinned bytes for BENCHMARK_VERSION (bump the versi
     oodValCount: 6,
     strengths,
   });
-  assert.equal(BENCHMARK_VERSION, "1");
+  assert.equal(BENCHMARK_VERSION, "2");
   assert.equal(
     await benchHash(b),
+    "29c498df544424ab046d783a5cafefd3fe7bcf0afae8db9420ab0af42ff755aa",
+  );
+  // v2 changed the default strengths and added novelGroupAmplitude (a factor on the amplitude):
+  // with v1's strengths and that factor at 1, the bytes are still v1's pinned bytes.
+  const v1 = generateBenchmark({
+    seed: 3,
+    groups: [[0, 2, 4], [1, 3], [5]],
+    dim: 8,
+    trainPerClass: 2,
+    valPerClass: 1,
+    oodCount: 5,
+    oodVal: true,
+    oodValCount: 6,
+    strengths: {
+      ...strengths,
+      novelGroupAmplitude: 1,
+      novelClassSpread: 1.5,
+      textureAmplitude: 0.7,
+      textureChannels: 16,
+      textureBoost: 2.5,
+    },
+  });
+  assert.equal(
+    await benchHash(v1),
     "7fbaab2e17bac397d7fa6d9ac5fb38c8a5fb685ea7411706a5f7e71b67c0cc10",
   );
 });
@@ -236,10 +266,68 @@ Deno.test("generateBenchmark: hierarchical structure and OOD sets neither trivia
     const a = aurocPairs(idScore, oodScore);
     assert.ok(a > 0.3 && a < 0.995, `${o.name}: proxy AUROC ${a} should be in (0.3, 0.995)`);
   }
-  // diffuse-texture: weaker object evidence gives a somewhat lower mean norm than ID.
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const texture = b.ood.find((o) => o.name === "diffuse-texture")!;
-  assert.ok(mean(rowNorms(texture.features)) < 0.97 * mean(rowNorms(V)));
+  // Each mechanism's documented effect at the group level (lib/synthetic/mechanisms.ts): the
+  // relative gap between the nearest and second-nearest group mean. ID images and new classes
+  // of known groups sit clearly in one group; two-group mixtures are split between two, and
+  // unseen super-classes belong to none.
+  const relGap = (m: Matrix) => {
+    let sum = 0;
+    let n = 0;
+    for (let i = 0; i < m.rows; i += 5) {
+      const ds: number[] = [];
+      for (let k = 0; k < K; k++) ds.push(Math.sqrt(dist2(m.data, i * D, gmu, k)));
+      ds.sort((x, y) => x - y);
+      sum += (ds[1] - ds[0]) / ds[0];
+      n++;
+    }
+    return sum / n;
+  };
+  const gapOf = (name: string) => relGap(b.ood.find((o) => o.name === name)!.features);
+  const idGap = relGap(V);
+  assert.ok(gapOf("novel-classes") > 0.8 * idGap, "novel classes sit in one known group");
+  assert.ok(gapOf("group-mixtures") < 0.5 * idGap, "mixtures are split between two groups");
+  assert.ok(gapOf("novel-groups") < 0.5 * idGap, "unseen super-classes sit in no known group");
+});
+
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+/** Per-channel shift of `m`'s mean from `ref`'s, in units of `ref`'s per-channel std. */
+function channelShifts(m: Matrix, ref: Matrix): number[] {
+  const stats = (x: Matrix) => {
+    const mu = new Float64Array(x.cols);
+    const sd = new Float64Array(x.cols);
+    for (let i = 0; i < x.rows; i++) {
+      for (let d = 0; d < x.cols; d++) mu[d] += x.data[i * x.cols + d] / x.rows;
+    }
+    for (let i = 0; i < x.rows; i++) {
+      for (let d = 0; d < x.cols; d++) sd[d] += (x.data[i * x.cols + d] - mu[d]) ** 2 / x.rows;
+    }
+    return { mu, sd: sd.map(Math.sqrt) };
+  };
+  const a = stats(m);
+  const r = stats(ref);
+  return Array.from(a.mu, (v, d) => (v - r.mu[d]) / r.sd[d]);
+}
+
+Deno.test("generateBenchmark: each OOD mechanism shows its documented effect", () => {
+  const b = defaultBench();
+  const set = (name: string) => b.ood.find((o) => o.name === name)!.features;
+  const idNorm = mean(rowNorms(b.val.features));
+  // novel-groups: the feature-norm gap of unknown inputs, and it comes from novelGroupAmplitude:
+  // at amplitude 1 the norms match ID's.
+  assert.ok(mean(rowNorms(set("novel-groups"))) < 0.93 * idNorm, "far OOD has a lower norm");
+  const small = { seed: 7, classes: table, trainPerClass: 1, valPerClass: 2, oodCount: 1000 };
+  const flat = generateBenchmark({ ...small, strengths: { novelGroupAmplitude: 1 } });
+  const ratio = mean(rowNorms(flat.ood[0].features)) / mean(rowNorms(flat.val.features));
+  assert.ok(Math.abs(ratio - 1) < 0.03, `norm ratio at amplitude 1: ${ratio}`);
+  // diffuse-texture: exactly textureChannels channels far above their ID range, no other shifted.
+  const shifts = channelShifts(set("diffuse-texture"), b.val.features).sort((x, y) => y - x);
+  const T = DEFAULT_STRENGTHS.textureChannels;
+  assert.ok(shifts[T - 1] > 1.5, `${T} texture channels shifted by > 1.5 sd: ${shifts[T - 1]}`);
+  assert.ok(Math.abs(shifts[T]) < 0.5 && shifts[b.dim - 1] > -0.5, "no other channel moves");
+  // novel-classes: drawn exactly like known classes, so no channel's mean moves.
+  const near = channelShifts(set("novel-classes"), b.val.features);
+  assert.ok(near.every((z) => Math.abs(z) < 0.5), "near OOD: per-channel means are ID-like");
 });
 
 Deno.test("generateBenchmark: rejects bad options with clear errors", () => {
@@ -253,6 +341,10 @@ Deno.test("generateBenchmark: rejects bad options with clear errors", () => {
   assert.throws(
     () => generateBenchmark({ seed: 0, groups, strengths: { novelGroupOverlap: 1 } }),
     /novelGroupOverlap/,
+  );
+  assert.throws(
+    () => generateBenchmark({ seed: 0, groups, strengths: { novelGroupAmplitude: 0 } }),
+    /novelGroupAmplitude must be > 0/,
   );
   assert.throws(
     () => generateBenchmark({ seed: 0, groups, strengths: { sampleNoise: NaN } }),

@@ -149,6 +149,7 @@ export function ablationTable(o: AblationTableOptions): Table {
       `mean over the ${o.datasets.length} OOD sets shown.`,
       ...(o.notes ?? []),
     ],
+    summaryGroups: ["Average"],
   };
 }
 
@@ -254,6 +255,7 @@ export function table2(entries: readonly Table2Entry[], o: Table2Options): Table
     ],
     rows,
     notes: [...notes, ...(o.notes ?? [])],
+    summaryGroups: ["Average"],
   };
 }
 

@@ -6,13 +6,16 @@
  * ("95.12 ± 0.30", "[94.80, 95.40]").
  *
  * "Average" is, per seed, the mean over the table's OOD sets, then mean +- sd over seeds, as for
- * the per-set cells. Its interval is computed by the caller (a joint bootstrap, see
- * lib/metrics/bootstrap.ts) since it cannot be derived from the per-set intervals.
+ * the per-set cells; with `oodGroups`, "Near-OOD" and "Far-OOD" (before it) are the same over
+ * each group's sets. Their intervals are computed by the caller (a joint bootstrap, see
+ * lib/metrics/bootstrap.ts) since they cannot be derived from the per-set intervals.
  *
  * @module
  */
 import type { Interval } from "../metrics/bootstrap.ts";
-import type { Cell, Table } from "./render.ts";
+import { intervalText } from "./interval_tables.ts";
+import { AVERAGE_LABEL, type OodGroups, summaryBlocks } from "./ood_groups.ts";
+import { type Cell, formatNumber, type Table } from "./render.ts";
 
 /** Metrics in percent, as in metrics.csv. */
 export type PercentMetric = "auroc" | "fpr95" | "aupr_in" | "aupr_out";
@@ -50,6 +53,10 @@ export interface ExtendedTableOptions {
   ci: boolean;
   /** Interval of the Average column per method (percent). */
   averageCi?: Record<string, Record<PercentMetric, Interval>>;
+  /** Near-OOD / far-OOD sets: their averages go before "Average" (as OpenOOD reports). */
+  oodGroups?: OodGroups;
+  /** Intervals of the Near-OOD / Far-OOD columns: group label -> method -> metric (percent). */
+  groupCi?: Record<string, Record<string, Record<PercentMetric, Interval>>>;
   title: string;
   notes?: string[];
 }
@@ -79,10 +86,7 @@ export function perSeedAverage(
   return Array.from({ length: seeds }, (_, s) => mean(rows.map((r) => r!.values[metric][s])));
 }
 
-function fmt(v: number): string {
-  const s = v.toFixed(2);
-  return s === "-0.00" ? "0.00" : s;
-}
+const fmt = (v: number): string => formatNumber(v, 2);
 
 /**
  * The CSV table and the Markdown table of Table 1 extended (see the module doc). A method without
@@ -97,7 +101,8 @@ export function extendedTable1(
   const metrics: [PercentMetric, string][] = [["auroc", "AUROC"], ["fpr95", "FPR95"]];
   const csvCols = ["Method", "Test time (s)"];
   const mdCols = ["Method", "Test time (s)"];
-  const blocks = [...o.datasets, "Average"];
+  const summaries = summaryBlocks(o.datasets, o.oodGroups);
+  const blocks = [...o.datasets, ...summaries.map((b) => b.label)];
   for (const b of blocks) {
     for (const [, name] of metrics) {
       csvCols.push(`${b} ${name}`);
@@ -114,15 +119,20 @@ export function extendedTable1(
   for (const m of o.methods) {
     const csv: Cell[] = [m.label, m.seconds ?? null];
     const md: Cell[] = [m.label, m.seconds ?? null];
-    for (const b of blocks) {
-      const entry = b === "Average"
+    for (const [k, b] of blocks.entries()) {
+      const summary = k >= o.datasets.length ? summaries[k - o.datasets.length] : undefined;
+      const entry = summary
         ? undefined
         : entries.find((e) => e.method === m.key && e.dataset === b);
       for (const [key] of metrics) {
-        const values = b === "Average"
-          ? perSeedAverage(entries, m.key, o.datasets, key)
+        const values = summary
+          ? perSeedAverage(entries, m.key, summary.sets, key)
           : entry?.values[key] ?? [];
-        const ci = b === "Average" ? o.averageCi?.[m.key]?.[key] : entry?.ci?.[key];
+        const ci = !summary
+          ? entry?.ci?.[key]
+          : summary.label === AVERAGE_LABEL
+          ? o.averageCi?.[m.key]?.[key]
+          : o.groupCi?.[summary.label]?.[m.key]?.[key];
         const have = values.length > 0;
         const mu = have ? mean(values) : null;
         const sd = have && multi ? sampleSd(values) : null;
@@ -131,23 +141,26 @@ export function extendedTable1(
         md.push(mu === null ? null : multi ? `${fmt(mu)} ± ${fmt(sd!)}` : mu);
         if (o.ci) {
           csv.push(ci?.low ?? null, ci?.high ?? null);
-          md.push(ci ? `[${fmt(ci.low)}, ${fmt(ci.high)}]` : null);
+          md.push(ci ? intervalText(ci.low, ci.high) : null);
         }
       }
     }
     csvRows.push(csv);
     mdRows.push(md);
   }
+  const groupNote = summaries.filter((b) => b.label !== AVERAGE_LABEL)
+    .map((b) => ` ${b.label}: mean over ${b.sets.join(", ")}.`).join("");
   const notes = [
-    "All values are percentages. AUROC: higher is better; FPR95: lower is better. Average: mean " +
-    `over the ${o.datasets.length} OOD sets shown.`,
+    "All values are percentages. AUROC: higher is better; FPR95: lower is better." + groupNote +
+    ` Average: mean over the ${o.datasets.length} OOD sets shown.`,
     ...(multi
       ? [`Cells are mean ± sd (n - 1) over ${seeds} heads trained with different seeds.`]
       : []),
     ...(o.notes ?? []),
   ];
+  const summaryGroups = summaries.map((b) => b.label);
   return {
     csv: { title: o.title, columns: csvCols, rows: csvRows, decimals: 4 },
-    markdown: { title: o.title, columns: mdCols, rows: mdRows, notes },
+    markdown: { title: o.title, columns: mdCols, rows: mdRows, notes, summaryGroups },
   };
 }

@@ -109,3 +109,41 @@ Deno.test("extendedTable1: one seed with CIs; two seeds give mean ± sd; missing
   assert.equal(two.markdown.rows[0][2], "91.00 ± 1.41");
   assert.ok(two.markdown.notes!.some((n) => n.includes("over 2 heads")));
 });
+
+Deno.test("extendedTable1: Near-OOD / Far-OOD per-seed averages and their intervals", () => {
+  const es = [
+    entry("a", "x", [90, 94], [10, 20]),
+    entry("a", "y", [80, 70], [30, 40]),
+    entry("a", "z", [60, 62], [50, 70]),
+  ];
+  const iv = (low: number, high: number) => ({ low, high });
+  const t = extendedTable1(es, {
+    methods: [{ key: "a", label: "A", seconds: 2 }],
+    datasets: ["x", "y", "z"],
+    ci: true,
+    oodGroups: { near: ["y", "z"], far: ["x"] },
+    groupCi: {
+      "Near-OOD": {
+        a: { auroc: iv(60, 80), fpr95: iv(30, 60), aupr_in: iv(0, 1), aupr_out: iv(0, 1) },
+      },
+    },
+    title: "T",
+  });
+  const col = (name: string) => t.csv.columns.indexOf(name);
+  assert.ok(col("Near-OOD AUROC") < col("Far-OOD AUROC"));
+  assert.ok(col("Far-OOD FPR95 sd") < col("Average AUROC"));
+  const r = t.csv.rows[0];
+  // Near, per seed: (80 + 60) / 2 = 70 and (70 + 62) / 2 = 66 -> mean 68, sd 2 sqrt 2;
+  // far = x: 92 ± 2 sqrt 2; FPR95 near: 40 and 55 -> 47.5.
+  const reason = "float64 mean / sd of two values";
+  assertClose(r[col("Near-OOD AUROC")] as number, 68, { atol: 1e-12, reason });
+  assertClose(r[col("Near-OOD AUROC sd")] as number, 2 * Math.SQRT2, { atol: 1e-12, reason });
+  assertClose(r[col("Far-OOD AUROC")] as number, 92, { atol: 1e-12, reason });
+  assertClose(r[col("Near-OOD FPR95")] as number, 47.5, { atol: 1e-12, reason });
+  assert.equal(r[col("Near-OOD AUROC CI low")], 60);
+  assert.equal(r[col("Far-OOD AUROC CI low")], null); // no interval given for far
+  const md = t.markdown;
+  assert.deepEqual(md.summaryGroups, ["Near-OOD", "Far-OOD", "Average"]);
+  assert.equal(md.rows[0][md.columns.indexOf("Near-OOD AUROC 95% CI")], "[60.00, 80.00]");
+  assert.match(md.notes![0], /Near-OOD: mean over y, z\. Far-OOD: mean over x\. Average: mean/);
+});

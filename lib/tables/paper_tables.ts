@@ -20,7 +20,8 @@ import {
   type PaperTable1,
   type PaperTable3Row,
 } from "./paper_reference.ts";
-import { type Cell, formatCell, type Table } from "./render.ts";
+import { type Cell, formatCell, type Table, TEST_TIME_NOTE } from "./render.ts";
+import { type OodGroups, summaryBlocks } from "./ood_groups.ts";
 import { type MetricRow, METRICS_HEADER } from "../metrics/metric_row.ts";
 import { PAPER_METHODS } from "../scoring/methods.ts";
 
@@ -198,12 +199,15 @@ export interface Table1Options {
   layout?: CompareLayout;
   /** Table title (default: the paper's caption, shortened). */
   title?: string;
+  /** Near-OOD / far-OOD sets: adds their averages before "Average" (as OpenOOD reports). */
+  oodGroups?: OodGroups;
 }
 
 /**
  * The paper's Table 1: one row per method (MSP, ODIN, Mahalanobis, Energy, KL Matching, MOS),
- * a test-time column, AUROC and FPR95 per OOD set, then Average AUROC / FPR95 (mean over the sets).
- * With `paper`, each metric is set beside the paper's value with Δ = ours - paper.
+ * a test-time column, AUROC and FPR95 per OOD set, then (with `oodGroups`) the Near-OOD and
+ * Far-OOD averages, then Average AUROC / FPR95 (mean over all the sets). With `paper`, each metric
+ * is set beside the paper's value with Δ = ours - paper.
  *
  * @example
  * ```ts
@@ -218,14 +222,15 @@ export function table1(rows: readonly MetricRow[], opts: Table1Options): Table {
   const layout = opts.paper ? (opts.layout ?? "columns") : undefined;
   const pkeys = paperKeys(datasets, opts.paperDatasets);
   const paperRow = (m: string) => opts.paper?.find((r) => r.method === m);
-  // The paper's own Average column is used only when we compare against exactly its four sets;
-  // otherwise the paper-side average is the mean over the mapped sets, like ours.
-  const sameFour = pkeys.length === PAPER_DATASETS.length &&
-    PAPER_DATASETS.every((d) => pkeys.includes(d));
+  const blocks = summaryBlocks(datasets, opts.oodGroups);
 
   const columns = ["Method", "Test time (s)"];
   if (layout) columns.push("Test time paper (min)");
-  for (const name of [...datasets.map((d) => datasetLabel(d, opts.datasetLabels)), "Average"]) {
+  const names = [
+    ...datasets.map((d) => datasetLabel(d, opts.datasetLabels)),
+    ...blocks.map((b) => b.label),
+  ];
+  for (const name of names) {
     for (const metric of ["AUROC", "FPR95"]) {
       columns.push(...metricColumns(`${name} ${metric}`, layout));
     }
@@ -240,25 +245,30 @@ export function table1(rows: readonly MetricRow[], opts: Table1Options): Table {
       pushMetric(row, value(index, m, d, "auroc"), pd?.auroc, layout);
       pushMetric(row, value(index, m, d, "fpr95"), pd?.fpr95, layout);
     });
-    const paperAvg = (key: "auroc" | "fpr95"): number => {
-      if (!p) return NaN;
-      if (sameFour) return p.average[key];
-      return mean(pkeys.map((k) => k ? p.datasets[k]?.[key] ?? NaN : NaN));
-    };
-    pushMetric(row, average(index, m, datasets, "auroc"), paperAvg("auroc"), layout);
-    pushMetric(row, average(index, m, datasets, "fpr95"), paperAvg("fpr95"), layout);
+    for (const b of blocks) {
+      const bkeys = b.sets.map((d) => pkeys[datasets.indexOf(d)]);
+      // The paper's own Average column is used only when the block is exactly its four sets;
+      // otherwise the paper-side value is the mean over the mapped sets, like ours.
+      const paperAvg = (key: "auroc" | "fpr95"): number => {
+        if (!p) return NaN;
+        if (isPaperFour(bkeys)) return p.average[key];
+        return mean(bkeys.map((k) => k ? p.datasets[k]?.[key] ?? NaN : NaN));
+      };
+      pushMetric(row, average(index, m, b.sets, "auroc"), paperAvg("auroc"), layout);
+      pushMetric(row, average(index, m, b.sets, "fpr95"), paperAvg("fpr95"), layout);
+    }
     return row;
   });
 
   const notes = [
     "All values are percentages. AUROC: higher is better; FPR95 (FPR of OOD at 95% ID recall): " +
-    `lower is better. Average: mean over the ${datasets.length} OOD sets shown.`,
-    "Test time (s): scoring wall time of the method on the ID and OOD sets, from cached features.",
+    `lower is better. ${summaryNote(datasets, blocks, (d) => datasetLabel(d, opts.datasetLabels))}`,
+    TEST_TIME_NOTE,
   ];
   if (layout) {
     notes.push(
       "Paper: Table 1 of Huang & Li, CVPR 2021 (BiT-S-R101x1, ImageNet-1k; test time in minutes " +
-        "for 60k images, from images). Δ = ours - paper, in percentage points.",
+        "for 60k images, from images, on its GPU setup). Δ = ours - paper, in percentage points.",
     );
   }
   return {
@@ -266,7 +276,27 @@ export function table1(rows: readonly MetricRow[], opts: Table1Options): Table {
     columns,
     rows: body,
     notes,
+    summaryGroups: blocks.map((b) => b.label),
   };
+}
+
+/** Whether paper set keys are exactly the paper's four sets. */
+function isPaperFour(keys: readonly (string | undefined)[]): boolean {
+  return keys.length === PAPER_DATASETS.length && PAPER_DATASETS.every((d) => keys.includes(d));
+}
+
+/** The note sentence saying what each summary block averages. */
+function summaryNote(
+  datasets: readonly string[],
+  blocks: readonly { label: string; sets: string[] }[],
+  label: (d: string) => string,
+): string {
+  const parts = blocks.map((b) =>
+    b.label === "Average"
+      ? `Average: mean over the ${datasets.length} OOD sets shown.`
+      : `${b.label}: mean over ${b.sets.map(label).join(", ")}.`
+  );
+  return parts.join(" ");
 }
 
 /** Options of {@linkcode table3}. */
@@ -285,11 +315,14 @@ export interface Table3Options {
   layout?: CompareLayout;
   /** Table title. */
   title?: string;
+  /** Near-OOD / far-OOD sets: adds their average blocks before "Average". */
+  oodGroups?: OodGroups;
 }
 
 /**
- * The paper's Table 3 (appendix D): for each OOD set, then for the Average over them, one row
- * per method with AUROC, FPR95 and AUPR (= AUPR-In, ID positive, as in the paper).
+ * The paper's Table 3 (appendix D): for each OOD set, then (with `oodGroups`) for Near-OOD and
+ * Far-OOD, then for the Average over all of them, one row per method with AUROC, FPR95 and AUPR
+ * (= AUPR-In, ID positive, as in the paper).
  */
 export function table3(rows: readonly MetricRow[], opts: Table3Options): Table {
   const index = indexRows(rows);
@@ -297,8 +330,7 @@ export function table3(rows: readonly MetricRow[], opts: Table3Options): Table {
   const methods = orderMethods(index, datasets, opts.methods);
   const layout = opts.paper ? (opts.layout ?? "columns") : undefined;
   const pkeys = paperKeys(datasets, opts.paperDatasets);
-  const sameFour = pkeys.length === PAPER_DATASETS.length &&
-    PAPER_DATASETS.every((d) => pkeys.includes(d));
+  const blocks = summaryBlocks(datasets, opts.oodGroups);
   const paperRow = (dataset: string | undefined, m: string) =>
     dataset ? opts.paper?.find((r) => r.dataset === dataset && r.method === m) : undefined;
 
@@ -321,19 +353,23 @@ export function table3(rows: readonly MetricRow[], opts: Table3Options): Table {
       body.push(row);
     }
   });
-  for (const m of methods) {
-    const row: Cell[] = ["Average", methodLabel(m)];
-    for (const [ours, theirs] of keys) {
-      const paper = sameFour
-        ? paperRow("average", m)?.[theirs]
-        : mean(pkeys.map((k) => paperRow(k, m)?.[theirs] ?? NaN));
-      pushMetric(row, average(index, m, datasets, ours), paper, layout);
+  for (const b of blocks) {
+    const bkeys = b.sets.map((d) => pkeys[datasets.indexOf(d)]);
+    for (const m of methods) {
+      const row: Cell[] = [b.label, methodLabel(m)];
+      for (const [ours, theirs] of keys) {
+        const paper = isPaperFour(bkeys)
+          ? paperRow("average", m)?.[theirs]
+          : mean(bkeys.map((k) => paperRow(k, m)?.[theirs] ?? NaN));
+        pushMetric(row, average(index, m, b.sets, ours), paper, layout);
+      }
+      body.push(row);
     }
-    body.push(row);
   }
+  const label = (d: string) => datasetLabel(d, opts.datasetLabels);
   const notes = [
     "All values are percentages. AUPR is AUPR-In (ID as the positive class), as in the paper's " +
-    `Table 3. Average: mean over the ${datasets.length} OOD sets shown.`,
+    `Table 3. ${summaryNote(datasets, blocks, label)}`,
   ];
   if (layout) {
     notes.push(

@@ -18,7 +18,7 @@ import {
   parsePaperTable1,
   parsePaperTable3,
 } from "./paper_reference.ts";
-import { renderCsv, renderMarkdown } from "./render.ts";
+import { renderCsv, renderMarkdown, TEST_TIME_NOTE } from "./render.ts";
 
 const paper1 = parsePaperTable1(await Deno.readTextFile(defaultPaperDir() + PAPER_FILES.table1));
 const paper3 = parsePaperTable3(await Deno.readTextFile(defaultPaperDir() + PAPER_FILES.table3));
@@ -65,7 +65,7 @@ Deno.test("table1: paper layout, method order, hand-checked averages", () => {
   assert.ok(!md.includes("NaN"));
   assert.ok(md.includes("| Energy |             - |             85.00 |             60.00 |"));
   assert.ok(md.includes("| MOS    |          2.75 |             96.50 |"));
-  assert.ok(md.includes("93.88")); // 93.875 is exact in binary; toFixed rounds the tie up
+  assert.ok(md.includes("93.88")); // 93.875 is an exact tie: half away from zero
   const csv = renderCsv(t).split("\n");
   assert.equal(csv[2], "Energy,,85.00,60.00,,,,");
   assert.ok(!renderCsv(t).includes("NaN"));
@@ -243,4 +243,60 @@ Deno.test("parseMetricsCsv: reads metrics.csv, NaN fields as missing, clear erro
     () => table1(dup, { datasets: two }),
     /two rows for method "msp" on data set "sun"/,
   );
+});
+
+Deno.test("table1 / table3: Near-OOD and Far-OOD averages before Average (hand-computed)", () => {
+  const four: MetricRow[] = [
+    row("msp", "inaturalist", [88, 60, 90, 10]),
+    row("msp", "sun", [80, 70, 82, 20]),
+    row("msp", "places", [75.5, 85, 70, 30]),
+    row("msp", "textures", [76.25, 80, 60, 40]),
+  ];
+  const groups = { near: ["sun", "places"], far: ["inaturalist", "textures"] };
+  const t = table1(four, { datasets: [...PAPER_DATASETS], oodGroups: groups, times: { msp: 2 } });
+  assert.deepEqual(t.columns.slice(10), [
+    "Near-OOD AUROC",
+    "Near-OOD FPR95",
+    "Far-OOD AUROC",
+    "Far-OOD FPR95",
+    "Average AUROC",
+    "Average FPR95",
+  ]);
+  // Near: (80 + 75.5) / 2 = 77.75, (70 + 85) / 2 = 77.5; far: (88 + 76.25) / 2 = 82.125,
+  // (60 + 80) / 2 = 70; all four: 79.9375, 73.75.
+  assert.deepEqual(t.rows[0].slice(10), [77.75, 77.5, 82.125, 70, 79.9375, 73.75]);
+  assert.deepEqual(t.summaryGroups, ["Near-OOD", "Far-OOD", "Average"]);
+  assert.match(t.notes![0], /Near-OOD: mean over SUN, Places\. Far-OOD: mean over iNaturalist, /);
+  // Beside the paper: its near / far values are the means of its per-set values (MSP: SUN 78.34,
+  // Places 76.76 -> 77.55 AUROC; iNaturalist 63.69, Textures 82.73 -> 73.21 FPR95); its Average
+  // is its own column (79.29).
+  const c = table1(four, { datasets: [...PAPER_DATASETS], oodGroups: groups, paper: paper1 });
+  const col = (name: string) => c.columns.indexOf(name);
+  const reason = "mean of two decimal literals in float64";
+  assertClose(c.rows[0][col("Near-OOD AUROC (paper)")] as number, 77.55, { atol: 1e-9, reason });
+  assertClose(c.rows[0][col("Far-OOD FPR95 (paper)")] as number, 73.21, { atol: 1e-9, reason });
+  assert.equal(c.rows[0][col("Average AUROC (paper)")], 79.29);
+  // Table 3: Near-OOD and Far-OOD blocks (AUPR-In too: (82 + 70) / 2, (90 + 60) / 2 and
+  // (90 + 82 + 70 + 60) / 4), then Average.
+  const t3 = table3(four, { datasets: [...PAPER_DATASETS], oodGroups: groups });
+  assert.deepEqual(t3.rows.slice(4).map((r) => [r[0], r[2], r[4]]), [
+    ["Near-OOD", 77.75, 76],
+    ["Far-OOD", 82.125, 75],
+    ["Average", 79.9375, 75.5],
+  ]);
+  // A group naming a set the table does not show is refused.
+  assert.throws(
+    () => table1(four, { datasets: ["sun", "places"], oodGroups: groups }),
+    /OOD groups: "far" names "inaturalist", which is not one of the OOD sets/,
+  );
+});
+
+Deno.test("table1 / table3: the test-time definition is one note of Table 1, none of Table 3", () => {
+  const t = table1(rows, { datasets: two, times: { msp: 1 } });
+  assert.equal(t.notes!.filter((n) => /test time/i.test(n)).length, 1);
+  assert.ok(t.notes!.includes(TEST_TIME_NOTE));
+  const c = table1(rows, { datasets: two, paper: paper1 });
+  assert.equal(c.notes!.filter((n) => n.startsWith("Test time")).length, 1);
+  const t3 = table3(rows, { datasets: two });
+  assert.ok(!t3.notes!.some((n) => /test time/i.test(n)));
 });

@@ -1,7 +1,8 @@
 /**
- * A plain table value and its two renderings: CSV (machine-friendly: bare numbers, empty cells
- * for missing values, no title or notes) and GitHub Markdown (title, aligned columns, "-" for
- * missing values, notes below). Every table of the toolkit is rendered here.
+ * A plain table value and its two file renderings: CSV (machine-friendly: bare numbers, empty
+ * cells for missing values, no title or notes) and GitHub Markdown (title, aligned columns, "-"
+ * for missing values, notes below). Every table of the toolkit is rendered here or, for stdout,
+ * by terminal.ts; all of them format numbers with {@linkcode formatNumber}.
  *
  * @module
  */
@@ -18,7 +19,22 @@ export interface Table {
   notes?: string[];
   /** Decimals for numbers (default 2). */
   decimals?: number;
+  /**
+   * Labels of column groups that summarise the others (e.g. "Average", "Near-OOD"): the terminal
+   * view (terminal.ts) keeps them in its first block when it has to split the columns.
+   */
+  summaryGroups?: string[];
 }
+
+/**
+ * The one definition of the "Test time (s)" column of Table 1 and Table 1 extended, printed once
+ * under each table that has the column.
+ */
+export const TEST_TIME_NOTE =
+  "Test time (s): wall seconds on this machine from cached features to the method's scores on " +
+  "the ID and every OOD set: the head's forward pass (for methods that read logits), any fitting " +
+  "the method needs (Mahalanobis statistics, KL templates; under the held-out protocol the whole " +
+  "grid search) and the scoring; metrics not included.";
 
 /** Shown in Markdown for missing cells (null, undefined, NaN). */
 export const MISSING = "-";
@@ -28,15 +44,54 @@ function isMissing(v: Cell): boolean {
 }
 
 /**
- * Formats one cell: numbers with `decimals` places (`-0.00` is printed as `0.00`), missing values
+ * THE number formatter of every table (files and terminal): `v` rounded to `decimals` places,
+ * half away from zero, applied to the number's decimal value to 15 significant digits (the
+ * digits a float64 always carries; the 16th and 17th are arithmetic noise). So a value computed
+ * as 88.47500000000001 and the same value read back from a CSV cell "88.4750"
+ * (88.474999999999994) both print "88.48", where `toFixed(2)` printed "88.48" for one and "88.47"
+ * for the other; 88.735 prints "88.74" (`toFixed`: "88.73"). A result that rounds to zero has no
+ * sign ("0.00", never "-0.00"). Infinite values print as "Infinity" / "-Infinity".
+ *
+ * @example
+ * ```ts
+ * formatNumber(88.735, 2); // "88.74"
+ * formatNumber(1.005, 2); // "1.01" (toFixed: "1.00")
+ * formatNumber(-2.5, 0); // "-3"
+ * ```
+ */
+export function formatNumber(v: number, decimals = 2): string {
+  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 20) {
+    throw new RangeError(`decimals must be an integer in [0, 20], got ${decimals}`);
+  }
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "Infinity" : "-Infinity";
+  // Digits and decimal point position of |v| to 15 significant digits ("1.5e-7" forms included).
+  const [mantissa, expText] = Math.abs(v).toPrecision(15).split("e");
+  const [intPart, fracPart = ""] = mantissa.split(".");
+  let digits = intPart + fracPart;
+  let point = intPart.length + (expText ? Number(expText) : 0);
+  if (point < 0) {
+    digits = "0".repeat(-point) + digits;
+    point = 0;
+  }
+  const keep = point + decimals;
+  digits = digits.padEnd(keep + 1, "0");
+  let n = BigInt(digits.slice(0, keep) || "0");
+  if (digits.charCodeAt(keep) >= 53 /* "5" */) n += 1n;
+  const text = n.toString().padStart(decimals + 1, "0");
+  const out = decimals === 0
+    ? text
+    : `${text.slice(0, text.length - decimals)}.${text.slice(text.length - decimals)}`;
+  return v < 0 && n !== 0n ? `-${out}` : out;
+}
+
+/**
+ * Formats one cell: numbers with {@linkcode formatNumber} to `decimals` places, missing values
  * (null, undefined, NaN) as `missing`, strings as they are.
  */
 export function formatCell(v: Cell, decimals = 2, missing = MISSING): string {
   if (isMissing(v)) return missing;
-  if (typeof v === "number") {
-    const s = v.toFixed(decimals);
-    return /^-0\.?0*$/.test(s) ? s.slice(1) : s;
-  }
+  if (typeof v === "number") return formatNumber(v, decimals);
   return String(v);
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { OodGroups } from "../../lib/config/ood_groups.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import type { KlVariant } from "../../lib/scoring/score_sets.ts";
 import type { HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
@@ -36,6 +37,8 @@ export interface PaperPipelineOptions {
   force?: boolean;
   comparePaper?: boolean;
   paperMap?: Record<string, string>;
+  /** Near-OOD / far-OOD sets of the config: their averages in the tables. */
+  oodGroups?: OodGroups;
   title?: string;
   notes?: string[];
   /** Stage announcements (stderr). */
@@ -112,6 +115,7 @@ async function runStages(o: PaperPipelineOptions): Promise<PaperTablesOptions> {
     datasets: o.ood.map((s) => s.name),
     comparePaper: o.comparePaper,
     paperMap: o.paperMap,
+    oodGroups: o.oodGroups,
     title: o.title,
     notes,
   };

@@ -1,6 +1,9 @@
 /**
  * Progress on stderr: a redrawn bar with count, rate and ETA when stderr is a terminal, else one
- * line per ~10% so logs of batch jobs stay short. Silent when `MOS_QUIET=1`.
+ * line per ~10% so logs of batch jobs stay short. Only work that runs longer than
+ * {@linkcode PROGRESS_DELAY_MS} (5 s) reports: a job that ends sooner prints no progress line at
+ * all, not even the final one, since its result line says all there is to say. Silent when
+ * `MOS_QUIET=1`.
  *
  * @module
  */
@@ -20,11 +23,24 @@ export interface ProgressOptions {
   unit?: string;
   /** Position at which this run starts (resumed work), so the rate counts only new work. */
   start?: number;
+  /** Milliseconds before anything is printed (default {@linkcode PROGRESS_DELAY_MS}). */
+  delayMs?: number;
+  /** Clock in milliseconds (default `performance.now`); tests pass a fake one. */
+  now?: () => number;
+  /** Where the text goes (default stderr). */
+  write?: (text: string) => void;
+  /** Whether to draw a redrawn bar (default: whether stderr is a terminal). */
+  tty?: boolean;
+  /** Print nothing (default: `MOS_QUIET=1`). */
+  quiet?: boolean;
 }
+
+/** Work shorter than this prints no progress (milliseconds). */
+export const PROGRESS_DELAY_MS = 5000;
 
 const encoder = new TextEncoder();
 
-function write(text: string): void {
+function writeStderr(text: string): void {
   Deno.stderr.writeSync(encoder.encode(text));
 }
 
@@ -39,20 +55,23 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-/** Creates a progress reporter on stderr. */
+/** Creates a progress reporter on stderr (see the module doc for when it prints). */
 export function createProgress(opts: ProgressOptions): Progress {
-  const quiet = Deno.env.get("MOS_QUIET") === "1";
-  const tty = Deno.stderr.isTerminal();
+  const quiet = opts.quiet ?? Deno.env.get("MOS_QUIET") === "1";
+  const tty = opts.tty ?? Deno.stderr.isTerminal();
+  const now = opts.now ?? (() => performance.now());
+  const write = opts.write ?? writeStderr;
+  const delay = opts.delayMs ?? PROGRESS_DELAY_MS;
   const unit = opts.unit ?? "it";
   const start = opts.start ?? 0;
-  const t0 = performance.now();
-  let lastDraw = 0;
+  const t0 = now();
+  let lastDraw = -Infinity;
   let lastDecile = Math.floor((start / Math.max(1, opts.total)) * 10);
   let current = start;
   let lastStatus = "";
 
   const line = (done: number, status: string): string => {
-    const elapsed = (performance.now() - t0) / 1000;
+    const elapsed = (now() - t0) / 1000;
     const rate = elapsed > 0 ? (done - start) / elapsed : 0;
     const eta = rate > 0 ? (opts.total - done) / rate : NaN;
     const pct = opts.total > 0 ? (100 * done) / opts.total : 100;
@@ -67,15 +86,18 @@ export function createProgress(opts: ProgressOptions): Progress {
       current = done;
       lastStatus = status;
       if (quiet) return;
-      const now = performance.now();
+      const t = now();
+      if (t - t0 < delay) return;
       if (tty) {
-        if (now - lastDraw < 100 && done < opts.total) return;
-        lastDraw = now;
+        if (t - lastDraw < 100 && done < opts.total) return;
+        lastDraw = t;
         const width = 24;
         const filled = Math.round((width * done) / Math.max(1, opts.total));
         const bar = "#".repeat(filled) + "-".repeat(width - filled);
         write(`\r\x1b[2K[${bar}] ${line(done, status)}`);
       } else {
+        // Deciles passed during the delay are not replayed: the first line after it comes at
+        // the first update past the delay, then one per new decile.
         const decile = Math.floor((done / Math.max(1, opts.total)) * 10);
         if (decile > lastDecile && done < opts.total) {
           lastDecile = decile;
@@ -84,7 +106,7 @@ export function createProgress(opts: ProgressOptions): Progress {
       }
     },
     finish(status?: string) {
-      if (quiet) return;
+      if (quiet || now() - t0 < delay) return;
       const text = line(current, status ?? lastStatus);
       write(tty ? `\r\x1b[2K${text}\n` : `${text}\n`);
     },

@@ -322,7 +322,9 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
     id: o.id.name,
     ood: o.ood.map((s) => s.name),
     kl_variant: o.klVariant,
-    fpr_convention: o.fprConvention,
+    // Not the former `fpr_convention` key: "openood" now sets AUPR too, and Mahalanobis scores
+    // moved to the authors' -0.5 scale, so a directory scored before is not reused.
+    metrics_convention: o.fprConvention,
     odin_temperature: o.odinTemperature,
     ...(o.ci ? { ci: o.ci } : {}),
   };

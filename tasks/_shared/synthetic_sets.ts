@@ -13,6 +13,7 @@ import { buildManifest, manifestMatches, writeManifest } from "../../lib/io/mani
 import {
   BENCHMARK_VERSION,
   type BenchmarkOptions,
+  demoFeatureScale,
   generateBenchmark,
   OOD_SET_NAMES,
 } from "../../lib/synthetic/benchmark.ts";
@@ -39,7 +40,7 @@ export async function writeSyntheticSets(
   root: string,
   options: SyntheticSetOptions,
 ): Promise<SyntheticSets> {
-  const config = { version: BENCHMARK_VERSION, scale: "sqrt(2048 / dim)", ...options };
+  const config = { version: BENCHMARK_VERSION, scale: "3 * sqrt(2048 / dim)", ...options };
   const dirs: SyntheticSets = {
     root,
     train: `${root}/train`,
@@ -64,10 +65,9 @@ export async function writeSyntheticSets(
     await removeOwnManifest(root, "synthetic");
     const t0 = performance.now();
     const bench = generateBenchmark({ ...options, classes: await readClassTable() });
-    // Scale to the squared norm that D = 2048 features of the same per-channel size would have:
-    // a linear head's effective step grows with |x|^2, so this lets the unmodified HyperRule
-    // learning rate (0.003, tuned for 2048-d BiT features) train the demo's heads.
-    const scale = Math.sqrt(2048 / bench.dim);
+    // A linear head's effective step grows with |x|^2: this scale lets the unmodified HyperRule
+    // learning rate (0.003) train the demo's heads to realistic confidence (see demoFeatureScale).
+    const scale = demoFeatureScale(bench.dim);
     for (
       const split of [bench.train, bench.val, ...bench.ood, ...(bench.oodVal ? [bench.oodVal] : [])]
     ) {
