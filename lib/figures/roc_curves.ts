@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { scoreCurve, type Scores } from "../metrics/auroc.ts";
+import { type ScoreCurve, scoreCurve, type Scores } from "../metrics/auroc.ts";
 import { drawOrder, firstAppearance } from "./line_panels.ts";
 import {
   baseConfig,
@@ -30,10 +30,14 @@ export interface RocCurve {
  * plotting resolution.
  */
 export function rocPoints(id: Scores, ood: Scores, maxPoints = 200): RocCurve {
+  return rocFromCurve(scoreCurve(id, ood), maxPoints);
+}
+
+/** {@linkcode rocPoints} from a prepared {@linkcode scoreCurve}, so one sort can serve several curves. */
+export function rocFromCurve(c: ScoreCurve, maxPoints = 200): RocCurve {
   if (!Number.isInteger(maxPoints) || maxPoints < 2) {
     throw new RangeError(`maxPoints must be an integer >= 2, got ${maxPoints}`);
   }
-  const c = scoreCurve(id, ood);
   const fpr = [0];
   const tpr = [0];
   const step = 1 / maxPoints;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { RocCurve } from "../figures/roc_curves.ts";
+import { type RocCurve, rocFromCurve } from "../figures/roc_curves.ts";
 import { aurocFromCurve, type ScoreCurve, scoreCurve, type Scores } from "../metrics/auroc.ts";
 
 /** A precision-recall curve as fractions in [0, 1]; recall non-decreasing. */
@@ -56,32 +56,6 @@ export function prFromCurve(c: ScoreCurve, maxPoints = 200): PrCurve {
     }
   }
   return { recall, precision };
-}
-
-/**
- * The ROC curve of lib/figures/roc_curves.ts's `rocPoints` (same vertices, same thinning rule)
- * from a prepared {@linkcode scoreCurve}, so one sort serves ROC, PR and AUROC.
- */
-export function rocFromCurve(c: ScoreCurve, maxPoints = 200): RocCurve {
-  checkMaxPoints(maxPoints);
-  const fpr = [0];
-  const tpr = [0];
-  const step = 1 / maxPoints;
-  let ni = 0;
-  let no = 0;
-  for (let g = 0; g < c.length; g++) {
-    ni += c.idCount[g];
-    no += c.oodCount[g];
-    const f = no / c.numOod;
-    const t = ni / c.numId;
-    if (
-      g === c.length - 1 || f - fpr[fpr.length - 1] >= step || t - tpr[tpr.length - 1] >= step
-    ) {
-      fpr.push(f);
-      tpr.push(t);
-    }
-  }
-  return { fpr, tpr };
 }
 
 /** ROC and PR curves and the AUROC (a fraction) of ID vs OOD, from one sorted sweep. */
