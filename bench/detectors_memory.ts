@@ -16,12 +16,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench_args.ts";
 import { fitKnn, knn } from "../lib/detectors/knn.ts";
 import { fitRmds, rmds } from "../lib/detectors/rmds.ts";
 import { encodeNpyHeader, float32ToFloat16Bits, openNpy } from "../lib/io/npy.ts";
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs("bench/detectors_memory.ts", {
   args: Deno.args,
   options: {
     rows: { type: "string", default: "1281167" },
@@ -32,8 +32,16 @@ const { values } = parseArgs({
     chunk: { type: "string", default: "8192" },
     threads: { type: "string" },
     keep: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
   },
 });
+if (values.help) {
+  console.log(
+    "deno run -A bench/detectors_memory.ts [--rows 1281167] [--dim 2048] [--classes 1000] " +
+      "[--queries 50000] [--k 50] [--chunk 8192] [--threads N] [--keep]",
+  );
+  Deno.exit(0);
+}
 const int = (name: string, v: string | undefined, min = 1): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) {

@@ -19,7 +19,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench_args.ts";
+import { peerEnv, PYTHON, pythonHas, runPeer } from "./peer_env.ts";
 import sharp from "sharp";
 import { inferArch } from "../lib/bit/arch.ts";
 import { randomBitWeights } from "../lib/bit/random_weights.ts";
@@ -32,7 +33,7 @@ import { createSession, f32Tensor, type ort } from "../lib/ort/session.ts";
 import { encodeNpy, type NpyArray, parseNpy, toFloat32 } from "../lib/io/npy.ts";
 import { createRng } from "../lib/random.ts";
 
-const { values: args } = parseArgs({
+const { values: args } = parseBenchArgs("bench/extract.ts", {
   options: {
     batch: { type: "string", default: "4" },
     threads: { type: "string", default: "2" },
@@ -104,7 +105,7 @@ try {
       `${seq.toFixed(1)} ms/img`,
   );
   if (!args["no-peer"]) {
-    const py = new Deno.Command("/usr/bin/python3", {
+    const py = new Deno.Command(PYTHON, {
       args: [
         "-c",
         "import sys, time\nfrom PIL import Image\nfiles = sys.argv[2:]\nS = int(sys.argv[1])\n" +
@@ -117,6 +118,7 @@ try {
       ],
       stdout: "piped",
       stderr: "piped",
+      env: peerEnv(),
     });
     try {
       const out = await py.output();
@@ -126,9 +128,10 @@ try {
           `  peer PIL (sequential, 1 process): ${pilMs.toFixed(1)} ms/img; ratio pil_ms / our ` +
             `sequential ms = ${(pilMs / seq).toFixed(2)}`,
         );
-      } else console.log("  peer PIL: not available (/usr/bin/python3 without Pillow)");
+      } else if (out.signal) console.log(`  peer PIL: killed by ${out.signal}`);
+      else console.log(`  peer PIL: not available (${PYTHON} without Pillow)`);
     } catch {
-      console.log("  peer PIL: not available (no /usr/bin/python3)");
+      console.log(`  peer PIL: not available (no ${PYTHON})`);
     }
   }
 
@@ -276,35 +279,22 @@ async function torchPeer(
   images: Float32Array,
   dims: number[],
 ): Promise<TorchResult | { error: string }> {
-  const py = "/usr/bin/python3";
-  try {
-    const ok = await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" })
-      .output();
-    if (!ok.success) return { error: `${py} cannot import torch (apt-get install python3-torch)` };
-  } catch {
-    return { error: `no ${py}` };
+  if (!(await pythonHas("torch"))) {
+    return { error: `${PYTHON} is missing or cannot import torch (apt-get install python3-torch)` };
   }
   await Deno.writeFile(`${dir}/weights.npz`, encodeNpz(weights));
   await Deno.writeFile(`${dir}/input.npy`, encodeNpy({ dtype: "<f4", shape: dims, data: images }));
   const script = new URL("./peers/bit_torch.py", import.meta.url).pathname;
-  const r = await new Deno.Command(py, {
-    args: [
-      script,
-      `${dir}/weights.npz`,
-      `${dir}/input.npy`,
-      `${dir}/torch_features.npy`,
-      String(batches),
-      String(threads),
-      `${dir}/torch_export.onnx`,
-    ],
-    env: { OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: String(threads) },
-    stderr: "piped",
-  }).output();
-  if (!r.success) {
-    const err = new TextDecoder().decode(r.stderr).trim().split("\n").pop();
-    return { error: `bit_torch.py failed: ${err}` };
-  }
-  const j = JSON.parse(new TextDecoder().decode(r.stdout));
+  const r = await runPeer("torch (bit_torch.py)", script, [
+    `${dir}/weights.npz`,
+    `${dir}/input.npy`,
+    `${dir}/torch_features.npy`,
+    String(batches),
+    String(threads),
+    `${dir}/torch_export.onnx`,
+  ], { OMP_NUM_THREADS: String(threads) });
+  if (!r.ok) return { error: r.reason };
+  const j = JSON.parse(r.stdout);
   if (j.onnx_error) console.log(`  torch.onnx.export failed: ${j.onnx_error}`);
   const f = parseNpy(await Deno.readFile(`${dir}/torch_features.npy`), "torch_features.npy");
   return {

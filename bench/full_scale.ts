@@ -39,20 +39,29 @@ const OOD = [
 ];
 const NOISE_BITS = 22;
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: "string", default: "/tmp/mos-full" },
-    rows: { type: "string", default: "1281167" },
-    dtype: { type: "string", default: "f16" },
-    steps: { type: "string", default: "20000" },
-    "flat-steps": { type: "string", default: "1000" },
-    threads: { type: "string" },
-    seed: { type: "string", default: "0" },
-    clean: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
-  strict: true,
-});
+function parseFlagsOrExit() {
+  try {
+    return parseArgs({
+      options: {
+        dir: { type: "string", default: "/tmp/mos-full" },
+        rows: { type: "string", default: "1281167" },
+        dtype: { type: "string", default: "f16" },
+        steps: { type: "string", default: "20000" },
+        "flat-steps": { type: "string", default: "1000" },
+        threads: { type: "string" },
+        seed: { type: "string", default: "0" },
+        clean: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    // An unknown flag or a missing value: one line and exit 2, as every task.
+    console.error(`error: ${(e as Error).message}; see \`deno task bench-full --help\``);
+    Deno.exit(2);
+  }
+}
+const args = parseFlagsOrExit();
 if (args.help) {
   console.log(
     "deno task bench-full [--dir /tmp/mos-full] [--rows 1281167] [--dtype f16|f32] " +

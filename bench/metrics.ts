@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench_args.ts";
+import { PYTHON, pythonHas, runPeer } from "./peer_env.ts";
 import { writeNpy } from "../lib/io/npy.ts";
 import { type DetectionMetrics, evaluate } from "../lib/metrics/evaluate.ts";
 import { createRng } from "../lib/random.ts";
@@ -64,11 +65,8 @@ export async function runMetricsBench(o: MetricsBenchOptions): Promise<MetricsBe
     res.peerNote = "sklearn peer skipped (--no-peer)";
     return res;
   }
-  const py = "/usr/bin/python3";
-  const has = await new Deno.Command(py, { args: ["-c", "import sklearn"], stderr: "null" })
-    .output().then((r) => r.success, () => false);
-  if (!has) {
-    res.peerNote = `sklearn peer not run: ${py} is missing or has no scikit-learn ` +
+  if (!(await pythonHas("sklearn"))) {
+    res.peerNote = `sklearn peer not run: ${PYTHON} is missing or has no scikit-learn ` +
       "(apt-get install python3-sklearn)";
     return res;
   }
@@ -77,17 +75,12 @@ export async function runMetricsBench(o: MetricsBenchOptions): Promise<MetricsBe
     await writeNpy(`${dir}/id.npy`, { dtype: "<f4", shape: [nId], data: id });
     await writeNpy(`${dir}/ood.npy`, { dtype: "<f4", shape: [nOod], data: ood });
     const script = new URL("./peers/metrics_sklearn.py", import.meta.url).pathname;
-    const r = await new Deno.Command(py, {
-      args: [script, dir, String(o.reps)],
-      env: { OPENBLAS_CORETYPE: "SkylakeX" },
-    }).output();
-    if (!r.success) {
-      res.peerNote = `sklearn peer failed: ${
-        new TextDecoder().decode(r.stderr).trim().split("\n").pop()
-      }`;
+    const r = await runPeer("sklearn", script, [dir, String(o.reps)]);
+    if (!r.ok) {
+      res.peerNote = r.reason;
       return res;
     }
-    const j = JSON.parse(new TextDecoder().decode(r.stdout));
+    const j = JSON.parse(r.stdout);
     const pm: DetectionMetrics = {
       auroc: j.metrics.auroc,
       fpr95: j.metrics.fpr95,
@@ -105,15 +98,22 @@ export async function runMetricsBench(o: MetricsBenchOptions): Promise<MetricsBe
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs("bench/metrics.ts", {
     options: {
       scores: { type: "string", default: "1000000" },
       reps: { type: "string", default: "5" },
       seed: { type: "string", default: "0" },
       "no-peer": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
     },
     strict: true,
   });
+  if (values.help) {
+    console.log(
+      "deno run -A bench/metrics.ts [--scores 1000000] [--reps 5] [--seed 0] [--no-peer]",
+    );
+    Deno.exit(0);
+  }
   const int = (name: "scores" | "reps" | "seed", min: number) => {
     const v = Number(values[name]);
     if (!Number.isSafeInteger(v) || v < min) {

@@ -5,7 +5,8 @@
  * (`--full` streams the real count from a temporary .npy file instead).
  *
  * Prints, per kernel, milliseconds and GFLOP/s, and, when Debian's /usr/bin/python3 has NumPy,
- * the same computation in NumPy (bench/peers/scoring_numpy.py, OPENBLAS_CORETYPE=SkylakeX) with
+ * the same computation in NumPy (bench/peers/scoring_numpy.py, OpenBLAS core type from the CPU
+ * flags, bench/peer_env.ts) with
  * the ratio numpy_ms / our_ms (> 1: we are faster). Also prints the worst relative error of the
  * float32 Mahalanobis kernel against the float64 reference on a subset of rows.
  *
@@ -18,7 +19,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench_args.ts";
+import { PYTHON, pythonHas, runPeer } from "./peer_env.ts";
 import { groupLayout } from "../lib/groups.ts";
 import { encodeNpyHeader, openNpy, readNpy, writeNpy } from "../lib/io/npy.ts";
 import { type Matrix, matrix, rowSlice } from "../lib/matrix.ts";
@@ -36,7 +38,12 @@ import { mosFast, softmaxScoreFast } from "../lib/ort/logit_scores.ts";
 import { softmaxRows } from "../lib/softmax.ts";
 import { classStats, withinClassScatter } from "../lib/ort/gram.ts";
 import { klMatchingFast, klMatchingFromLogits } from "../lib/ort/kl_kernel.ts";
-import { linearLogits, matrixSource, type RowSource } from "../lib/ort/linear.ts";
+import {
+  type ChunkOptions,
+  linearLogits,
+  matrixSource,
+  type RowSource,
+} from "../lib/ort/linear.ts";
 import { invertCovariance, mahalanobisFast } from "../lib/ort/mahalanobis_kernel.ts";
 
 const IMAGENET_TRAIN = 1_281_167;
@@ -156,14 +163,83 @@ export interface ScoringBenchResult {
   agreement?: string;
 }
 
-/** Runs the scoring benchmark (see the module doc). */
-export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBenchResult> {
-  const { threads, chunkRows, seed, scale } = o;
-  const args = { full: o.full };
-  const nId = Math.round(50_000 * scale);
-  const oodSizes = OOD_SIZES.map((n) => Math.max(1, Math.round(n * scale)));
+/** The evaluation data, heads and training source of one run. */
+interface BenchData {
+  nId: number;
+  oodSizes: number[];
+  nEval: number;
+  nTrain: number;
+  evalX: Matrix;
+  idLabels: Int32Array;
+  flat: { weight: Matrix; bias: Float32Array };
+  grouped: { weight: Matrix; bias: Float32Array };
+  groupSizes: number[];
+  layout: ReturnType<typeof groupLayout>;
+  train: TrainData;
+}
+
+/** Where the Mahalanobis fit reads its rows from. */
+interface TrainData {
+  labels: Int32Array;
+  source: RowSource;
+  matrix?: Matrix;
+  path?: string;
+  tempDir?: string;
+  close: () => void;
+}
+
+/** A temporary 1,281,167-row float32 .npy, written a block at a time. */
+async function writeFullTrain(rng: Rng, mu: Float32Array, nTrain: number): Promise<TrainData> {
+  const labels = labelsFor(rng, nTrain);
+  const tempDir = await Deno.makeTempDir({ prefix: "mos_bench_" });
+  const path = `${tempDir}/train.npy`;
+  const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  await f.write(encodeNpyHeader("<f4", [nTrain, D]));
+  const buf = new Float32Array(8192 * D);
+  for (let s = 0; s < nTrain; s += 8192) {
+    const n = Math.min(8192, nTrain - s);
+    const b = buf.subarray(0, n * D);
+    fillRows(rng, mu, b, labels, s, false);
+    const bytes = new Uint8Array(b.buffer, 0, b.byteLength);
+    for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
+  }
+  f.close();
+  return { labels, source: await openNpy(path), path, tempDir, close: () => {} };
+}
+
+/** The fit's training rows: a feature set on disk, a temporary full-size file, or in memory. */
+async function trainData(
+  o: ScoringBenchOptions,
+  rng: Rng,
+  mu: Float32Array,
+  nTrain: number,
+): Promise<TrainData> {
+  if (o.fitSet) {
+    const stream = await openFeatureStream(o.fitSet, { numClasses: C });
+    if (stream.meta.dim !== D) {
+      stream.close();
+      throw new DataError(`--fit-set ${o.fitSet} has D = ${stream.meta.dim}; the bench needs ${D}`);
+    }
+    return {
+      labels: stream.labels,
+      source: stream.features,
+      path: stream.features.path,
+      close: () => stream.close(),
+    };
+  }
+  if (o.full) return writeFullTrain(rng, mu, nTrain);
+  const labels = labelsFor(rng, nTrain);
+  const m = matrix(nTrain, D);
+  fillRows(rng, mu, m.data, labels, 0, false);
+  return { labels, source: matrixSource(m), matrix: m, close: () => {} };
+}
+
+/** Seeded synthetic evaluation rows, heads (flat and the paper's 8-group layout) and fit rows. */
+async function benchData(o: ScoringBenchOptions): Promise<BenchData> {
+  const nId = Math.round(50_000 * o.scale);
+  const oodSizes = OOD_SIZES.map((n) => Math.max(1, Math.round(n * o.scale)));
   const nEval = nId + oodSizes.reduce((a, b) => a + b, 0);
-  let nTrain = o.full ? IMAGENET_TRAIN : Math.round(o.train * scale);
+  const nTrain = o.full ? IMAGENET_TRAIN : Math.round(o.train * o.scale);
   if (!o.full && !o.fitSet && nTrain < D + C) {
     // Fewer rows leave classes without a mean or the covariance singular (NaN scores, or the
     // slow pseudo-inverse), which is not the case being measured.
@@ -172,30 +248,13 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
         `full-rank covariance); --train x --scale gives ${nTrain}`,
     );
   }
-  const opts = { threads, chunkRows };
-  const log = o.log ?? (() => {});
-  const rows: KernelRow[] = [];
-  async function time<T>(
-    name: string,
-    gflop: number,
-    fn: () => T | Promise<T>,
-    note?: string,
-  ): Promise<T> {
-    const t = performance.now();
-    const out = await fn();
-    rows.push({ name, ms: performance.now() - t, gflop, note });
-    return out;
-  }
-
-  log(
-    `scoring bench: eval ${nEval} rows (ID ${nId} + OOD ${
-      oodSizes.join(" + ")
-    }), D ${D}, C ${C}, ` +
-      `train ${nTrain}${args.full ? " (full, streamed from disk)" : ""}, threads ${threads}, ` +
-      `chunk ${chunkRows ?? "per-kernel default"}`,
+  o.log?.(
+    `scoring bench: eval ${nEval} rows (ID ${nId} + OOD ${oodSizes.join(" + ")}), D ${D}, ` +
+      `C ${C}, train ${nTrain}${o.full ? " (full, streamed from disk)" : ""}, threads ` +
+      `${o.threads}, chunk ${o.chunkRows ?? "per-kernel default"}`,
   );
   const genStart = performance.now();
-  const rng = createRng(seed);
+  const rng = createRng(o.seed);
   const mu = classMeans(rng);
   const idLabels = labelsFor(rng, nId);
   const evalX = matrix(nEval, D);
@@ -205,100 +264,105 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
   // Group head for MOS: the paper's 8 taxonomy group sizes over classes 0..999 in order.
   const groupSizes = [398, 521, 9, 7, 52, 8, 3, 2];
   const groups: number[][] = [];
-  {
-    let c0 = 0;
-    for (const s of groupSizes) {
-      groups.push(Array.from({ length: s }, (_, i) => c0 + i));
-      c0 += s;
-    }
+  let c0 = 0;
+  for (const s of groupSizes) {
+    groups.push(Array.from({ length: s }, (_, i) => c0 + i));
+    c0 += s;
   }
   const layout = groupLayout(groups, C);
   const grouped = randomHead(rng, layout.numOutputs);
-  let trainLabels: Int32Array;
-  let trainSource: RowSource;
-  let tempDir: string | undefined;
-  let trainMatrix: Matrix | undefined;
-  let trainPath: string | undefined;
-  let closeTrain = () => {};
-  if (o.fitSet) {
-    const stream = await openFeatureStream(o.fitSet, { numClasses: C });
-    if (stream.meta.dim !== D) {
-      stream.close();
-      throw new DataError(`--fit-set ${o.fitSet} has D = ${stream.meta.dim}; the bench needs ${D}`);
-    }
-    trainLabels = stream.labels;
-    trainSource = stream.features;
-    trainPath = stream.features.path;
-    nTrain = stream.features.rows;
-    closeTrain = () => stream.close();
-  } else if (args.full) {
-    trainLabels = labelsFor(rng, nTrain);
-    tempDir = await Deno.makeTempDir({ prefix: "mos_bench_" });
-    const path = `${tempDir}/train.npy`;
-    const f = await Deno.open(path, { write: true, create: true, truncate: true });
-    await f.write(encodeNpyHeader("<f4", [nTrain, D]));
-    const buf = new Float32Array(8192 * D);
-    for (let s = 0; s < nTrain; s += 8192) {
-      const n = Math.min(8192, nTrain - s);
-      const b = buf.subarray(0, n * D);
-      fillRows(rng, mu, b, trainLabels, s, false);
-      const bytes = new Uint8Array(b.buffer, 0, b.byteLength);
-      for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
-    }
-    f.close();
-    trainSource = await openNpy(path);
-    trainPath = path;
-  } else {
-    trainLabels = labelsFor(rng, nTrain);
-    trainMatrix = matrix(nTrain, D);
-    fillRows(rng, mu, trainMatrix.data, trainLabels, 0, false);
-    trainSource = matrixSource(trainMatrix);
-  }
-  log(`data generated in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+  const train = await trainData(o, rng, mu, nTrain);
+  o.log?.(`data generated in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+  const n = o.fitSet ? train.source.rows : nTrain;
+  return {
+    nId,
+    oodSizes,
+    nEval,
+    nTrain: n,
+    evalX,
+    idLabels,
+    flat,
+    grouped,
+    groupSizes,
+    layout,
+    train,
+  };
+}
 
-  // ------------------------------------------------------------------------------------------
-  // Our kernels. The "six scores + metrics" wall time covers everything after the fit.
+type Timer = <T>(
+  name: string,
+  gflop: number,
+  fn: () => T | Promise<T>,
+  note?: string,
+) => Promise<T>;
 
+/** Our six scores (and the fit in between, timed apart), as `deno task score` runs them. */
+async function ourScores(d: BenchData, time: Timer, opts: ChunkOptions) {
+  const { nEval, nId, layout, evalX } = d;
   const wallStart = performance.now();
   const logits = await time(
     "linear logits (flat head)",
     (2 * nEval * D * C) / 1e9,
-    () => linearLogits(evalX, flat.weight, flat.bias, opts),
+    () => linearLogits(evalX, d.flat.weight, d.flat.bias, opts),
   );
   const groupLogits = await time(
     "linear logits (group head)",
     (2 * nEval * D * layout.numOutputs) / 1e9,
-    () => linearLogits(evalX, grouped.weight, grouped.bias, opts),
+    () => linearLogits(evalX, d.grouped.weight, d.grouped.bias, opts),
   );
-  // The logit-only scores as `deno task score` runs them (lib/ort/logit_scores.ts).
   const sMsp = await time("msp", 0, () => softmaxScoreFast(logits, "max-softmax", 1, opts));
   const sOdin = await time("odin", 0, () => softmaxScoreFast(logits, "max-softmax", 1000, opts));
   const sEnergy = await time("energy", 0, () => softmaxScoreFast(logits, "energy", 1, opts));
   const sMos = await time("mos", 0, () => mosFast(layout, groupLogits, opts));
-  const idLogits = rowSlice(logits, 0, nId);
-  const idProbs = await time("softmax of ID logits (TS)", 0, () => softmaxRows(idLogits));
-  const templates = await time("kl templates (TS)", 0, () => klTemplates(idProbs, idLabels, C));
+  const idProbs = await time(
+    "softmax of ID logits (TS)",
+    0,
+    () => softmaxRows(rowSlice(logits, 0, nId)),
+  );
+  const templates = await time(
+    "kl templates (TS)",
+    0,
+    () => klTemplates(idProbs, d.idLabels, C),
+  );
   const sKl = await time(
     "kl matching from logits (fused)",
     (2 * nEval * C * C) / 1e9,
     () => klMatchingFromLogits(logits, templates, opts),
   );
   const wallBeforeMaha = performance.now() - wallStart;
-
-  // Fit (reported separately: it runs once per backbone, not per evaluation).
-  const t0 = performance.now();
-  const stats = await time(
-    "fit: class means (TS)",
-    0,
-    () => classStats(trainSource, trainLabels, C, opts),
+  const fit = await ourFit(d, time, opts);
+  const wallMaha = performance.now();
+  const sMaha = await time(
+    "mahalanobis score",
+    (2 * nEval * D * D + 2 * nEval * D * C) / 1e9,
+    () => mahalanobisFast(fit.model, evalX, opts),
   );
+  const methods = { msp: sMsp, odin: sOdin, energy: sEnergy, mos: sMos, kl: sKl, maha: sMaha };
+  await time("metrics (6 methods x 4 OOD sets)", 0, () => {
+    for (const s of Object.values(methods)) {
+      let off = nId;
+      for (const n of d.oodSizes) {
+        evaluate(s.subarray(0, nId), s.subarray(off, off + n));
+        off += n;
+      }
+    }
+  });
+  const wallMs = wallBeforeMaha + (performance.now() - wallMaha);
+  return { logits, groupLogits, templates, methods, wallMs, ...fit };
+}
+
+/** The Mahalanobis fit (reported apart: it runs once per backbone, not per evaluation). */
+async function ourFit(d: BenchData, time: Timer, opts: ChunkOptions) {
+  const { source, labels } = d.train;
+  const t0 = performance.now();
+  const stats = await time("fit: class means (TS)", 0, () => classStats(source, labels, C, opts));
   const scatter = await time(
     "fit: within-class scatter",
-    (2 * nTrain * D * D) / 1e9,
-    () => withinClassScatter(trainSource, trainLabels, stats, opts),
+    (2 * d.nTrain * D * D) / 1e9,
+    () => withinClassScatter(source, labels, stats, opts),
     "GFLOP/s counts the full D x D product",
   );
-  for (let i = 0; i < scatter.length; i++) scatter[i] /= nTrain;
+  for (let i = 0; i < scatter.length; i++) scatter[i] /= d.nTrain;
   const inv = await time(
     "fit: inverse (float64 Cholesky)",
     D ** 3 / 1e9,
@@ -309,43 +373,23 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
     means: { data: Float32Array.from(stats.means), rows: C, cols: D },
     precision: { data: Float32Array.from(inv.inverse), rows: D, cols: D },
   };
+  return { model, fitMs, inverseMethod: inv.method };
+}
 
-  const wallMaha = performance.now();
-  const sMaha = await time(
-    "mahalanobis score",
-    (2 * nEval * D * D + 2 * nEval * D * C) / 1e9,
-    () => mahalanobisFast(model, evalX, opts),
-  );
-  const methods: Record<string, Float32Array> = {
-    msp: sMsp,
-    odin: sOdin,
-    energy: sEnergy,
-    mos: sMos,
-    kl: sKl,
-    mahalanobis: sMaha,
-  };
-  await time("metrics (6 methods x 4 OOD sets)", 0, () => {
-    for (const s of Object.values(methods)) {
-      let off = nId;
-      for (const n of oodSizes) {
-        evaluate(s.subarray(0, nId), s.subarray(off, off + n));
-        off += n;
-      }
-    }
-  });
-  const wallMs = wallBeforeMaha + (performance.now() - wallMaha);
+type Ours = Awaited<ReturnType<typeof ourScores>>;
 
+/** Agreement of the fast kernels: fused vs unfused KL, ORT vs float64 references. */
+async function agreementChecks(d: BenchData, ours: Ours, time: Timer, opts: ChunkOptions) {
+  const { nEval, evalX, layout } = d;
+  const { logits, groupLogits, methods } = ours;
   // Unfused KL and its agreement, outside the wall total.
-  const allProbs = softmaxRows(logits);
   const sKl2 = await time(
     "kl matching from probs",
     (2 * nEval * C * C) / 1e9,
-    () => klMatchingFast(allProbs, templates, opts),
+    () => klMatchingFast(softmaxRows(logits), ours.templates, opts),
   );
   let klDiff = 0;
-  for (let i = 0; i < nEval; i++) klDiff = Math.max(klDiff, Math.abs(sKl2[i] - sKl[i]));
-
-  // ORT logit scores vs the plain float64 references (lib/scores/) on the first rows.
+  for (let i = 0; i < nEval; i++) klDiff = Math.max(klDiff, Math.abs(sKl2[i] - methods.kl[i]));
   const head = Math.min(8192, nEval);
   const headOf = (m: Matrix) => rowSlice(m, 0, head);
   const rel = (got: Float32Array, ref: Float32Array) => {
@@ -356,102 +400,67 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
     return w;
   };
   const logitRel = {
-    msp: rel(sMsp, msp(headOf(logits))),
-    odin: rel(sOdin, odin(headOf(logits))),
-    energy: rel(sEnergy, energy(headOf(logits))),
-    mos: rel(sMos, mos(layout, headOf(groupLogits))),
+    msp: rel(methods.msp, msp(headOf(logits))),
+    odin: rel(methods.odin, odin(headOf(logits))),
+    energy: rel(methods.energy, energy(headOf(logits))),
+    mos: rel(methods.mos, mos(layout, headOf(groupLogits))),
   };
-
   // Mahalanobis float32 kernel vs the float64 reference on a subset.
   const sub = Math.min(64, nEval);
   const refIdx = [...Array(sub).keys()].map((i) => Math.floor((i * nEval) / sub));
   const subX = matrix(sub, D);
   refIdx.forEach((r, i) => subX.data.set(evalX.data.subarray(r * D, (r + 1) * D), i * D));
-  const ref = mahalanobis(model, subX);
+  const ref = mahalanobis(ours.model, subX);
   let mahaRel = 0;
   refIdx.forEach((r, i) => {
-    mahaRel = Math.max(mahaRel, Math.abs(sMaha[r] - ref[i]) / Math.max(Math.abs(ref[i]), 1));
+    mahaRel = Math.max(mahaRel, Math.abs(methods.maha[r] - ref[i]) / Math.max(Math.abs(ref[i]), 1));
   });
+  return { sKl2, klDiff, logitRel, mahaRel };
+}
 
-  // File reading, reported apart from the scoring: the eval features as the float32 .npy the
-  // numpy peer loads (written here, so the page cache holds it, as after an extraction).
-  tempDir = tempDir ?? await Deno.makeTempDir({ prefix: "mos_bench_" });
-  await writeNpy(`${tempDir}/features.npy`, {
-    dtype: "<f4",
-    shape: [evalX.rows, evalX.cols],
-    data: evalX.data,
-  });
-  const readStart = performance.now();
-  const reread = await readNpy(`${tempDir}/features.npy`);
-  const readMs = performance.now() - readStart;
-  if (reread.data.length !== evalX.data.length) throw new Error("bench: features.npy re-read");
+type PeerTimes = Record<string, number> & { checksum?: Record<string, number> };
 
-  // ------------------------------------------------------------------------------------------
-  // NumPy peer.
-
-  const py = "/usr/bin/python3";
-  let peer: Record<string, number> & { checksum?: Record<string, number> } | undefined;
-  let peerNote = "";
-  if (!o.peer) {
-    peerNote = "numpy peer skipped (--no-peer)";
-  } else {
-    let hasNumpy = false;
-    try {
-      const r = await new Deno.Command(py, { args: ["-c", "import numpy"], stderr: "null" })
-        .output();
-      hasNumpy = r.success;
-    } catch {
-      hasNumpy = false;
-    }
-    if (!hasNumpy) {
-      peerNote = `numpy peer not run: ${py} is missing or has no numpy (apt install python3-numpy)`;
-    } else {
-      const dir = tempDir;
-      const f4 = (name: string, m: Matrix) =>
-        writeNpy(`${dir}/${name}.npy`, { dtype: "<f4", shape: [m.rows, m.cols], data: m.data });
-      await f4("group_weight", grouped.weight);
-      await writeNpy(`${dir}/group_bias.npy`, {
-        dtype: "<f4",
-        shape: [layout.numOutputs],
-        data: grouped.bias,
-      });
-      await writeNpy(`${dir}/group_sizes.npy`, {
-        dtype: "<i4",
-        shape: [groupSizes.length],
-        data: Int32Array.from(groupSizes),
-      });
-      await writeNpy(`${dir}/id_labels.npy`, { dtype: "<i4", shape: [nId], data: idLabels });
-      await f4("weight", flat.weight);
-      await writeNpy(`${dir}/bias.npy`, { dtype: "<f4", shape: [C], data: flat.bias });
-      await f4("templates", templates);
-      await f4("means", model.means);
-      await f4("precision", model.precision);
-      if (trainMatrix) await f4("train", trainMatrix);
-      await writeNpy(`${dir}/train_labels.npy`, {
-        dtype: "<i4",
-        shape: [nTrain],
-        data: trainLabels,
-      });
-      const script = new URL("./peers/scoring_numpy.py", import.meta.url).pathname;
-      const r = await new Deno.Command(py, {
-        args: [script, dir, ...(trainPath ? [trainPath] : [])],
-        env: { OPENBLAS_CORETYPE: "SkylakeX", OMP_NUM_THREADS: String(threads) },
-      }).output();
-      if (r.success) {
-        peer = JSON.parse(new TextDecoder().decode(r.stdout));
-      } else {
-        peerNote = `numpy peer failed: ${
-          new TextDecoder().decode(r.stderr).trim().split("\n").pop()
-        }`;
-      }
-    }
+/** Runs bench/peers/scoring_numpy.py on the same inputs, written into `dir`. */
+async function numpyPeer(
+  o: ScoringBenchOptions,
+  d: BenchData,
+  ours: Ours,
+  dir: string,
+): Promise<{ peer?: PeerTimes; peerNote: string }> {
+  if (!o.peer) return { peerNote: "numpy peer skipped (--no-peer)" };
+  if (!(await pythonHas("numpy"))) {
+    return {
+      peerNote:
+        `numpy peer not run: ${PYTHON} is missing or has no numpy (apt-get install python3-numpy)`,
+    };
   }
-  closeTrain();
-  if (tempDir) await Deno.remove(tempDir, { recursive: true });
+  const f4 = (name: string, m: Matrix) =>
+    writeNpy(`${dir}/${name}.npy`, { dtype: "<f4", shape: [m.rows, m.cols], data: m.data });
+  const vec = (name: string, dtype: "<f4" | "<i4", data: Float32Array | Int32Array) =>
+    writeNpy(`${dir}/${name}.npy`, { dtype, shape: [data.length], data });
+  await f4("group_weight", d.grouped.weight);
+  await vec("group_bias", "<f4", d.grouped.bias);
+  await vec("group_sizes", "<i4", Int32Array.from(d.groupSizes));
+  await vec("id_labels", "<i4", d.idLabels);
+  await f4("weight", d.flat.weight);
+  await vec("bias", "<f4", d.flat.bias);
+  await f4("templates", ours.templates);
+  await f4("means", ours.model.means);
+  await f4("precision", ours.model.precision);
+  if (d.train.matrix) await f4("train", d.train.matrix);
+  await vec("train_labels", "<i4", d.train.labels);
+  const script = new URL("./peers/scoring_numpy.py", import.meta.url).pathname;
+  const r = await runPeer("numpy", script, [dir, ...(d.train.path ? [d.train.path] : [])], {
+    OMP_NUM_THREADS: String(o.threads),
+  });
+  return r.ok ? { peer: JSON.parse(r.stdout), peerNote: "" } : { peerNote: r.reason };
+}
 
+/** Per paper score, features -> score, ours and the peer's. */
+function perScore(rows: KernelRow[], peer: PeerTimes | undefined): ScoringBenchResult["scores"] {
   const ms = (name: string) => rows.find((r) => r.name === name)!.ms;
   const lin = ms("linear logits (flat head)");
-  const scores: ScoringBenchResult["scores"] = [
+  return [
     { name: "msp", ms: lin + ms("msp"), peerMs: peer && peer.linear + peer.msp },
     { name: "odin", ms: lin + ms("odin"), peerMs: peer && peer.linear + peer.odin },
     { name: "energy", ms: lin + ms("energy"), peerMs: peer && peer.linear + peer.energy },
@@ -468,64 +477,98 @@ export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBe
     },
     { name: "mahalanobis", ms: ms("mahalanobis score"), peerMs: peer?.mahalanobis },
   ];
-  const peerWallMs = peer
-    ? peer.linear + peer.group_linear + peer.msp + peer.odin + peer.energy + peer.mos +
-      peer.kl_full + peer.mahalanobis
-    : undefined;
-  const perRow = (v: number) => (v / nTrain) * IMAGENET_TRAIN;
-  const fitFullMs = perRow(ms("fit: class means (TS)") + ms("fit: within-class scatter")) +
-    ms("fit: inverse (float64 Cholesky)");
-  const peerFitMs = peer && peer.class_means + peer.scatter + peer.inverse;
-  const peerFitFullMs = peer && perRow(peer.class_means + peer.scatter) + peer.inverse;
-  let agreement: string | undefined;
-  if (peer?.checksum) {
-    const first4 = (a: ArrayLike<number>) => Array.from(a).slice(0, 4).reduce((x, y) => x + y, 0);
-    const ours: Record<string, number> = {
-      linear: Array.from(logits.data.subarray(0, 4 * C)).reduce((x, y) => x + y, 0),
-      kl: first4(sKl2),
-      mahalanobis: first4(sMaha),
-      msp: first4(sMsp),
-      energy: first4(sEnergy),
-      mos: first4(sMos),
-    };
-    agreement = "numpy peer agreement (sum of the first 4 rows' outputs): " +
-      Object.keys(ours).map((k) =>
-        `${k} ${ours[k].toPrecision(7)} vs ${peer!.checksum![k].toPrecision(7)}`
-      ).join("; ");
+}
+
+/** One line comparing the first rows' outputs with the peer's checksums. */
+function agreementLine(
+  ours: Ours,
+  sKl2: Float32Array,
+  checksum: Record<string, number>,
+): string {
+  const first4 = (a: ArrayLike<number>) => Array.from(a).slice(0, 4).reduce((x, y) => x + y, 0);
+  const mine: Record<string, number> = {
+    linear: Array.from(ours.logits.data.subarray(0, 4 * C)).reduce((x, y) => x + y, 0),
+    kl: first4(sKl2),
+    mahalanobis: first4(ours.methods.maha),
+    msp: first4(ours.methods.msp),
+    energy: first4(ours.methods.energy),
+    mos: first4(ours.methods.mos),
+  };
+  return "numpy peer agreement (sum of the first 4 rows' outputs): " +
+    Object.keys(mine).map((k) => `${k} ${mine[k].toPrecision(7)} vs ${checksum[k].toPrecision(7)}`)
+      .join("; ");
+}
+
+/** Runs the scoring benchmark (see the module doc). */
+export async function runScoringBench(o: ScoringBenchOptions): Promise<ScoringBenchResult> {
+  const opts = { threads: o.threads, chunkRows: o.chunkRows };
+  const rows: KernelRow[] = [];
+  const time: Timer = async (name, gflop, fn, note) => {
+    const t = performance.now();
+    const out = await fn();
+    rows.push({ name, ms: performance.now() - t, gflop, note });
+    return out;
+  };
+  const d = await benchData(o);
+  const ours = await ourScores(d, time, opts);
+  const checks = await agreementChecks(d, ours, time, opts);
+  // File reading, reported apart from the scoring: the eval features as the float32 .npy the
+  // numpy peer loads (written here, so the page cache holds it, as after an extraction).
+  const tempDir = d.train.tempDir ?? await Deno.makeTempDir({ prefix: "mos_bench_" });
+  let readMs = 0;
+  let peerRun: { peer?: PeerTimes; peerNote: string };
+  try {
+    const { evalX } = d;
+    const path = `${tempDir}/features.npy`;
+    await writeNpy(path, { dtype: "<f4", shape: [evalX.rows, evalX.cols], data: evalX.data });
+    const readStart = performance.now();
+    const reread = await readNpy(path);
+    readMs = performance.now() - readStart;
+    if (reread.data.length !== evalX.data.length) throw new Error("bench: features.npy re-read");
+    peerRun = await numpyPeer(o, d, ours, tempDir);
+  } finally {
+    d.train.close();
+    await Deno.remove(tempDir, { recursive: true });
   }
+  const { peer, peerNote } = peerRun;
+  const ms = (name: string) => rows.find((r) => r.name === name)!.ms;
+  const perRow = (v: number) => (v / d.nTrain) * IMAGENET_TRAIN;
   return {
-    nEval,
-    nId,
-    oodSizes,
-    nTrain,
+    nEval: d.nEval,
+    nId: d.nId,
+    oodSizes: d.oodSizes,
+    nTrain: d.nTrain,
     rows,
     peer: peer
-      ? Object.fromEntries(Object.entries(peer).filter(([, v]) => typeof v === "number")) as Record<
-        string,
-        number
-      >
+      ? Object.fromEntries(
+        Object.entries(peer).filter((e): e is [string, number] => typeof e[1] === "number"),
+      )
       : undefined,
     peerNote,
-    scores,
-    wallMs,
-    peerWallMs,
+    scores: perScore(rows, peer),
+    wallMs: ours.wallMs,
+    peerWallMs: peer
+      ? peer.linear + peer.group_linear + peer.msp + peer.odin + peer.energy + peer.mos +
+        peer.kl_full + peer.mahalanobis
+      : undefined,
     readMs,
     peerReadMs: peer?.load,
-    fitMs,
-    peerFitMs,
-    fitFullMs,
-    peerFitFullMs,
-    fitStreamed: Boolean(trainPath),
-    inverseMethod: inv.method,
-    klDiff,
-    mahaRel,
-    logitRel,
-    agreement,
+    fitMs: ours.fitMs,
+    peerFitMs: peer && peer.class_means + peer.scatter + peer.inverse,
+    fitFullMs: perRow(ms("fit: class means (TS)") + ms("fit: within-class scatter")) +
+      ms("fit: inverse (float64 Cholesky)"),
+    peerFitFullMs: peer && perRow(peer.class_means + peer.scatter) + peer.inverse,
+    fitStreamed: Boolean(d.train.path),
+    inverseMethod: ours.inverseMethod,
+    klDiff: checks.klDiff,
+    mahaRel: checks.mahaRel,
+    logitRel: checks.logitRel,
+    agreement: peer?.checksum ? agreementLine(ours, checks.sKl2, peer.checksum) : undefined,
   };
 }
 
 if (import.meta.main) {
-  const { values: args } = parseArgs({
+  const { values: args } = parseBenchArgs("bench/scoring.ts", {
     options: {
       train: { type: "string", default: "100000" },
       full: { type: "boolean", default: false },

@@ -6,7 +6,7 @@
  * Prints the median ms/step of the real training loop (`trainHead`: sampling, batch gather,
  * mixup draw, soft targets and the ORT step graph; warm-up steps excluded) with a breakdown, and,
  * when Debian's /usr/bin/python3 has torch, the same loop in PyTorch (bench/peers/torch_train.py,
- * OPENBLAS_CORETYPE=SkylakeX; torch's thread count tried at 1 and at ours, each head keeping its
+ * OpenBLAS core type from the CPU flags, bench/peer_env.ts; torch's thread count tried at 1 and at ours, each head keeping its
  * fastest) and the ratio torch_ms / our_ms (> 1: we are faster).
  *
  * Usage: deno run -A bench/train_step.ts [--steps 48] [--warmup 8] [--threads 2] [--rows 65536]
@@ -16,9 +16,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench_args.ts";
+import { PYTHON, pythonHas, runPeer } from "./peer_env.ts";
 import { type GroupLayout, groupLayout } from "../lib/groups.ts";
-import { matrix } from "../lib/matrix.ts";
+import { type Matrix, matrix } from "../lib/matrix.ts";
 import { createRng, shuffle } from "../lib/random.ts";
 import { hyperRule } from "../lib/train/hyperrule.ts";
 import { mixupDraw } from "../lib/train/mixup.ts";
@@ -94,15 +95,19 @@ export interface TrainBenchResult {
   timedSteps: number;
 }
 
+/** Seeded synthetic training features and the group layout of the bench. */
+interface TrainSet {
+  feats: Matrix;
+  labels: Int32Array;
+  layout: GroupLayout;
+}
+
 /**
- * Times the real training loop (`trainHead` on an in-memory source) for the group and the flat
- * head on seeded synthetic features, and the PyTorch peer on the same shapes in the same run.
+ * Post-ReLU values around class centroids (uniform noise keeps the generation of 134M values to
+ * about a second), and 8 taxonomy-sized groups over shuffled classes.
  */
-export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchResult> {
-  const { steps: STEPS, warmup: WARMUP, threads: THREADS, rows: N, seed: SEED } = o;
-  const UNROLL = o.unroll;
-  // Seeded synthetic features: post-ReLU values around class centroids (uniform noise keeps the
-  // generation of 134M values to about a second).
+function trainSet(o: TrainBenchOptions): TrainSet {
+  const { rows: N, seed: SEED } = o;
   const t0 = performance.now();
   const rng = createRng(SEED);
   const centroids = Float32Array.from({ length: C * D }, () => rng.normal());
@@ -125,147 +130,147 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
     groups.push(classes.slice(p, p + s));
     p += s;
   }
-  const layout = groupLayout(groups, C);
   o.log?.(`features ${N} x ${D} generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return { feats, labels, layout: groupLayout(groups, C) };
+}
 
-  // Progress arrives once per run of UNROLL steps: whole runs for the warm-up and the timing.
-  // At least one warm-up run: the first builds the ORT session.
-  const warmRuns = Math.max(1, Math.ceil(WARMUP / UNROLL));
-  const timedRuns = Math.max(1, Math.ceil(STEPS / UNROLL));
-  const loopMs = async (lay: GroupLayout | null): Promise<StepTime> => {
-    const rule = hyperRule(N, { steps: (warmRuns + timedRuns) * UNROLL, mixupAlpha: 0.1 });
-    const stamps: number[] = [];
-    let last = performance.now();
-    await trainHead({
-      source: gatherSource(feats),
-      labels,
-      numClasses: C,
-      layout: lay,
-      rule,
-      seed: SEED,
-      threads: THREADS,
-      unroll: UNROLL,
-      onProgress: () => {
-        const now = performance.now();
-        stamps.push(now - last);
-        last = now;
-      },
-    });
-    // With unroll k, progress arrives in bursts of k (the first stamp of a run carries the run's
-    // time): average over whole runs after the warm-up ones.
-    const v: number[] = [];
-    for (let r = warmRuns; r < warmRuns + timedRuns; r++) {
-      v.push(stamps.slice(r * UNROLL, (r + 1) * UNROLL).reduce((a, b) => a + b, 0) / UNROLL);
-    }
-    return { median: median(v), p10: p10(v) };
+/** Warm-up and timed runs of `unroll` steps: whole runs, at least one warm-up (session build). */
+function runCounts(o: TrainBenchOptions): { warmRuns: number; timedRuns: number } {
+  return {
+    warmRuns: Math.max(1, Math.ceil(o.warmup / o.unroll)),
+    timedRuns: Math.max(1, Math.ceil(o.steps / o.unroll)),
   };
+}
 
-  /**
-   * Times the pieces of one (not unrolled) step separately: `step.run` (soft targets + the ORT
-   * graph), the batch gather, and the rest of the TypeScript preparation (labels, mixup draw).
-   */
-  const breakdown = async (lay: GroupLayout | null) => {
-    const O = lay ? lay.numOutputs : C;
-    const step = await createOrtStep(
-      { batch: B, dim: D, numOutputs: O, layout: lay, mixup: true },
-      { threads: THREADS },
-    );
-    const sampler = createBatchSampler(SEED, N, B);
-    const source = gatherSource(feats);
-    const idx = new Int32Array(B);
-    const y = new Int32Array(B);
-    const graph: number[] = [];
-    const gather: number[] = [];
-    const prep: number[] = [];
-    for (let t = 0; t < WARMUP + STEPS; t++) {
-      const a = performance.now();
-      sampler.indices(t, idx);
-      source.gather(idx, step.xs[0]);
-      const b = performance.now();
-      for (let i = 0; i < B; i++) y[i] = labels[idx[i]];
-      const draw = mixupDraw(SEED, t, B, 0.1);
-      const c = performance.now();
-      await step.run([{ labels: y, draw, lr: 0.003 }]);
-      const d = performance.now();
-      if (t >= WARMUP) {
-        gather.push(b - a);
-        prep.push(c - b);
-        graph.push(d - c);
-      }
-    }
-    await step.release();
-    return { graph: median(graph), gather: median(gather), prep: median(prep) };
-  };
+/** ms/step of the real training loop (`trainHead`), per whole run after the warm-up runs. */
+async function loopMs(o: TrainBenchOptions, set: TrainSet, lay: GroupLayout | null) {
+  const UNROLL = o.unroll;
+  const { warmRuns, timedRuns } = runCounts(o);
+  const rule = hyperRule(o.rows, { steps: (warmRuns + timedRuns) * UNROLL, mixupAlpha: 0.1 });
+  const stamps: number[] = [];
+  let last = performance.now();
+  await trainHead({
+    source: gatherSource(set.feats),
+    labels: set.labels,
+    numClasses: C,
+    layout: lay,
+    rule,
+    seed: o.seed,
+    threads: o.threads,
+    unroll: UNROLL,
+    onProgress: () => {
+      const now = performance.now();
+      stamps.push(now - last);
+      last = now;
+    },
+  });
+  // With unroll k, progress arrives in bursts of k (the first stamp of a run carries the run's
+  // time): average over whole runs after the warm-up ones.
+  const v: number[] = [];
+  for (let r = warmRuns; r < warmRuns + timedRuns; r++) {
+    v.push(stamps.slice(r * UNROLL, (r + 1) * UNROLL).reduce((a, b) => a + b, 0) / UNROLL);
+  }
+  return { median: median(v), p10: p10(v) };
+}
 
-  o.log?.("timing our training loop (group, flat)");
-  const ours = { group: await loopMs(layout), flat: await loopMs(null) };
-  const parts = o.breakdown
-    ? { group: await breakdown(layout), flat: await breakdown(null) }
-    : undefined;
-
-  let peer: TrainBenchResult["peer"];
-  let peerNote = "";
-  const py = "/usr/bin/python3";
-  if (!o.peer) {
-    peerNote = "torch peer skipped (--no-peer)";
-  } else {
-    let hasTorch = false;
-    try {
-      hasTorch =
-        (await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" }).output())
-          .success;
-    } catch {
-      hasTorch = false;
-    }
-    if (!hasTorch) {
-      peerNote = `torch peer not run: ${py} is missing or cannot import torch ` +
-        "(apt-get install python3-torch)";
-    } else {
-      o.log?.("timing the PyTorch peer (group, flat)");
-      const script = new URL("./peers/torch_train.py", import.meta.url).pathname;
-      const r = await new Deno.Command(py, {
-        // torch's thread count is tried at 1 and at ours; each head keeps its fastest (see the
-        // peer's notes: its OpenBLAS runs the products on OPENBLAS_NUM_THREADS cores either way).
-        args: [
-          script,
-          N,
-          D,
-          B,
-          STEPS,
-          WARMUP,
-          [...new Set([1, THREADS])].join(","),
-          SEED,
-          SIZES.join(","),
-        ].map(String),
-        // OpenBLAS (pthreads) on exactly our thread count; torch's own count is swept above.
-        env: { OPENBLAS_CORETYPE: "SkylakeX", OPENBLAS_NUM_THREADS: String(THREADS) },
-      }).output();
-      if (r.success) {
-        const j = JSON.parse(new TextDecoder().decode(r.stdout));
-        peer = {
-          group: { median: j.group_ms, p10: j.group_p10_ms },
-          flat: { median: j.flat_ms, p10: j.flat_p10_ms },
-          version: j.torch,
-          threads: { group: j.group_threads, flat: j.flat_threads, default: j.default_threads },
-          settings: j.settings,
-          blasThreads: THREADS,
-          python: py,
-        };
-      } else {
-        peerNote = `torch peer failed: ${
-          new TextDecoder().decode(r.stderr).trim().split("\n").pop()
-        }`;
-      }
+/**
+ * Times the pieces of one (not unrolled) step separately: `step.run` (soft targets + the ORT
+ * graph), the batch gather, and the rest of the TypeScript preparation (labels, mixup draw).
+ */
+async function breakdown(o: TrainBenchOptions, set: TrainSet, lay: GroupLayout | null) {
+  const { warmup: WARMUP, steps: STEPS, seed: SEED } = o;
+  const O = lay ? lay.numOutputs : C;
+  const step = await createOrtStep(
+    { batch: B, dim: D, numOutputs: O, layout: lay, mixup: true },
+    { threads: o.threads },
+  );
+  const sampler = createBatchSampler(SEED, o.rows, B);
+  const source = gatherSource(set.feats);
+  const idx = new Int32Array(B);
+  const y = new Int32Array(B);
+  const graph: number[] = [];
+  const gather: number[] = [];
+  const prep: number[] = [];
+  for (let t = 0; t < WARMUP + STEPS; t++) {
+    const a = performance.now();
+    sampler.indices(t, idx);
+    source.gather(idx, step.xs[0]);
+    const b = performance.now();
+    for (let i = 0; i < B; i++) y[i] = set.labels[idx[i]];
+    const draw = mixupDraw(SEED, t, B, 0.1);
+    const c = performance.now();
+    await step.run([{ labels: y, draw, lr: 0.003 }]);
+    const d = performance.now();
+    if (t >= WARMUP) {
+      gather.push(b - a);
+      prep.push(c - b);
+      graph.push(d - c);
     }
   }
+  await step.release();
+  return { graph: median(graph), gather: median(gather), prep: median(prep) };
+}
+
+/** The PyTorch peer (bench/peers/torch_train.py) on the same shapes. */
+async function torchPeer(
+  o: TrainBenchOptions,
+): Promise<{ peer?: TrainBenchResult["peer"]; peerNote: string }> {
+  if (!o.peer) return { peerNote: "torch peer skipped (--no-peer)" };
+  if (!(await pythonHas("torch"))) {
+    return {
+      peerNote: `torch peer not run: ${PYTHON} is missing or cannot import torch ` +
+        "(apt-get install python3-torch)",
+    };
+  }
+  o.log?.("timing the PyTorch peer (group, flat)");
+  const script = new URL("./peers/torch_train.py", import.meta.url).pathname;
+  // torch's thread count is tried at 1 and at ours; each head keeps its fastest (see the
+  // peer's notes: its OpenBLAS runs the products on OPENBLAS_NUM_THREADS cores either way).
+  const threads = [...new Set([1, o.threads])].join(",");
+  const r = await runPeer(
+    "torch",
+    script,
+    [o.rows, D, B, o.steps, o.warmup, threads, o.seed, SIZES.join(",")].map(String),
+    // OpenBLAS (pthreads) on exactly our thread count; torch's own count is swept above.
+    { OPENBLAS_NUM_THREADS: String(o.threads) },
+  );
+  if (!r.ok) return { peerNote: r.reason };
+  const j = JSON.parse(r.stdout);
+  return {
+    peer: {
+      group: { median: j.group_ms, p10: j.group_p10_ms },
+      flat: { median: j.flat_ms, p10: j.flat_p10_ms },
+      version: j.torch,
+      threads: { group: j.group_threads, flat: j.flat_threads, default: j.default_threads },
+      settings: j.settings,
+      blasThreads: o.threads,
+      python: PYTHON,
+    },
+    peerNote: "",
+  };
+}
+
+/**
+ * Times the real training loop (`trainHead` on an in-memory source) for the group and the flat
+ * head on seeded synthetic features, and the PyTorch peer on the same shapes in the same run.
+ */
+export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchResult> {
+  const set = trainSet(o);
+  o.log?.("timing our training loop (group, flat)");
+  const ours = { group: await loopMs(o, set, set.layout), flat: await loopMs(o, set, null) };
+  const parts = o.breakdown
+    ? { group: await breakdown(o, set, set.layout), flat: await breakdown(o, set, null) }
+    : undefined;
+  const { peer, peerNote } = await torchPeer(o);
+  const { warmRuns, timedRuns } = runCounts(o);
   return {
     ours,
     parts,
     peer,
     peerNote,
-    outputs: { group: layout.numOutputs, flat: C },
-    warmupSteps: warmRuns * UNROLL,
-    timedSteps: timedRuns * UNROLL,
+    outputs: { group: set.layout.numOutputs, flat: C },
+    warmupSteps: warmRuns * o.unroll,
+    timedSteps: timedRuns * o.unroll,
   };
 }
 
@@ -278,7 +283,7 @@ export function peerSummary(p: NonNullable<TrainBenchResult["peer"]>): string {
 }
 
 if (import.meta.main) {
-  const args = parseArgs({
+  const args = parseBenchArgs("bench/train_step.ts", {
     options: {
       steps: { type: "string", default: "48" },
       warmup: { type: "string", default: "8" },

@@ -34,3 +34,34 @@ export function matrix(rows: number, cols: number, data?: Float32Array): Matrix 
 export function rowSlice(m: Matrix, start: number, end: number): Matrix {
   return { data: m.data.subarray(start * m.cols, end * m.cols), rows: end - start, cols: m.cols };
 }
+
+/**
+ * Index of the largest value of row `i`; the first one on ties, as `torch.max` and `np.argmax`.
+ * A NaN never wins a comparison, so it is picked only when it stands first (callers that care
+ * check finiteness before). A row of zero columns gives 0.
+ *
+ * @example
+ * ```ts
+ * rowArgmax(matrix(1, 3, new Float32Array([1, 5, 5])), 0); // 1
+ * ```
+ */
+export function rowArgmax(m: Matrix, i: number): number {
+  const data = m.data;
+  const base = i * m.cols;
+  let best = 0;
+  let v = data[base];
+  for (let j = 1; j < m.cols; j++) {
+    if (data[base + j] > v) {
+      v = data[base + j];
+      best = j;
+    }
+  }
+  return best;
+}
+
+/** {@linkcode rowArgmax} of every row: the predicted class of each row of logits or probabilities. */
+export function argmaxRows(m: Matrix): Int32Array {
+  const out = new Int32Array(m.rows);
+  for (let i = 0; i < m.rows; i++) out[i] = rowArgmax(m, i);
+  return out;
+}

@@ -35,6 +35,49 @@ function checkOut(m: Matrix, out: Matrix): void {
   }
 }
 
+/** `max_j x_ij / T` over the `cols` values of one row starting at `base`. */
+function rowMax(data: Float32Array, base: number, cols: number, temperature: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < cols; j++) {
+    const v = data[base + j] / temperature;
+    if (v > max) max = v;
+  }
+  return max;
+}
+
+/** `sum_j exp(x_ij / T - max)` over one row, in float64. */
+function rowExpSum(
+  data: Float32Array,
+  base: number,
+  cols: number,
+  temperature: number,
+  max: number,
+): number {
+  let sum = 0;
+  for (let j = 0; j < cols; j++) sum += Math.exp(data[base + j] / temperature - max);
+  return sum;
+}
+
+/**
+ * One float32 per row: `f(data, base, cols, max)` with `max` the row's largest `x / T`, after the
+ * temperature and shape checks every row reduction shares.
+ */
+function reduceRows(
+  m: Matrix,
+  temperature: number,
+  f: (data: Float32Array, base: number, cols: number, max: number) => number,
+): Float32Array {
+  checkTemperature(temperature);
+  checkCols(m);
+  const { rows, cols, data } = m;
+  const out = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const base = i * cols;
+    out[i] = f(data, base, cols, rowMax(data, base, cols, temperature));
+  }
+  return out;
+}
+
 /**
  * Per-row `log(sum_j exp(x_ij / T))`, i.e. the log-partition of the tempered logits. It is NOT
  * multiplied by `T`: the energy score `T * logsumexp(x / T)` does that itself.
@@ -45,28 +88,34 @@ function checkOut(m: Matrix, out: Matrix): void {
  * ```
  */
 export function logsumexpRows(m: Matrix, temperature = 1): Float32Array {
-  checkTemperature(temperature);
+  return reduceRows(m, temperature, (data, base, cols, max) =>
+    // All -Infinity (log 0) or a +Infinity logit: the answer is the max itself; shifting by an
+    // infinite max would produce NaN.
+    max === -Infinity || max === Infinity
+      ? max
+      : max + Math.log(rowExpSum(data, base, cols, temperature, max)));
+}
+
+/**
+ * Fills `out` (or a new matrix of `m`'s shape) row by row: `write(data, base, cols, max, o)` with
+ * `max` the row's largest `x / T` writes `o[base .. base + cols)`. `out` may be `m` itself when
+ * `write` reads each `data[base + j]` before it writes `o[base + j]`.
+ */
+function mapRows(
+  m: Matrix,
+  temperature: number,
+  out: Matrix | undefined,
+  write: (data: Float32Array, base: number, cols: number, max: number, o: Float32Array) => void,
+): Matrix {
   checkCols(m);
   const { rows, cols, data } = m;
-  const out = new Float32Array(rows);
+  const res = out ?? { data: new Float32Array(rows * cols), rows, cols };
+  checkOut(m, res);
   for (let i = 0; i < rows; i++) {
     const base = i * cols;
-    let max = -Infinity;
-    for (let j = 0; j < cols; j++) {
-      const v = data[base + j] / temperature;
-      if (v > max) max = v;
-    }
-    if (max === -Infinity || max === Infinity) {
-      // All -Infinity (log 0) or a +Infinity logit: the answer is the max itself; shifting by an
-      // infinite max would produce NaN.
-      out[i] = max;
-      continue;
-    }
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += Math.exp(data[base + j] / temperature - max);
-    out[i] = max + Math.log(sum);
+    write(data, base, cols, rowMax(data, base, cols, temperature), res.data);
   }
-  return out;
+  return res;
 }
 
 /**
@@ -75,45 +124,21 @@ export function logsumexpRows(m: Matrix, temperature = 1): Float32Array {
  */
 export function softmaxRows(m: Matrix, temperature = 1, out?: Matrix): Matrix {
   checkTemperature(temperature);
-  checkCols(m);
-  const { rows, cols, data } = m;
-  const res = out ?? { data: new Float32Array(rows * cols), rows, cols };
-  checkOut(m, res);
-  const o = res.data;
-  for (let i = 0; i < rows; i++) {
-    const base = i * cols;
-    let max = -Infinity;
-    for (let j = 0; j < cols; j++) {
-      const v = data[base + j] / temperature;
-      if (v > max) max = v;
-    }
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += Math.exp(data[base + j] / temperature - max);
-    const inv = 1 / sum;
+  return mapRows(m, temperature, out, (data, base, cols, max, o) => {
+    const inv = 1 / rowExpSum(data, base, cols, temperature, max);
     // Reads of data[base + j] happen before the write to the same index, so out === m is safe.
     for (let j = 0; j < cols; j++) o[base + j] = Math.exp(data[base + j] / temperature - max) * inv;
-  }
-  return res;
+  });
 }
 
 /** Per-row `log softmax(x)` (temperature 1). `out` may be `m` itself. */
 export function logSoftmaxRows(m: Matrix, out?: Matrix): Matrix {
-  checkCols(m);
-  const { rows, cols, data } = m;
-  const res = out ?? { data: new Float32Array(rows * cols), rows, cols };
-  checkOut(m, res);
-  const o = res.data;
-  for (let i = 0; i < rows; i++) {
-    const base = i * cols;
-    let max = -Infinity;
-    for (let j = 0; j < cols; j++) if (data[base + j] > max) max = data[base + j];
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += Math.exp(data[base + j] - max);
+  // x / 1 is x exactly, so the shared helpers at T = 1 give the same bits as untempered loops.
+  return mapRows(m, 1, out, (data, base, cols, max, o) => {
     // log-sum-exp relative to the max, so x - max - log(sum) never subtracts two huge numbers.
-    const lse = Math.log(sum);
+    const lse = Math.log(rowExpSum(data, base, cols, 1, max));
     for (let j = 0; j < cols; j++) o[base + j] = data[base + j] - max - lse;
-  }
-  return res;
+  });
 }
 
 /**
@@ -121,20 +146,9 @@ export function logSoftmaxRows(m: Matrix, out?: Matrix): Matrix {
  * probability keeps full precision even when it is within 1e-8 of 1.
  */
 export function maxSoftmaxRows(m: Matrix, temperature = 1): Float32Array {
-  checkTemperature(temperature);
-  checkCols(m);
-  const { rows, cols, data } = m;
-  const out = new Float32Array(rows);
-  for (let i = 0; i < rows; i++) {
-    const base = i * cols;
-    let max = -Infinity;
-    for (let j = 0; j < cols; j++) {
-      const v = data[base + j] / temperature;
-      if (v > max) max = v;
-    }
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += Math.exp(data[base + j] / temperature - max);
-    out[i] = 1 / sum;
-  }
-  return out;
+  return reduceRows(
+    m,
+    temperature,
+    (data, base, cols, max) => 1 / rowExpSum(data, base, cols, temperature, max),
+  );
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { renderTerminal, TERMINAL_WIDTH, wrapText } from "../lib/tables/terminal.ts";
-import { type FlagValues, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 import { runPaperPipeline } from "./_shared/paper_pipeline.ts";
 import { writeReport } from "./_shared/report_stage.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
@@ -14,21 +14,47 @@ import { DEFAULT_DEMO_CONFIG, readDemoConfig } from "./_shared/demo_config.ts";
 import { inversionNotesOf } from "./_shared/inversion_notes.ts";
 import { writeSyntheticSets } from "./_shared/synthetic_sets.ts";
 
-export const SPEC: TaskSpec = {
+export const SPEC = defineTask({
   name: "demo",
   summary: "Run the MOS pipeline end to end on a seeded synthetic benchmark (ImageNet-1k labels).",
   usage: "deno task demo [--out DIR] [--seed N] [--steps N] [--dim D] [--force]",
   flags: {
     out: { type: "string", default: "results/demo", help: "DIR   output directory" },
-    seed: { type: "string", default: "0", help: "N   seed of the data, sampling and mixup" },
+    seed: {
+      type: "number",
+      min: 0,
+      integer: true,
+      default: 0,
+      help: "N   seed of the data, sampling and mixup",
+    },
     steps: {
-      type: "string",
-      default: "2000",
+      type: "number",
+      min: 1,
+      integer: true,
+      default: 2000,
       help: "N   training steps per head (HyperRule schedule rescaled; the full rule is 10000)",
     },
-    dim: { type: "string", default: "256", help: "D   feature dimension" },
-    "train-per-class": { type: "string", default: "30", help: "N   training samples per class" },
-    threads: { type: "string", help: "N   onnxruntime threads (default: all cores)" },
+    dim: {
+      type: "number",
+      min: 2,
+      integer: true,
+      max: 65536,
+      default: 256,
+      help: "D   feature dimension",
+    },
+    "train-per-class": {
+      type: "number",
+      min: 1,
+      integer: true,
+      default: 30,
+      help: "N   training samples per class",
+    },
+    threads: {
+      type: "number",
+      min: 1,
+      integer: true,
+      help: "N   onnxruntime threads (default: all cores)",
+    },
     config: {
       type: "string",
       help: "FILE  near-OOD / far-OOD groups of the OOD sets (default: experiments/demo.yaml)",
@@ -38,18 +64,14 @@ export const SPEC: TaskSpec = {
   notes: [
     "The data are synthetic: the numbers show the pipeline working, not the paper's results.",
   ],
-};
+});
 
-async function main(values: FlagValues): Promise<void> {
+async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
   const t0 = performance.now();
-  const out = values.out as string;
-  const seed = numberFlag(values, "seed", { min: 0, integer: true, max: 2 ** 53 - 1 })!;
-  const steps = numberFlag(values, "steps", { min: 1, integer: true })!;
-  const dim = numberFlag(values, "dim", { min: 2, integer: true, max: 65536 })!;
-  const trainPerClass = numberFlag(values, "train-per-class", { min: 1, integer: true })!;
-  const threads = numberFlag(values, "threads", { min: 1, integer: true });
+  const { out, seed, steps, dim, threads } = values;
+  const trainPerClass = values["train-per-class"];
   const log = (m: string) => console.error(`demo: ${m}`);
-  const config = await readDemoConfig((values.config as string | undefined) ?? DEFAULT_DEMO_CONFIG);
+  const config = await readDemoConfig(values.config ?? DEFAULT_DEMO_CONFIG);
 
   // No inputs: the benchmark is generated under --out, which is locked for the whole run.
   const result = await withResultDir(out, { purpose: "demo", inputs: [] }, async (dir) => {
@@ -67,7 +89,7 @@ async function main(values: FlagValues): Promise<void> {
       fprConvention: "paper",
       odinTemperature: 1000,
       threads,
-      force: values.force === true,
+      force: values.force,
       oodGroups: config.oodGroups,
       title: "synthetic demo data",
       notes: [

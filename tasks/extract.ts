@@ -10,50 +10,97 @@ import { assertOutsideInputs } from "../lib/io/containment.ts";
 import { type ImageList, listImageFolder, readImageList } from "../lib/extract/image_list.ts";
 import { MAX_IMAGE_PIXELS } from "../lib/extract/preprocess.ts";
 import { resolveShard } from "../lib/extract/shard.ts";
+import { PREPROCESS_KINDS } from "../lib/extract/transform_spec.ts";
+import { CUDA_INSTALL } from "../lib/extract/backbone_session.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
-import {
-  choiceFlag,
-  type FlagValues,
-  numberFlag,
-  requireString,
-  runTask,
-  type TaskSpec,
-} from "./_shared/cli.ts";
+import { choiceFlag, defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 
-const SPEC: TaskSpec = {
+const SPEC = defineTask({
   name: "extract",
   summary: "Extract penultimate backbone features of an image dataset into a feature set.",
   usage: "deno task extract --model models/bit_s_r101x1.onnx --images /data/imagenet/val " +
     "--out results/features/imagenet_val",
   flags: {
-    model: { type: "string", help: "FILE  backbone .onnx (from `deno task bit-to-onnx`)" },
-    images: { type: "string", help: "DIR  ImageFolder (class folders = labels) or flat folder" },
+    model: { type: "string", required: true, help: "FILE  backbone .onnx (bit-to-onnx, or any)" },
+    images: {
+      type: "string",
+      help: "DIR  ImageFolder (wnid folders: ImageNet indices; else sorted) or flat folder",
+    },
     list: { type: "string", help: "FILE  lines 'relative/path [label]' (with --root)" },
     root: { type: "string", help: "DIR  root the --list paths are relative to" },
-    out: { type: "string", help: "DIR  output feature set" },
+    out: { type: "string", required: true, help: "DIR  output feature set" },
     dataset: { type: "string", help: "NAME  dataset name for meta.json (default: folder name)" },
     backbone: { type: "string", help: "NAME  backbone name for meta.json (default: model name)" },
-    batch: { type: "string", default: "4", help: "N  images per inference batch" },
-    device: { type: "string", default: "cpu", help: "cpu | cuda" },
-    threads: { type: "string", help: "N  inference threads (default: all cores)" },
+    preprocess: {
+      type: "string",
+      default: "bit",
+      help: "bit | torchvision | clip  input transform (bit: the MOS protocol)",
+    },
+    "features-output": { type: "string", help: "NAME  model output stored as features.npy" },
+    "logits-output": { type: "string", help: "NAME  model output stored as logits.npy" },
+    batch: {
+      type: "number",
+      default: 4,
+      integer: true,
+      min: 1,
+      max: 4096,
+      help: "N  images per inference batch",
+    },
+    device: { type: "string", default: "cpu", help: "cpu | cuda (CUDA: see the notes)" },
+    threads: {
+      type: "number",
+      integer: true,
+      min: 1,
+      max: 1024,
+      help: "N  inference threads (default: all cores)",
+    },
     dtype: { type: "string", default: "f32", help: "f32 | f16  storage type of features.npy" },
     shard: { type: "string", help: "i/n  run shard i of n (default: Slurm / Kubernetes env)" },
-    "shard-count": { type: "string", help: "N  shards, with JOB_COMPLETION_INDEX (Kubernetes)" },
+    "shard-count": {
+      type: "number",
+      integer: true,
+      min: 1,
+      max: MAX_SHARDS,
+      help: "N  shards, with JOB_COMPLETION_INDEX (Kubernetes)",
+    },
     strict: { type: "boolean", help: "fail on the first unreadable image instead of skipping it" },
-    size: { type: "string", default: "480", help: "N  input resolution (the protocol uses 480)" },
+    size: {
+      type: "number",
+      integer: true,
+      min: 32,
+      max: 4096,
+      help: "N  input side (default: the model's, else 480 for bit, 224 for torchvision / clip)",
+    },
     resize: {
       type: "string",
       default: "pil",
-      help: "pil | sharp  Pillow-exact bilinear, or libvips' faster linear kernel",
+      help: "pil | sharp  (bit) Pillow-exact bilinear, or libvips' faster linear kernel",
     },
     force: { type: "boolean", help: "recompute even when the output is complete and up to date" },
-    chunk: { type: "string", default: "256", help: "N  images per resumable part file" },
+    chunk: {
+      type: "number",
+      default: 256,
+      integer: true,
+      min: 1,
+      max: 1 << 20,
+      help: "N  images per resumable part file",
+    },
     views: {
-      type: "string",
-      default: "1",
+      type: "number",
+      default: 1,
+      integer: true,
+      min: 1,
+      max: 64,
       help: "V  training views per image in views.npy (resize 512, seeded random 480 crop, flip)",
     },
-    "view-seed": { type: "string", default: "0", help: "N  seed of the view crops and flips" },
+    "view-seed": {
+      type: "number",
+      default: 0,
+      integer: true,
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      help: "N  seed of the view crops and flips",
+    },
     unlabeled: {
       type: "boolean",
       help: "labels -1 even with class folders (OOD sets shipped as folders, e.g. dtd/images)",
@@ -70,69 +117,77 @@ const SPEC: TaskSpec = {
     "--views V (> 1, for training sets): features.npy keeps the evaluation transform and",
     "views.npy gets V x N rows (rows i*V..i*V+V-1 are image i's views; ImageNet train at V = 4",
     "in f16 is ~21 GB); `train-head` then draws one view per example per step.",
+    "Any ONNX image model: --preprocess torchvision (resize 256, crop 224, ImageNet mean/std) or",
+    "clip (bicubic 224, crop 224, CLIP mean/std); its (N, D) output is features.npy and an",
+    "(N, C) one logits.npy, found by shape or named with --features-output / --logits-output.",
+    "--device cuda needs onnxruntime's CUDA provider (Linux x64, CUDA 12, cuDNN 9); install it once:",
+    `  ${CUDA_INSTALL}`,
   ],
-};
+});
+
+type Values = FlagValuesOf<typeof SPEC.flags>;
 
 function baseName(path: string): string {
   return path.replace(/\/+$/, "").split("/").pop() ?? path;
 }
 
-async function main(values: FlagValues): Promise<void> {
-  const model = requireString(values, "model", SPEC.name);
-  const out = requireString(values, "out", SPEC.name);
-  const images = values.images as string | undefined;
-  const listPath = values.list as string | undefined;
-  const rootFlag = values.root as string | undefined;
-  if ((images === undefined) === (listPath === undefined)) {
+/** The image list of `--images DIR` or `--list FILE --root DIR` (usage checked first). */
+async function imageList(values: Values): Promise<ImageList> {
+  const { images, list, root, model, out } = values;
+  if ((images === undefined) === (list === undefined)) {
     throw new UsageError(
       "give exactly one of --images DIR or --list FILE --root DIR; see `deno task extract --help`",
     );
   }
-  if (listPath !== undefined && rootFlag === undefined) {
+  if (list !== undefined && root === undefined) {
     throw new UsageError("--list needs --root DIR, the folder its paths are relative to");
   }
-  if (images !== undefined && rootFlag !== undefined) {
+  if (images !== undefined && root !== undefined) {
     throw new UsageError("--root goes with --list; with --images the folder is the root");
-  }
-  const batch = numberFlag(values, "batch", { integer: true, min: 1, max: 4096 }) ?? 4;
-  const threads = numberFlag(values, "threads", { integer: true, min: 1, max: 1024 }) ??
-    navigator.hardwareConcurrency ?? 1;
-  const size = numberFlag(values, "size", { integer: true, min: 32, max: 4096 }) ?? 480;
-  const chunkSize = numberFlag(values, "chunk", { integer: true, min: 1, max: 1 << 20 }) ?? 256;
-  const views = numberFlag(values, "views", { integer: true, min: 1, max: 64 }) ?? 1;
-  const viewSeed = numberFlag(values, "view-seed", {
-    integer: true,
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-  }) ?? 0;
-  const shardCount = numberFlag(values, "shard-count", { integer: true, min: 1, max: MAX_SHARDS });
-  const device = choiceFlag(values, "device", ["cpu", "cuda"] as const, "cpu");
-  const dtype = choiceFlag(values, "dtype", ["f32", "f16"] as const, "f32");
-  const resizer = choiceFlag(values, "resize", ["pil", "sharp"] as const, "pil");
-  const shard = resolveShard(values.shard as string | undefined, shardCount, Deno.env.toObject());
-  if (shard.count > MAX_SHARDS) {
-    throw new UsageError(
-      `--shard ${shard.index}/${shard.count}: at most ${MAX_SHARDS} shards; use fewer shards`,
-    );
   }
   // Containment is checked before the images are listed: a usage error must come first.
   assertOutsideInputs({ label: "--out", path: out }, [
     { label: "--model", path: model },
     ...(images !== undefined
       ? [{ label: "--images", path: images }]
-      : [{ label: "--list", path: listPath! }, { label: "--root", path: rootFlag! }]),
+      : [{ label: "--list", path: list! }, { label: "--root", path: root! }]),
   ]);
-
-  let list: ImageList = images !== undefined
-    ? await listImageFolder(images.replace(/\/+$/, ""))
-    : await readImageList(listPath!, rootFlag!.replace(/\/+$/, ""));
-  if (values.unlabeled === true) {
-    list = { ...list, entries: list.entries.map((e) => ({ ...e, label: -1 })) };
+  if (images !== undefined) {
+    return await listImageFolder(images.replace(/\/+$/, ""), { unlabeled: values.unlabeled });
   }
-  const dataset = (values.dataset as string | undefined) ?? baseName(images ?? rootFlag!);
-  const backbone = (values.backbone as string | undefined) ??
-    baseName(model).replace(/\.onnx$/, "");
+  const read = await readImageList(list!, root!.replace(/\/+$/, ""));
+  if (!values.unlabeled) return read;
+  return { ...read, entries: read.entries.map((e) => ({ ...e, label: -1 })) };
+}
 
+/** Choice flags and the combinations that only the bit transform supports. */
+function choices(values: Values) {
+  const preprocess = choiceFlag(values, "preprocess", PREPROCESS_KINDS, "bit");
+  const resizer = choiceFlag(values, "resize", ["pil", "sharp"] as const, "pil");
+  if (preprocess !== "bit" && (values.views > 1 || resizer !== "pil")) {
+    throw new UsageError(
+      `--preprocess ${preprocess} takes neither --views nor --resize sharp (bit only); ` +
+        "drop them or use --preprocess bit",
+    );
+  }
+  return {
+    preprocess,
+    resizer,
+    device: choiceFlag(values, "device", ["cpu", "cuda"] as const, "cpu"),
+    dtype: choiceFlag(values, "dtype", ["f32", "f16"] as const, "f32"),
+  };
+}
+
+async function main(values: Values): Promise<void> {
+  const { model, out } = values;
+  const chosen = choices(values);
+  const shard = resolveShard(values.shard, values["shard-count"], Deno.env.toObject());
+  if (shard.count > MAX_SHARDS) {
+    throw new UsageError(
+      `--shard ${shard.index}/${shard.count}: at most ${MAX_SHARDS} shards; use fewer shards`,
+    );
+  }
+  const list = await imageList(values);
   let progress: Progress | undefined;
   const shardText = shard.count > 1 ? ` shard ${shard.index}/${shard.count}` : "";
   const summary = await runExtraction(
@@ -140,21 +195,21 @@ async function main(values: FlagValues): Promise<void> {
       modelPath: model,
       list,
       outDir: out.replace(/\/+$/, ""),
-      dataset,
-      backbone,
-      batch,
-      threads,
-      device,
-      dtype,
-      size,
-      resizer,
+      dataset: values.dataset ?? baseName(values.images ?? values.root!),
+      backbone: values.backbone ?? baseName(model).replace(/\.onnx$/, ""),
+      batch: values.batch,
+      threads: values.threads ?? navigator.hardwareConcurrency ?? 1,
+      ...chosen,
+      size: values.size,
+      featuresOutput: values["features-output"],
+      logitsOutput: values["logits-output"],
       shard,
-      strict: values.strict === true,
-      force: values.force === true,
-      chunkSize,
-      views,
-      viewSeed,
-      otherInputs: listPath !== undefined ? [{ label: "--list", path: listPath }] : [],
+      strict: values.strict,
+      force: values.force,
+      chunkSize: values.chunk,
+      views: values.views,
+      viewSeed: values["view-seed"],
+      otherInputs: values.list !== undefined ? [{ label: "--list", path: values.list }] : [],
     },
     (p) => {
       progress ??= createProgress({
@@ -181,9 +236,16 @@ async function main(values: FlagValues): Promise<void> {
       `dim ${summary.dim}, ${summary.skipped} skipped` +
       (summary.resumed > 0 ? `, ${summary.resumed} resumed` : "") +
       (list.ignored > 0 ? `, ${list.ignored} non-image files ignored` : "") +
-      (views > 1 ? `, ${views} training views per image in views.npy` : "") +
+      (list.labelOrder ? `, labels: ${labelOrderText(list.labelOrder)}` : "") +
+      (values.views > 1 ? `, ${values.views} training views per image in views.npy` : "") +
       `, ${summary.seconds.toFixed(1)} s (${rate.toFixed(1)} img/s)`,
   );
+}
+
+function labelOrderText(order: "imagenet1k" | "sorted folders"): string {
+  return order === "imagenet1k"
+    ? "wnid folders -> ImageNet-1k class indices"
+    : "class folders in sorted order (0..C-1)";
 }
 
 if (import.meta.main) await runTask(SPEC, main);

@@ -16,9 +16,10 @@ import {
 import { type ImageList, listImageFolder } from "../lib/extract/image_list.ts";
 import { assertOutsideInputs } from "../lib/io/containment.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
-import { choiceFlag, type FlagValues, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { CUDA_INSTALL } from "../lib/extract/backbone_session.ts";
+import { choiceFlag, defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 
-const SPEC: TaskSpec = {
+const SPEC = defineTask({
   name: "extract-all",
   summary: "Extract all image sets of an extraction plan (default: the paper's six sets).",
   usage: "deno task extract-all [--config experiments/extract.yaml] [--only imagenet_val,sun]",
@@ -26,9 +27,21 @@ const SPEC: TaskSpec = {
     config: { type: "string", default: "experiments/extract.yaml", help: "FILE  extraction plan" },
     only: { type: "string", help: "NAMES  comma list of set names from the plan" },
     model: { type: "string", help: "FILE  backbone .onnx (default: the plan's model)" },
-    device: { type: "string", default: "cpu", help: "cpu | cuda" },
-    batch: { type: "string", help: "N  images per batch (default: the plan's)" },
-    threads: { type: "string", help: "N  inference threads (default: all cores)" },
+    device: { type: "string", default: "cpu", help: "cpu | cuda (CUDA: see the notes)" },
+    batch: {
+      type: "number",
+      integer: true,
+      min: 1,
+      max: 4096,
+      help: "N  images per batch (default: the plan's)",
+    },
+    threads: {
+      type: "number",
+      integer: true,
+      min: 1,
+      max: 1024,
+      help: "N  inference threads (default: all cores)",
+    },
     force: { type: "boolean", help: "recompute sets that are complete and up to date" },
     "skip-count-check": {
       type: "boolean",
@@ -40,8 +53,12 @@ const SPEC: TaskSpec = {
     "Outputs go to <out_root>/<set name> (experiments/table1.yaml reads them from there).",
     "For a cluster, run `deno task extract --shard i/n` per set instead (see the README).",
     "No set's output may be or hold the plan, the model or any set's images (checked first).",
+    "--device cuda needs onnxruntime's CUDA provider (Linux x64, CUDA 12, cuDNN 9); install it once:",
+    `  ${CUDA_INSTALL}`,
   ],
-};
+});
+
+type Values = FlagValuesOf<typeof SPEC.flags>;
 
 interface Checked {
   set: PlannedSet;
@@ -60,8 +77,9 @@ async function checkSets(plan: ExtractPlan, sets: PlannedSet[], countCheck: bool
       missing.push(`${set.name} (${set.images}${set.source ? `; get it via ${set.source}` : ""})`);
       continue;
     }
-    const list = await listImageFolder(set.images.replace(/\/+$/, ""));
-    if (set.unlabeled) list.entries = list.entries.map((e) => ({ ...e, label: -1 }));
+    const list = await listImageFolder(set.images.replace(/\/+$/, ""), {
+      unlabeled: set.unlabeled,
+    });
     if (countCheck && list.entries.length !== set.count) {
       throw new DataError(
         `${set.name}: ${set.images} holds ${list.entries.length} images but the plan expects ` +
@@ -89,8 +107,8 @@ function outDirOf(plan: ExtractPlan, set: PlannedSet): string {
   return `${plan.outRoot}/${set.name}`;
 }
 
-async function main(values: FlagValues): Promise<void> {
-  const configPath = values.config as string;
+async function main(values: Values): Promise<void> {
+  const configPath = values.config;
   let text: string;
   try {
     text = await Deno.readTextFile(configPath);
@@ -98,10 +116,10 @@ async function main(values: FlagValues): Promise<void> {
     throw new UsageError(`--config ${configPath} not found; pass an extraction plan YAML file`);
   }
   const plan = parseExtractPlan(text, configPath);
-  if (typeof values.model === "string") plan.model = values.model;
+  if (values.model !== undefined) plan.model = values.model;
   let sets = plan.sets;
   if (values.only !== undefined) {
-    const names = String(values.only).split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const names = values.only.split(",").map((s) => s.trim()).filter((s) => s !== "");
     for (const n of names) {
       if (!sets.some((s) => s.name === n)) {
         throw new UsageError(
@@ -111,9 +129,8 @@ async function main(values: FlagValues): Promise<void> {
     }
     sets = sets.filter((s) => names.includes(s.name));
   }
-  const batch = numberFlag(values, "batch", { integer: true, min: 1, max: 4096 });
-  const threads = numberFlag(values, "threads", { integer: true, min: 1, max: 1024 }) ??
-    navigator.hardwareConcurrency ?? 1;
+  const batch = values.batch;
+  const threads = values.threads ?? navigator.hardwareConcurrency ?? 1;
   const device = choiceFlag(values, "device", ["cpu", "cuda"] as const, "cpu");
   // Every set's output is checked against every input before any set runs: a later set's
   // images inside an earlier set's output would otherwise be found only after hours of work.
@@ -125,8 +142,8 @@ async function main(values: FlagValues): Promise<void> {
   for (const set of sets) {
     assertOutsideInputs({ label: `output of set ${set.name}`, path: outDirOf(plan, set) }, inputs);
   }
-  const checked = await checkSets(plan, sets, values["skip-count-check"] !== true);
-  if (values["dry-run"] === true) {
+  const checked = await checkSets(plan, sets, !values["skip-count-check"]);
+  if (values["dry-run"]) {
     for (const { set, list } of checked) {
       console.log(
         `${set.name}: ${list.entries.length} images in ${set.images} -> ${plan.outRoot}/` +
@@ -154,7 +171,7 @@ async function main(values: FlagValues): Promise<void> {
         resizer: set.resize,
         shard: { index: 0, count: 1 },
         strict: false,
-        force: values.force === true,
+        force: values.force,
         views: set.views,
         viewSeed: set.viewSeed,
         otherInputs: inputs,

@@ -7,6 +7,7 @@
  * @module
  */
 import { featureDim, inferArch } from "../lib/bit/arch.ts";
+import { writeCheckpointHead } from "../lib/bit/checkpoint_head.ts";
 import { convertBitCheckpoint } from "../lib/bit/convert.ts";
 import { readNpz } from "../lib/bit/npz.ts";
 import {
@@ -21,11 +22,11 @@ import { assertOutsideInputs } from "../lib/io/containment.ts";
 import type { NpyArray } from "../lib/io/npy.ts";
 import { assertOnnxOutput, ONNX_FLAGS, onnxFlags } from "./_shared/onnx_flags.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
-import { type FlagValues, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 import { downloadFailure, downloadFlags, TIME_FLAGS } from "./_shared/download_flags.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 
-const SPEC: TaskSpec = {
+const SPEC = defineTask({
   name: "fetch-bit",
   summary: "Download a BiT checkpoint from the public BiT bucket, verify it, convert it to ONNX.",
   usage: "deno task fetch-bit --model BiT-S-R101x1",
@@ -38,6 +39,11 @@ const SPEC: TaskSpec = {
     dest: { type: "string", default: "models", help: "DIR  where the .npz and .onnx go" },
     out: { type: "string", help: "FILE  output .onnx (default: DIR/bit_s_r101x1.onnx etc.)" },
     mirror: { type: "string", help: `URL  base URL serving <model>.npz (default ${BIT_BUCKET})` },
+    "head-out": {
+      type: "string",
+      help: "DIR  also write the checkpoint's head (BiT-M: 21,843 classes) as a flat head " +
+        "directory for `deno task score --head DIR`",
+    },
     ...ONNX_FLAGS,
     ...TIME_FLAGS,
   },
@@ -45,8 +51,10 @@ const SPEC: TaskSpec = {
     "Interrupted downloads resume when the same command is rerun (HTTP Range).",
     "Without internet access: download the .npz elsewhere and run",
     "`deno task bit-to-onnx --npz BiT-S-R101x1.npz --out models/bit_s_r101x1.onnx`.",
+    "BiT-M models (BiT-M-R50x1, ...) carry the 21,843-way ImageNet-21k head: --outputs",
+    "features,logits makes extract write 21k logits; --head-out DIR lets score use that head.",
   ],
-};
+});
 
 function floats(weights: Map<string, NpyArray>): number {
   let n = 0;
@@ -54,12 +62,12 @@ function floats(weights: Map<string, NpyArray>): number {
   return n;
 }
 
-async function main(values: FlagValues): Promise<void> {
+async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
   const flags = downloadFlags(values);
-  const spec = bitModel(values.model as string, flags.mirror);
-  const dest = (values.dest as string).replace(/\/+$/, "") || ".";
-  const out = (values.out as string | undefined) ??
-    `${dest}/${spec.model.toLowerCase().replaceAll("-", "_")}.onnx`;
+  const spec = bitModel(values.model, flags.mirror);
+  const dest = values.dest.replace(/\/+$/, "") || ".";
+  const out = values.out ?? `${dest}/${spec.model.toLowerCase().replaceAll("-", "_")}.onnx`;
+  const headOut = values["head-out"];
   if (!out.endsWith(".onnx")) throw new UsageError(`--out ${out} should end in .onnx`);
   const { outputs, groupNorm } = onnxFlags(values);
   const npzPath = `${dest}/${spec.file}`;
@@ -68,28 +76,26 @@ async function main(values: FlagValues): Promise<void> {
   assertOutsideInputs({ label: "--dest", path: dest }, flags.inputs);
   assertOnnxOutput(out, npzPath, "the checkpoint");
   if (flags.inputs.length > 0) assertOutsideInputs({ label: "--out", path: out }, flags.inputs);
+  if (headOut !== undefined) {
+    assertOutsideInputs({ label: "--head-out", path: headOut }, [
+      ...flags.inputs,
+      { label: "the checkpoint", path: npzPath },
+      { label: "--out", path: out },
+    ]);
+  }
   await withResultDir(
     dest,
     { purpose: "fetch-bit", inputs: flags.inputs, flag: "--dest" },
-    () => fetchAndConvert({ spec, dest, out, npzPath, flags, outputs, groupNorm }),
+    () => fetchAndConvert({ spec, dest, out, npzPath, flags, outputs, groupNorm, headOut }),
   );
 }
 
-async function fetchAndConvert(o: {
-  spec: ReturnType<typeof bitModel>;
-  dest: string;
-  out: string;
-  npzPath: string;
-  flags: ReturnType<typeof downloadFlags>;
-  outputs: ReturnType<typeof onnxFlags>["outputs"];
-  groupNorm: ReturnType<typeof onnxFlags>["groupNorm"];
-}): Promise<void> {
-  const { spec, out, npzPath, flags } = o;
-  const t0 = performance.now();
+/** Downloads the checkpoint (resumable, capped at the model's size) with a progress bar. */
+async function download(o: FetchJob) {
+  const { spec, npzPath, flags } = o;
   let bar: Progress | undefined;
-  let download;
   try {
-    download = await downloadFile({
+    const r = await downloadFile({
       url: spec.url,
       dest: npzPath,
       maxBytes: bitCheckpointCap(spec),
@@ -106,6 +112,8 @@ async function fetchAndConvert(o: {
         bar.update(Math.round(done / 1e5) / 10);
       },
     });
+    bar?.finish();
+    return r;
   } catch (err) {
     if (err instanceof NetworkError) {
       throw downloadFailure(
@@ -113,17 +121,21 @@ async function fetchAndConvert(o: {
         flags,
         "fetch-bit",
         `fetch ${spec.url} elsewhere and run ` +
-          `\`deno task bit-to-onnx --npz ${spec.file} --out ${out}\``,
+          `\`deno task bit-to-onnx --npz ${spec.file} --out ${o.out}\``,
       );
     }
     throw err;
   }
-  bar?.finish();
+}
 
-  // Size check: the transfer matched the server's length; the content must be exactly the
-  // published architecture (every array, every shape, no extras).
+/**
+ * Reads the downloaded checkpoint and checks it is exactly the published architecture (every
+ * array, every shape, no extras, the head size); a bad file this run downloaded is deleted.
+ */
+async function verify(o: FetchJob, reused: boolean) {
+  const { spec, npzPath } = o;
   const reject = async (why: string): Promise<never> => {
-    if (download.reused) {
+    if (reused) {
       // There before this run: nothing shows this task wrote it, so it is left alone.
       throw new DataError(
         `${npzPath} ${why}; it was there before this run and is left alone: move it away and ` +
@@ -159,6 +171,26 @@ async function fetchAndConvert(o: {
   if (floats(weights) !== expected) {
     return await reject(`holds ${floats(weights)} parameters, expected ${expected}`);
   }
+  return { weights, expected };
+}
+
+/** What {@linkcode fetchAndConvert} works on. */
+interface FetchJob {
+  spec: ReturnType<typeof bitModel>;
+  dest: string;
+  out: string;
+  npzPath: string;
+  flags: ReturnType<typeof downloadFlags>;
+  outputs: ReturnType<typeof onnxFlags>["outputs"];
+  groupNorm: ReturnType<typeof onnxFlags>["groupNorm"];
+  headOut?: string;
+}
+
+async function fetchAndConvert(o: FetchJob): Promise<void> {
+  const { spec, out, npzPath } = o;
+  const t0 = performance.now();
+  const got = await download(o);
+  const { weights, expected } = await verify(o, got.reused);
   const r = await convertBitCheckpoint({
     weights,
     npzPath,
@@ -167,17 +199,19 @@ async function fetchAndConvert(o: {
     outputs: o.outputs,
     groupNorm: o.groupNorm,
   });
-  const mb = (download.bytes / 1e6).toFixed(1);
+  const head = o.headOut === undefined
+    ? ""
+    : `; ${await writeCheckpointHead(o.headOut, weights, r.arch, spec.file)}-class head -> ` +
+      o.headOut;
+  const mb = (got.bytes / 1e6).toFixed(1);
   console.log(
-    `${spec.model}: ${download.reused ? "already downloaded" : "downloaded"} ${npzPath} ` +
+    `${spec.model}: ${got.reused ? "already downloaded" : "downloaded"} ${npzPath} ` +
       `(${mb} MB, ${(expected / 1e6).toFixed(2)}M parameters verified` +
-      (download.resumedFrom > 0
-        ? `, resumed at ${(download.resumedFrom / 1e6).toFixed(1)} MB`
-        : "") +
+      (got.resumedFrom > 0 ? `, resumed at ${(got.resumedFrom / 1e6).toFixed(1)} MB` : "") +
       `); wrote ${out}${r.dataFile ? ` (+ ${r.dataFile})` : ""}: feature dim ${
         featureDim(r.arch)
       }, ` +
-      `outputs ${r.outputs.join(",")}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `outputs ${r.outputs.join(",")}${head}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
 }
 

@@ -16,11 +16,11 @@ import {
 } from "../lib/download/ood_sets.ts";
 import { UsageError } from "../lib/errors.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
-import { type FlagValues, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 import { downloadFailure, downloadFlags, TIME_FLAGS } from "./_shared/download_flags.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 
-const SPEC: TaskSpec = {
+const SPEC = defineTask({
   name: "fetch-ood",
   summary: "Download and verify the paper's OOD sets (iNaturalist, SUN, Places, Textures).",
   usage: "deno task fetch-ood [--only inaturalist,textures] [--dest data/ood]",
@@ -42,18 +42,20 @@ const SPEC: TaskSpec = {
     "A corrupt archive or a wrong image count leaves nothing behind (an archive it downloaded is deleted).",
     "An archive that unpacks to more than its set can hold (about 2 MiB per image) is refused.",
   ],
-};
+});
+
+type Values = FlagValuesOf<typeof SPEC.flags>;
 
 function mb(bytes: number): number {
   return Math.round(bytes / 1e5) / 10;
 }
 
-async function main(values: FlagValues): Promise<void> {
-  const dest = (values.dest as string).replace(/\/+$/, "") || ".";
+async function main(values: Values): Promise<void> {
+  const dest = values.dest.replace(/\/+$/, "") || ".";
   const flags = downloadFlags(values);
   let sets: OodSetSpec[] = [...OOD_SETS];
   if (values.only !== undefined) {
-    const names = String(values.only).split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const names = values.only.split(",").map((s) => s.trim()).filter((s) => s !== "");
     sets = names.map((n) => {
       const s = findOodSet(n);
       if (!s) {
@@ -80,7 +82,7 @@ async function main(values: FlagValues): Promise<void> {
 async function installOne(
   spec: OodSetSpec,
   dest: string,
-  values: FlagValues,
+  values: Values,
   flags: ReturnType<typeof downloadFlags>,
   deadline: number,
 ): Promise<void> {
@@ -91,7 +93,7 @@ async function installOne(
     const r = await installOodSet(spec, {
       dest,
       mirror: flags.mirror,
-      keepArchive: values["keep-archives"] === true,
+      keepArchive: values["keep-archives"],
       idleTimeoutMs: flags.stallMs,
       timeLimitMs: deadline - Date.now(),
       onDownload: (done, total) => {

@@ -5,14 +5,14 @@
  */
 import { UsageError } from "../lib/errors.ts";
 import { mergeShards } from "../lib/extract/merge.ts";
-import { type FlagValues, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 
-const SPEC: TaskSpec = {
+const SPEC = defineTask({
   name: "merge-shards",
   summary: "Merge the shard feature sets of one `deno task extract --shard i/n` run.",
   usage: "deno task merge-shards --out results/features/train results/features/train.shard*",
   flags: {
-    out: { type: "string", help: "DIR  merged feature set" },
+    out: { type: "string", required: true, help: "DIR  merged feature set" },
   },
   positionals: true,
   notes: [
@@ -22,10 +22,13 @@ const SPEC: TaskSpec = {
     "(one that would be overwritten is refused). The merge is staged: a failure leaves the",
     "previous result in --out as it was.",
   ],
-};
+});
 
-async function main(values: FlagValues, positionals: string[]): Promise<void> {
-  const out = requireString(values, "out", SPEC.name).replace(/\/+$/, "");
+async function main(
+  values: FlagValuesOf<typeof SPEC.flags>,
+  positionals: string[],
+): Promise<void> {
+  const out = values.out.replace(/\/+$/, "");
   if (positionals.length === 0) {
     throw new UsageError(
       "give the shard directories after --out; see `deno task merge-shards --help`",

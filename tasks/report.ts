@@ -8,11 +8,11 @@
  * @module
  */
 import { DataError } from "../lib/errors.ts";
-import { type FlagValues, requireString, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 import { writeReport } from "./_shared/report_stage.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 
-export const SPEC: TaskSpec = {
+export const SPEC = defineTask({
   name: "report",
   summary: "Write DIR/report.html: tables, figures, ROC / PR curves, score histograms and " +
     "provenance of one results directory, as one offline HTML page.",
@@ -20,6 +20,7 @@ export const SPEC: TaskSpec = {
   flags: {
     results: {
       type: "string",
+      required: true,
       help: "DIR   a results directory (the --out of demo, table1, table1-extended, an " +
         "ablation, score or tables)",
     },
@@ -29,11 +30,11 @@ export const SPEC: TaskSpec = {
     "DIR is locked while the page is built; while a task still writes there, report stops with",
     "an error naming it. A report.html in DIR that this toolkit did not write is left alone.",
   ],
-};
+});
 
-async function main(values: FlagValues): Promise<void> {
+async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
   const t0 = performance.now();
-  const dir = requireString(values, "results", SPEC.name).replace(/(.)\/+$/, "$1");
+  const dir = values.results.replace(/(.)\/+$/, "$1");
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(dir);

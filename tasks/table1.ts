@@ -10,12 +10,12 @@ import { DataError } from "../lib/errors.ts";
 import type { NamedPath } from "../lib/io/containment.ts";
 import { parsePaperExperiment } from "../lib/config/paper_experiment.ts";
 import { renderTerminal } from "../lib/tables/terminal.ts";
-import { choiceFlag, type FlagValues, numberFlag, runTask, type TaskSpec } from "./_shared/cli.ts";
+import { choiceFlag, defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 import { runPaperPipeline } from "./_shared/paper_pipeline.ts";
 import { writeReport } from "./_shared/report_stage.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
 
-export const SPEC: TaskSpec = {
+export const SPEC = defineTask({
   name: "table1",
   summary: "Reproduce the paper's Table 1 (and Table 3) from cached BiT features.",
   usage: "deno task table1 [--data DIR] [--config FILE] [--out DIR] [--table 1|3] [--no-compare]",
@@ -32,14 +32,19 @@ export const SPEC: TaskSpec = {
     out: { type: "string", help: "DIR   output directory (default: the config's out)" },
     table: { type: "string", default: "1", help: "1|3   which table to print" },
     "no-compare": { type: "boolean", help: "do not put the paper's numbers beside ours" },
-    threads: { type: "string", help: "N   onnxruntime threads (default: all cores)" },
+    threads: {
+      type: "number",
+      min: 1,
+      integer: true,
+      help: "N   onnxruntime threads (default: all cores)",
+    },
     force: { type: "boolean", help: "recompute every stage" },
   },
   notes: [
     "Feature sets are made by `deno task extract` (see README, 'Real data').",
     "Without real features, `deno task demo` runs the same pipeline on synthetic data.",
   ],
-};
+});
 
 async function checkSet(dir: string, name: string): Promise<void> {
   try {
@@ -53,8 +58,8 @@ async function checkSet(dir: string, name: string): Promise<void> {
   }
 }
 
-async function main(values: FlagValues): Promise<void> {
-  const configPath = values.config as string;
+async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
+  const configPath = values.config;
   let text: string;
   try {
     text = await Deno.readTextFile(configPath);
@@ -63,9 +68,9 @@ async function main(values: FlagValues): Promise<void> {
   }
   const exp = parsePaperExperiment(text, configPath);
   const table = choiceFlag(values, "table", ["1", "3"], "1");
-  const threads = numberFlag(values, "threads", { min: 1, integer: true });
-  const root = (values.data as string | undefined) ?? exp.dataRoot;
-  const out = (values.out as string | undefined) ?? exp.out;
+  const threads = values.threads;
+  const root = values.data ?? exp.dataRoot;
+  const out = values.out ?? exp.out;
   const dir = (name: string) => `${root}/${name}`;
   await checkSet(dir(exp.sets.train), "train");
   await checkSet(dir(exp.sets.id), "id");
@@ -99,8 +104,8 @@ async function main(values: FlagValues): Promise<void> {
         fprConvention: exp.score.fprConvention,
         odinTemperature: exp.score.odinTemperature,
         threads,
-        force: values.force === true,
-        comparePaper: values["no-compare"] !== true,
+        force: values.force,
+        comparePaper: !values["no-compare"],
         oodGroups: exp.oodGroups,
         log: (m) => console.error(`table${table}: ${m}`),
       });

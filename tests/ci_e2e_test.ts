@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { parseIntervalsCsv } from "../lib/io/score_files.ts";
-import { parseMetricsCsv } from "../lib/tables/paper_tables.ts";
+import { parseMetricsCsv } from "../lib/metrics/metric_row.ts";
 import { runTask, withTempDir, writeFixture } from "./cli_helpers.ts";
 
 Deno.test("score --ci and tables --ci: intervals bracket the estimates, seeded", async () => {

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { readNpy } from "../lib/io/npy.ts";
 import { OOD_SET_NAMES } from "../lib/synthetic/benchmark.ts";
-import { parseMetricsCsv } from "../lib/tables/paper_tables.ts";
+import { parseMetricsCsv } from "../lib/metrics/metric_row.ts";
 import { describeRun, runTask, withTempDir } from "./cli_helpers.ts";
 
 /** AUROC (percent) of ID-vs-OOD scores by sorting and counting ranks, ties counted half. */

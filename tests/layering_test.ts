@@ -1,9 +1,10 @@
 /**
  * Layering rules of the code base, checked on the source text: lib/ never imports tasks/ or
  * bench/; lib/ code (tests aside) has no console output, no Deno.args and no Deno.exit; every task
- * entry point in tasks/ runs only under `if (import.meta.main)`. Comments and string contents are
- * blanked first, so a JSDoc example such as `console.log(...)` is not a violation; the scanner is
- * itself checked on hand-written snippets.
+ * entry point in tasks/ runs only under `if (import.meta.main)`, and no module in tasks/ imports
+ * an entry point (shared code lives in tasks/_shared/ and tasks/_ablation/). Comments and string
+ * contents are blanked first, so a JSDoc example such as `console.log(...)` is not a violation;
+ * the scanner is itself checked on hand-written snippets.
  */
 import assert from "node:assert/strict";
 import { REPO_ROOT } from "./cli_helpers.ts";
@@ -171,6 +172,29 @@ Deno.test("layering: every task entry point is guarded by import.meta.main", asy
   for (const f of tasks.sort()) {
     const code = blankCommentsAndStrings(await Deno.readTextFile(`${REPO_ROOT}/${f}`));
     if (!/\bif\s*\(\s*import\.meta\.main\s*\)/.test(code)) bad.push(f);
+  }
+  assert.deepEqual(bad, []);
+});
+
+/** Whether `path` (repo-relative) is a task entry point: a .ts file directly in tasks/. */
+function isEntryPoint(path: string): boolean {
+  return /^tasks\/[^/]+\.ts$/.test(path) && !path.endsWith("_test.ts");
+}
+
+Deno.test("layering: no module in tasks/ imports a task entry point", async () => {
+  assert.ok(isEntryPoint("tasks/tables.ts"));
+  assert.ok(!isEntryPoint("tasks/_shared/paper_tables.ts"));
+  assert.ok(!isEntryPoint("tasks/_shared/cli_test.ts"));
+  const files = (await tsFiles("tasks")).filter((f) => !f.endsWith("_test.ts"));
+  assert.ok(files.some((f) => f.startsWith("tasks/_shared/")), `found ${files.length} files`);
+  const bad: string[] = [];
+  for (const f of files) {
+    const src = await Deno.readTextFile(`${REPO_ROOT}/${f}`);
+    for (const spec of importSpecifiers(src)) {
+      const target = resolveRelative(f, spec);
+      // Shared code lives in tasks/_shared/ and tasks/_ablation/; an entry point runs a task.
+      if (target !== null && isEntryPoint(target)) bad.push(`${f} imports ${spec}`);
+    }
   }
   assert.deepEqual(bad, []);
 });

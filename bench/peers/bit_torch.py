@@ -14,7 +14,7 @@ batch's features to FEATURES_OUT.npy, then times BATCHES more runs of it. With O
 torch model is also exported there with torch.onnx.export (opset 13, dynamic batch) so the caller
 can time it in its own onnxruntime. Prints one JSON object: {"median_ms", "min_ms", "img_s",
 "torch", "threads", "onnx": path or null, "onnx_error": message or null}.
-Run with OPENBLAS_CORETYPE=SkylakeX (and OMP_NUM_THREADS = THREADS) as the other peers do.
+Run with OMP_NUM_THREADS = THREADS; bench/peer_env.ts sets OPENBLAS_CORETYPE from the CPU flags.
 """
 import json
 import sys

@@ -7,7 +7,7 @@ consecutive classes, each slice led by its "others" output), id_labels.npy (the 
 labels), templates.npy (C x C), means.npy (C x D), precision.npy (D x D), train.npy (M x D, or
 TRAIN_NPY: any float32 / float16 .npy, memory-mapped) and train_labels.npy (M int32). Prints one
 JSON object of milliseconds (and checksums) to stdout. Each score is the idiomatic NumPy
-formulation of the released MOS code's (softmax via exp / sum, logsumexp with the max shift). Run it with OPENBLAS_CORETYPE=SkylakeX so OpenBLAS picks its AVX-512 kernels.
+formulation of the released MOS code's (softmax via exp / sum, logsumexp with the max shift). bench/peer_env.ts sets OPENBLAS_CORETYPE from the CPU flags (SkylakeX with avx512f, Haswell with avx2).
 """
 import json
 import sys
@@ -104,7 +104,8 @@ def main(d, train_path=None):
         for s in range(0, x.shape[0], 8192):
             xc = x[s:s + 8192] - g
             quad = np.sum((xc @ prec) * xc, axis=1, keepdims=True)
-            out[s:s + 8192] = -(quad - 2.0 * (xc @ q.T) + m).min(axis=1)
+            # The released code's scale: -0.5 x the smallest squared distance.
+            out[s:s + 8192] = -0.5 * (quad - 2.0 * (xc @ q.T) + m).min(axis=1)
         return out
 
     ms, res["mahalanobis"] = timed(maha)

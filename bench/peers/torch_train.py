@@ -20,7 +20,7 @@ mean cross-entropy inside each group slice ("others" = slice index 0). Prints on
 {"group_ms": median ms/step of the fastest setting, "group_p10_ms": its 10th percentile,
 "group_threads": its torch thread count, "flat_ms", "flat_p10_ms", "flat_threads", "torch": version,
 "default_threads": torch's default count, "settings": every (threads, head, median) tried} to stdout.
-Run with OPENBLAS_CORETYPE=SkylakeX so OpenBLAS picks its AVX-512 kernels.
+bench/peer_env.ts sets OPENBLAS_CORETYPE from the CPU flags (SkylakeX with avx512f, Haswell with avx2).
 """
 import json
 import sys

@@ -195,36 +195,20 @@ function zeroPaddedMaxPool(g: ReturnType<typeof graphBuilder>, x: string): strin
   return g.add("Max", [pooled, floor]);
 }
 
-/**
- * Builds the ONNX model. Input `images`: float32 (N, 3, H, W), N, H and W symbolic
- * (BiT-S features for the MOS protocol use 480 x 480). Outputs as requested: `features`
- * (N, D) = GroupNorm -> ReLU -> global average pool of block 4; `logits` (N, K) from the
- * checkpoint's head; `root`, `block1`..`block4` (N, C) = spatial means of those stages' outputs.
- */
-export function buildBitOnnx(
+type Graph = ReturnType<typeof graphBuilder>;
+
+/** The layer writers a BiT graph is assembled from, bound to one graph and its weights. */
+function layerWriters(
+  g: Graph,
   weights: Map<string, NpyArray>,
-  arch: BitArch,
-  options: BitOnnxOptions = {},
-): BitOnnxModel {
-  const outputs = [...(options.outputs ?? ["features"])];
-  if (outputs.length === 0) throw new UsageError("--outputs is empty; give at least one output");
-  if (outputs.includes("logits") && arch.numClasses === 0) {
-    throw new UsageError(
-      "--outputs logits needs a checkpoint with a head (resnet/head/conv2d/kernel); this one " +
-        "has none: drop logits",
-    );
-  }
-  const impl = options.groupNorm ?? "instance";
-  const g = graphBuilder();
-  const p = arch.prefix;
-  const G = arch.groups;
+  impl: GroupNormImpl,
+  groups: number,
+) {
   const get = (key: string): Float32Array => {
     const a = weights.get(key);
     if (!a) throw new DataError(`weights have no array '${key}'`);
     return toFloat32(a);
   };
-  const shapeOf = (key: string) => weights.get(key)!.shape;
-
   // ReduceMean takes axes as an attribute up to opset 17 and as an input from opset 18.
   const opset = impl === "native" ? 21 : 17;
   const reduceMean = (x: string, axes: number[], keepdims: number): string =>
@@ -241,26 +225,24 @@ export function buildBitOnnx(
       const s = g.f32(`${name}_gamma`, [C], gamma);
       const b = g.f32(`${name}_beta`, [C], beta);
       return g.add("GroupNormalization", [x, s, b], {
-        num_groups: G,
+        num_groups: groups,
         epsilon: { f: GROUP_NORM_EPS },
       });
     }
-    const r = g.add("Reshape", [x, g.i64("gn_shape", [0, G, -1])]);
+    const r = g.add("Reshape", [x, g.i64("gn_shape", [0, groups, -1])]);
     let normed: string;
     if (impl === "instance") {
-      const ones = g.f32("gn_ones", [G], new Float32Array(G).fill(1));
-      const zeros = g.f32("gn_zeros", [G], new Float32Array(G));
+      const ones = g.f32("gn_ones", [groups], new Float32Array(groups).fill(1));
+      const zeros = g.f32("gn_zeros", [groups], new Float32Array(groups));
       normed = g.add("InstanceNormalization", [r, ones, zeros], {
         epsilon: { f: GROUP_NORM_EPS },
       });
     } else {
       const mean = reduceMean(r, [2], 1);
       const d = g.add("Sub", [r, mean]);
-      const sq = g.add("Mul", [d, d]);
-      const v = reduceMean(sq, [2], 1);
+      const v = reduceMean(g.add("Mul", [d, d]), [2], 1);
       const eps = g.f32("gn_eps", [], new Float32Array([GROUP_NORM_EPS]));
-      const sd = g.add("Sqrt", [g.add("Add", [v, eps])]);
-      normed = g.add("Div", [d, sd]);
+      normed = g.add("Div", [d, g.add("Sqrt", [g.add("Add", [v, eps])])]);
     }
     const back = g.add("Reshape", [normed, g.add("Shape", [x])]);
     const s = g.f32(`${name}_gamma`, [C, 1, 1, 1], gamma);
@@ -269,7 +251,7 @@ export function buildBitOnnx(
   };
 
   const conv = (x: string, key: string, name: string, stride: number): string => {
-    const shape = shapeOf(key);
+    const shape = weights.get(key)!.shape;
     const [kh, kw, ci, co] = shape;
     const w = g.f32(`${name}_w`, [co, ci, kh, kw], standardizeKernel(get(key), shape));
     const pad = (kh - 1) >> 1;
@@ -279,32 +261,49 @@ export function buildBitOnnx(
       pads: [pad, pad, pad, pad],
     });
   };
+  return { get, spatialMean, groupNorm, conv };
+}
+
+/**
+ * Builds the ONNX model. Input `images`: float32 (N, 3, H, W), N, H and W symbolic
+ * (BiT-S features for the MOS protocol use 480 x 480). Outputs as requested: `features`
+ * (N, D) = GroupNorm -> ReLU -> global average pool of block 4; `logits` (N, K) from the
+ * checkpoint's head (BiT-M: K = 21,843, the ImageNet-21k classes); `root`, `block1`..`block4`
+ * (N, C) = spatial means of those stages' outputs.
+ */
+export function buildBitOnnx(
+  weights: Map<string, NpyArray>,
+  arch: BitArch,
+  options: BitOnnxOptions = {},
+): BitOnnxModel {
+  const outputs = [...(options.outputs ?? ["features"])];
+  if (outputs.length === 0) throw new UsageError("--outputs is empty; give at least one output");
+  if (outputs.includes("logits") && arch.numClasses === 0) {
+    throw new UsageError(
+      "--outputs logits needs a checkpoint with a head (resnet/head/conv2d/kernel); this one " +
+        "has none: drop logits",
+    );
+  }
+  const impl = options.groupNorm ?? "instance";
+  const g = graphBuilder();
+  const L = layerWriters(g, weights, impl, arch.groups);
+  const p = arch.prefix;
 
   const pooled = new Map<BitOutput, string>();
   const pool = (x: string, name: BitOutput) => {
-    if (outputs.includes(name)) pooled.set(name, spatialMean(x));
+    if (outputs.includes(name)) pooled.set(name, L.spatialMean(x));
   };
-
-  let x = conv("images", `${p}root_block/standardized_conv2d/kernel`, "root", 2);
+  let x = L.conv("images", `${p}root_block/standardized_conv2d/kernel`, "root", 2);
   x = zeroPaddedMaxPool(g, x);
   pool(x, "root");
   let cin = arch.rootChannels;
   for (let b = 1; b <= 4; b++) {
     const cout = arch.outChannels[b - 1];
     for (let u = 1; u <= arch.units[b - 1]; u++) {
-      const k = (rest: string) => unitKey(p, b, u, rest);
-      const tag = `b${b}u${u}`;
-      const stride = unitStride(b, u);
-      const pre = g.add("Relu", [groupNorm(x, k("a/group_norm"), `${tag}a`)]);
-      const shortcut = stride !== 1 || cin !== cout
-        ? conv(pre, k("a/proj/standardized_conv2d/kernel"), `${tag}proj`, stride)
-        : x;
-      let y = conv(pre, k("a/standardized_conv2d/kernel"), `${tag}a`, 1);
-      y = g.add("Relu", [groupNorm(y, k("b/group_norm"), `${tag}b`)]);
-      y = conv(y, k("b/standardized_conv2d/kernel"), `${tag}b`, stride);
-      y = g.add("Relu", [groupNorm(y, k("c/group_norm"), `${tag}c`)]);
-      y = conv(y, k("c/standardized_conv2d/kernel"), `${tag}c`, 1);
-      x = g.add("Add", [y, shortcut]);
+      x = bottleneck(g, L, x, { key: (rest) => unitKey(p, b, u, rest), tag: `b${b}u${u}` }, {
+        stride: unitStride(b, u),
+        project: unitStride(b, u) !== 1 || cin !== cout,
+      });
       cin = cout;
     }
     pool(x, `block${b}` as BitOutput);
@@ -312,30 +311,52 @@ export function buildBitOnnx(
   const D = featureDim(arch);
   let features = "";
   if (outputs.includes("features") || outputs.includes("logits")) {
-    const h = g.add("Relu", [groupNorm(x, `${p}group_norm`, "final")]);
-    features = spatialMean(h);
+    features = L.spatialMean(g.add("Relu", [L.groupNorm(x, `${p}group_norm`, "final")]));
   }
   let logits = "";
   if (outputs.includes("logits")) {
     const K = arch.numClasses;
-    const wk = g.f32("head_w", [D, K], get(`${p}head/conv2d/kernel`)); // (1,1,D,K) = (D,K)
-    const bk = g.f32("head_b", [K], get(`${p}head/conv2d/bias`));
+    const wk = g.f32("head_w", [D, K], L.get(`${p}head/conv2d/kernel`)); // (1,1,D,K) = (D,K)
+    const bk = g.f32("head_b", [K], L.get(`${p}head/conv2d/bias`));
     logits = g.add("Add", [g.add("MatMul", [features, wk]), bk]);
   }
-  const outSpecs: { name: BitOutput; dim: number }[] = [];
-  for (const o of outputs) {
-    let src: string;
-    let dim: number;
-    if (o === "features") [src, dim] = [features, D];
-    else if (o === "logits") [src, dim] = [logits, arch.numClasses];
-    else {
-      src = pooled.get(o)!;
-      dim = o === "root" ? arch.rootChannels : arch.outChannels[Number(o.slice(5)) - 1];
-    }
+  const outSpecs = outputs.map((o) => {
+    const [src, dim] = o === "features"
+      ? [features, D]
+      : o === "logits"
+      ? [logits, arch.numClasses]
+      : [
+        pooled.get(o)!,
+        o === "root" ? arch.rootChannels : arch.outChannels[Number(o.slice(5)) - 1],
+      ];
     g.add("Identity", [src], {}, o);
-    outSpecs.push({ name: o, dim });
-  }
+    return { name: o, dim };
+  });
   return encodeModel(g.nodes, g.inits, outSpecs, impl, arch, options);
+}
+
+/**
+ * One pre-activation bottleneck unit: GroupNorm -> ReLU feeds both the projection shortcut (when
+ * the unit changes shape) and the 1x1 -> 3x3 (strided) -> 1x1 convs.
+ */
+function bottleneck(
+  g: Graph,
+  L: ReturnType<typeof layerWriters>,
+  x: string,
+  unit: { key: (rest: string) => string; tag: string },
+  o: { stride: number; project: boolean },
+): string {
+  const { key: k, tag } = unit;
+  const pre = g.add("Relu", [L.groupNorm(x, k("a/group_norm"), `${tag}a`)]);
+  const shortcut = o.project
+    ? L.conv(pre, k("a/proj/standardized_conv2d/kernel"), `${tag}proj`, o.stride)
+    : x;
+  let y = L.conv(pre, k("a/standardized_conv2d/kernel"), `${tag}a`, 1);
+  y = g.add("Relu", [L.groupNorm(y, k("b/group_norm"), `${tag}b`)]);
+  y = L.conv(y, k("b/standardized_conv2d/kernel"), `${tag}b`, o.stride);
+  y = g.add("Relu", [L.groupNorm(y, k("c/group_norm"), `${tag}c`)]);
+  y = L.conv(y, k("c/standardized_conv2d/kernel"), `${tag}c`, 1);
+  return g.add("Add", [y, shortcut]);
 }
 
 function encodeModel(

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { parse } from "yaml";
-import { DataError } from "../errors.ts";
 import { type OodGroups, parseOodGroups } from "./ood_groups.ts";
+import { ConfigReader, parseConfigYaml } from "./reader.ts";
 
 /** A parsed, validated demo config. */
 export interface DemoExperiment {
@@ -23,22 +22,9 @@ export function parseDemoExperiment(
   oodSets: readonly string[],
   source: string,
 ): DemoExperiment {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (e) {
-    const first = (e as Error).message.split("\n")[0].replace(/:\s*$/, "");
-    throw new DataError(`${source} is not valid YAML: ${first}`);
-  }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== "object" || Array.isArray(doc)) {
-    throw new DataError(`${source}: the top level must be a mapping (e.g. ood_groups: ...)`);
-  }
-  const root = doc as Record<string, unknown>;
-  for (const k of Object.keys(root)) {
-    if (k !== "ood_groups") {
-      throw new DataError(`${source}: unknown key "${k}"; allowed: ood_groups`);
-    }
-  }
+  const empty = {};
+  const root = parseConfigYaml(text, source, empty);
+  if (root === empty) return {};
+  new ConfigReader(source).onlyKeys(root, ["ood_groups"], "");
   return { oodGroups: parseOodGroups(root.ood_groups, oodSets, source) };
 }

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { DataError } from "../errors.ts";
+import { ConfigReader } from "./reader.ts";
 
 /** The two groups, each a list of OOD set names (the keys of `sets.ood`). */
 export interface OodGroups {
@@ -45,7 +45,7 @@ export function oodGroupsProblem(groups: OodGroups, sets: readonly string[]): st
 
 /**
  * Parses the `ood_groups` value of a config (`where` is its key path, e.g. "ood_groups") against
- * the config's OOD set names; undefined when the key is absent. Errors are DataErrors naming
+ * the config's OOD set names; undefined when the key is absent. Errors are ConfigErrors naming
  * `source` and the key.
  */
 export function parseOodGroups(
@@ -55,28 +55,25 @@ export function parseOodGroups(
   where = "ood_groups",
 ): OodGroups | undefined {
   if (value === undefined) return undefined;
+  const r = new ConfigReader(source);
   const fix = `write it as ${where}: {near: [SET, ...], far: [SET, ...]}`;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new DataError(`${source}: "${where}" must be a mapping; ${fix}`);
+    throw r.error(`"${where}" must be a mapping; ${fix}`);
   }
-  const o = value as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== "near" && k !== "far") {
-      throw new DataError(`${source}: unknown key "${where}.${k}"; allowed: near, far`);
-    }
-  }
+  const o = r.object(value, where);
+  r.onlyKeys(o, ["near", "far"], where);
   const list = (key: "near" | "far"): string[] => {
     const v = o[key];
-    if (v === undefined) throw new DataError(`${source}: "${where}.${key}" is missing; ${fix}`);
+    if (v === undefined) throw r.error(`"${where}.${key}" is missing; ${fix}`);
     if (!Array.isArray(v) || v.some((s) => typeof s !== "string" || s === "")) {
-      throw new DataError(
-        `${source}: "${where}.${key}" must be a list of OOD set names, got ${JSON.stringify(v)}`,
+      throw r.error(
+        `"${where}.${key}" must be a list of OOD set names, got ${JSON.stringify(v)}`,
       );
     }
     return v as string[];
   };
   const groups = { near: list("near"), far: list("far") };
   const problem = oodGroupsProblem(groups, sets);
-  if (problem) throw new DataError(`${source}: ${where}: ${problem}`);
+  if (problem) throw r.error(`${where}: ${problem}`);
   return groups;
 }

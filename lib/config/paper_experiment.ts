@@ -1,13 +1,12 @@
 /**
  * The YAML config of a paper-table experiment (experiments/table1.yaml): which feature sets, how
- * to train the two heads, how to score. Unknown keys are errors, so a typo never silently falls
- * back to a default.
+ * to train the two heads, how to score. Read with lib/config/reader.ts: unknown keys are errors,
+ * so a typo never silently falls back to a default.
  *
  * @module
  */
-import { parse } from "yaml";
-import { DataError } from "../errors.ts";
 import { type OodGroups, parseOodGroups } from "./ood_groups.ts";
+import { ConfigReader, parseConfigYaml } from "./reader.ts";
 
 /** A parsed, validated experiment. */
 export interface PaperExperiment {
@@ -31,104 +30,33 @@ export interface PaperExperiment {
   oodGroups?: OodGroups;
 }
 
-type Obj = Record<string, unknown>;
-
-function object(v: unknown, where: string, source: string): Obj {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) {
-    throw new DataError(`${source}: "${where}" must be a mapping`);
-  }
-  return v as Obj;
-}
-
-function onlyKeys(o: Obj, allowed: string[], where: string, source: string): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) {
-      throw new DataError(
-        `${source}: unknown key "${where ? `${where}.` : ""}${k}"; allowed: ${allowed.join(", ")}`,
-      );
-    }
-  }
-}
-
-function str(o: Obj, key: string, where: string, source: string): string {
-  const v = o[key];
-  if (typeof v !== "string" || v === "") {
-    throw new DataError(`${source}: "${where}${key}" must be a non-empty string`);
-  }
-  return v;
-}
-
-function num(o: Obj, key: string, where: string, source: string, integer: boolean) {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
-    throw new DataError(
-      `${source}: "${where}${key}" must be a non-negative ${integer ? "integer" : "number"}, ` +
-        `got ${JSON.stringify(v)}`,
-    );
-  }
-  return v;
-}
-
-/** Parses and validates experiment YAML text; `source` names the file in errors. */
+/** Parses and validates experiment YAML text; `source` names the file in errors (ConfigError). */
 export function parsePaperExperiment(text: string, source: string): PaperExperiment {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (e) {
-    // The yaml library's first line ends with ":" before a source excerpt; drop it.
-    const first = (e as Error).message.split("\n")[0].replace(/:\s*$/, "");
-    throw new DataError(`${source} is not valid YAML: ${first}`);
-  }
-  const root = object(doc, "(top level)", source);
-  onlyKeys(root, ["data_root", "sets", "train", "score", "out", "ood_groups"], "", source);
-  const sets = object(root.sets, "sets", source);
-  onlyKeys(sets, ["train", "id", "ood"], "sets", source);
-  const ood = object(sets.ood, "sets.ood", source);
-  if (Object.keys(ood).length === 0) throw new DataError(`${source}: "sets.ood" is empty`);
-  const train = object(root.train ?? {}, "train", source);
-  onlyKeys(train, ["seed", "steps", "batch", "lr", "warmup", "mixup"], "train", source);
-  const score = object(root.score ?? {}, "score", source);
-  onlyKeys(score, ["kl_variant", "fpr_convention", "odin_temperature"], "score", source);
-  const kl = score.kl_variant ?? "paper";
-  if (kl !== "paper" && kl !== "clean") {
-    throw new DataError(`${source}: "score.kl_variant" must be paper or clean, got ${kl}`);
-  }
-  const fpr = score.fpr_convention ?? "paper";
-  if (fpr !== "paper" && fpr !== "openood") {
-    throw new DataError(`${source}: "score.fpr_convention" must be paper or openood, got ${fpr}`);
-  }
-  const steps = num(train, "steps", "train.", source, true);
-  if (steps === 0) throw new DataError(`${source}: "train.steps" must be >= 1`);
-  const batch = num(train, "batch", "train.", source, true);
-  if (batch === 0) throw new DataError(`${source}: "train.batch" must be >= 1`);
-  const oodSets = Object.entries(ood).map(([name, dir]) => {
-    if (typeof dir !== "string" || dir === "") {
-      throw new DataError(`${source}: "sets.ood.${name}" must be a directory name`);
-    }
-    return { name, dir };
-  });
+  const r = new ConfigReader(source);
+  const root = parseConfigYaml(text, source);
+  r.onlyKeys(root, ["data_root", "sets", "train", "score", "out", "ood_groups"], "");
+  const sets = r.sets(root.sets);
+  const train = r.object(root.train ?? {}, "train");
+  r.onlyKeys(train, ["seed", "steps", "batch", "lr", "warmup", "mixup"], "train");
+  const score = r.object(root.score ?? {}, "score");
+  r.onlyKeys(score, ["kl_variant", "fpr_convention", "odin_temperature"], "score");
   return {
-    dataRoot: str(root, "data_root", "", source),
-    sets: {
-      train: str(sets, "train", "sets.", source),
-      id: str(sets, "id", "sets.", source),
-      ood: oodSets,
-    },
+    dataRoot: r.str(root, "data_root", ""),
+    sets,
     train: {
-      seed: num(train, "seed", "train.", source, true) ?? 0,
-      steps,
-      batch,
-      lr: num(train, "lr", "train.", source, false),
-      warmup: num(train, "warmup", "train.", source, true),
-      mixup: num(train, "mixup", "train.", source, false),
+      seed: r.num(train, "seed", "train.", { integer: true }) ?? 0,
+      steps: r.num(train, "steps", "train.", { integer: true, min: 1 }),
+      batch: r.num(train, "batch", "train.", { integer: true, min: 1 }),
+      lr: r.num(train, "lr", "train.", {}),
+      warmup: r.num(train, "warmup", "train.", { integer: true }),
+      mixup: r.num(train, "mixup", "train.", {}),
     },
     score: {
-      klVariant: kl,
-      fprConvention: fpr,
-      odinTemperature: num(score, "odin_temperature", "score.", source, false) ?? 1000,
+      klVariant: r.choice(score, "kl_variant", "score.", ["paper", "clean"], "paper"),
+      fprConvention: r.choice(score, "fpr_convention", "score.", ["paper", "openood"], "paper"),
+      odinTemperature: r.num(score, "odin_temperature", "score.", {}) ?? 1000,
     },
-    out: str(root, "out", "", source),
-    oodGroups: parseOodGroups(root.ood_groups, oodSets.map((o) => o.name), source),
+    out: r.str(root, "out", ""),
+    oodGroups: parseOodGroups(root.ood_groups, sets.ood.map((o) => o.name), source),
   };
 }

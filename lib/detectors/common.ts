@@ -7,8 +7,11 @@
  * @module
  */
 import { DataError } from "../errors.ts";
-import type { GroupLayout } from "../groups.ts";
+import { type GroupLayout, groupLayout } from "../groups.ts";
+import type { Head } from "../io/head.ts";
 import type { Matrix } from "../matrix.ts";
+// One argmax for the whole library; re-exported because every detector imports its helpers here.
+export { rowArgmax } from "../matrix.ts";
 import {
   type ChunkOptions,
   chunkRowsOf,
@@ -27,6 +30,17 @@ export interface DetectorHead {
   kind: "flat" | "group";
   /** The group layout of a group head. */
   layout?: GroupLayout;
+}
+
+/** The detector view of a head read from disk: a group head gets its layout. */
+export function detectorHead(head: Pick<Head, "weight" | "bias" | "info">): DetectorHead {
+  const kind = head.info.kind;
+  return {
+    weight: head.weight,
+    bias: head.bias,
+    kind,
+    layout: kind === "group" ? groupLayout(head.info.groups, head.info.num_classes) : undefined,
+  };
 }
 
 /** Throws a DataError when `features` does not match the head's input dimension. */
@@ -49,16 +63,27 @@ export function checkLogits(what: string, logits: Matrix, rows: number, cols: nu
   }
 }
 
-/** Throws a DataError when a head is not the kind a detector needs. */
-export function checkHeadKind(what: string, head: DetectorHead, kind: "flat" | "group"): void {
-  if (head.kind !== kind) {
-    throw new DataError(
-      `${what} needs a ${kind} head but got a ${head.kind} head; ` +
-        (kind === "flat"
-          ? `train one with --groups flat.`
-          : `train one with --groups taxonomy or a groups file.`),
-    );
-  }
+/** The head kind a method reads. */
+export type HeadKind = "flat" | "group" | "any";
+
+/**
+ * The one head-kind check of every method: a DataError naming the method `key`, the head
+ * (`where`, e.g. its directory) and the head it needs.
+ */
+export function checkHeadKind(
+  key: string,
+  need: HeadKind,
+  kind: "flat" | "group",
+  where = "the head",
+): void {
+  if (need === "any" || need === kind) return;
+  throw new DataError(
+    `Method "${key}" needs a ${need} head but ${where} is a ${kind} head; score it with a ` +
+      (need === "flat"
+        ? `flat softmax head (trained with groups "flat")`
+        : `group-softmax head (trained with a grouping, e.g. the taxonomy)`) +
+      ` or drop "${key}" from the methods.`,
+  );
 }
 
 /** Energy score `logsumexp_j z_j` per row (T = 1), the score ReAct, ASH, SCALE and DICE end in. */
@@ -128,20 +153,6 @@ export async function forEachFeatureLogitsChunk(
     checkLogitsFinite("Detector fit on the training features", logits, start);
     await fn(start, x, logits);
   });
-}
-
-/** Index of the largest value of row `i` (first one on ties, as `torch.max` on CPU). */
-export function rowArgmax(m: Matrix, i: number): number {
-  const base = i * m.cols;
-  let best = 0;
-  let v = m.data[base];
-  for (let j = 1; j < m.cols; j++) {
-    if (m.data[base + j] > v) {
-      v = m.data[base + j];
-      best = j;
-    }
-  }
-  return best;
 }
 
 /**

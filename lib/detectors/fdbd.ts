@@ -58,7 +58,7 @@ export async function fitFdbd(
   distanceAsNormalizer = true,
   opts: ChunkOptions = {},
 ): Promise<FdbdModel> {
-  checkHeadKind("fDBD", head, "flat");
+  checkHeadKind("fdbd", "flat", head.kind);
   checkFeatures("fDBD", train, head);
   return {
     trainMean: await columnMeans(train, opts),

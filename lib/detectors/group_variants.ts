@@ -36,7 +36,7 @@ export async function mosReact(
   features: Matrix,
   opts: ChunkOptions = {},
 ): Promise<Float32Array> {
-  checkHeadKind("MOS + ReAct", head, "group");
+  checkHeadKind("mos-react", "group", head.kind);
   const layout = head.layout;
   if (!layout) throw new RangeError("A group head needs its layout (groupLayout(groups, C))");
   return mos(layout, await reactLogits(model, head, features, opts));

@@ -80,7 +80,7 @@ export async function fitNnGuide(
   head: DetectorHead,
   options: { k?: number; alpha?: number; seed?: number } & ChunkOptions = {},
 ): Promise<NnGuideModel> {
-  checkHeadKind("NNGuide", head, "flat");
+  checkHeadKind("nnguide", "flat", head.kind);
   checkFeatures("NNGuide", train, head);
   const k = options.k ?? 100;
   const alpha = options.alpha ?? 0.01;

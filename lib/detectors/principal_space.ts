@@ -31,7 +31,8 @@ import {
   type RowSource,
 } from "../ort/linear.ts";
 import { f32Tensor } from "../ort/session.ts";
-import { pinvSymmetric, symmetricEigen } from "../scores/mahalanobis.ts";
+import { pinvSymmetric } from "../linalg/pinv_symmetric.ts";
+import { symmetricEigen } from "../linalg/symmetric_eigen.ts";
 import { checkFeatures, type DetectorHead } from "./common.ts";
 
 /** A fitted principal space. */

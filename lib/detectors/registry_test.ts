@@ -6,7 +6,20 @@ import { createRng } from "../random.ts";
 import type { DetectorHead } from "./common.ts";
 import { gen } from "./gen.ts";
 import { fitKnn, knn } from "./knn.ts";
-import { detectorByKey, DETECTORS, resolveHyperparameters, runDetector } from "./registry.ts";
+import {
+  checkHeadKind,
+  defaultMethods,
+  detectorByKey,
+  detectorNote,
+  DETECTORS,
+  methodKeys,
+  methodLabel,
+  needsOf,
+  PAPER_METHODS,
+  REGISTRY,
+  resolveHyperparameters,
+  runDetector,
+} from "./registry.ts";
 import { naiveLogits, randomHead, randomMatrix, row } from "./test_util.ts";
 
 const D = 16;
@@ -72,4 +85,61 @@ Deno.test("registry: bad keys, hyperparameters, missing inputs and head kinds ar
   await assert.rejects(() => detectorByKey("react").fit({ head: flat }), DataError);
   await assert.rejects(() => detectorByKey("mos-react").fit(ctxFor(flat)), DataError);
   await assert.rejects(() => detectorByKey("mls").fit({ head: group }), DataError);
+});
+
+Deno.test("registry: one list for every method, paper six first in the paper's order", () => {
+  assert.deepEqual(PAPER_METHODS, ["msp", "odin", "mahalanobis", "energy", "kl", "mos"]);
+  assert.deepEqual(
+    REGISTRY.slice(0, 7).map((d) => d.key),
+    ["msp", "odin", "mahalanobis", "mahalanobis-multilayer", "energy", "kl", "mos"],
+  );
+  assert.equal(new Set(REGISTRY.map((d) => d.key)).size, REGISTRY.length);
+  for (const k of ["openmax", "relation", "mls", "mos-react"]) assert.ok(methodKeys().includes(k));
+  assert.equal(methodLabel("kl"), "KL Matching");
+  assert.equal(methodLabel("not-a-method"), "not-a-method");
+  for (const det of REGISTRY) {
+    for (const [name, spec] of Object.entries(det.hyperparameters)) {
+      assert.ok(spec.grid.includes(spec.default), `${det.key}.${name}: default outside its grid`);
+    }
+  }
+  assert.deepEqual(defaultMethods("flat", true), ["msp", "odin", "mahalanobis", "energy", "kl"]);
+  assert.deepEqual(defaultMethods("flat", false), ["msp", "odin", "energy", "kl"]);
+  assert.deepEqual(defaultMethods("group", true), ["mos"]);
+});
+
+Deno.test("registry: notes are written once, in their entries", () => {
+  const odin = detectorByKey("odin");
+  assert.equal(
+    detectorNote(odin, "paper", { temperature: 100 }),
+    "odin: temperature 100, no input perturbation (eps = 0, as the released code ran it; " +
+      "perturbation needs backbone gradients)",
+  );
+  const kl = detectorByKey("kl");
+  assert.match(detectorNote(kl)!, /paper variant/);
+  assert.match(detectorNote(kl, "paper", { variant: "clean" })!, /clean variant/);
+  assert.match(detectorNote(kl, "heldout")!, /ID-val/);
+  assert.deepEqual(needsOf(kl, { variant: "clean" }).train, true);
+  assert.equal(needsOf(kl).train, undefined);
+  assert.match(detectorNote(detectorByKey("residual"))!, /ID-val under the held-out protocol/);
+  assert.match(
+    detectorNote(detectorByKey("mahalanobis-multilayer"), "heldout")!,
+    /fitted on ID-val/,
+  );
+  assert.equal(detectorNote(detectorByKey("msp")), undefined);
+});
+
+Deno.test("registry: one head-kind check and message for every method", async () => {
+  assert.throws(
+    () => checkHeadKind("msp", "flat", "group", "/heads/g"),
+    (e: Error) =>
+      e instanceof DataError &&
+      e.message ===
+        'Method "msp" needs a flat head but /heads/g is a group head; score it with a flat ' +
+          'softmax head (trained with groups "flat") or drop "msp" from the methods.',
+  );
+  checkHeadKind("knn", "any", "group");
+  for (const key of ["msp", "kl", "mahalanobis", "openmax"]) {
+    await assert.rejects(() => detectorByKey(key).fit(ctxFor(group)), /needs a flat head/);
+  }
+  await assert.rejects(() => detectorByKey("mos").fit(ctxFor(flat)), /needs a group head/);
 });

@@ -45,7 +45,7 @@ export async function fitShe(
   metric: SheMetric = "inner_product",
   opts: ChunkOptions = {},
 ): Promise<SheModel> {
-  checkHeadKind("SHE", head, "flat");
+  checkHeadKind("she", "flat", head.kind);
   checkFeatures("SHE", train, head);
   const c = head.weight.rows;
   const d = train.cols;

@@ -16,7 +16,7 @@
  * @module
  */
 import { Gunzip } from "fflate";
-import tarStream from "tar-stream";
+import tarStream, { type Extract, type Header } from "tar-stream";
 import { DataError } from "../errors.ts";
 import { isImageFile } from "../extract/image_list.ts";
 import { trackResource } from "../io/cleanup.ts";
@@ -238,15 +238,20 @@ function overLimit(archive: string, what: string): DataError {
   );
 }
 
-/** Streams the archive's entries into `dir`, within `limits`. */
-async function extractInto(
+/** Files, bytes and skipped links unpacked so far. */
+type UnpackStats = Omit<UnpackResult, "dest">;
+
+/**
+ * The handler of one tar entry: checks it against `limits` and the path rules, then creates its
+ * folder or writes its file under `dir` (every write waits for the disk, which is the
+ * back-pressure of the whole unpack), counting into `result`.
+ */
+function entryWriter(
   archive: string,
   dir: string,
-  total: number,
   limits: UnpackLimits,
-  onProgress?: (read: number, total: number) => void,
-): Promise<Omit<UnpackResult, "dest">> {
-  const result = { files: 0, bytes: 0, linksSkipped: 0 };
+  result: UnpackStats,
+): (header: Header, stream: AsyncIterable<Uint8Array>) => Promise<void> {
   const made = new Set<string>();
   const mkdirp = async (d: string) => {
     if (made.has(d)) return;
@@ -258,94 +263,109 @@ async function extractInto(
     made.add(d);
   };
   let entries = 0;
-  const extract = tarStream.extract();
-  extract.on("entry", (header, stream, next) => {
-    // Destroying the extractor destroys the open entry with the same error; the failure is
-    // reported once, by unpackArchive, not as an uncaught 'error' event of the entry.
-    stream.on("error", () => {});
-    (async () => {
-      if (++entries > limits.maxEntries) {
-        throw overLimit(
-          archive,
-          `holds more than ${limits.maxEntries.toLocaleString("en-US")} entries, more than ` +
-            `${limits.what} can have`,
-        );
-      }
-      const rel = safeMember(header.name);
-      if (rel === null) {
-        throw new DataError(
-          `${archive} holds an unsafe member path "${header.name}" (absolute or with ..); ` +
-            "refusing to unpack it",
-        );
-      }
-      const type = header.type ?? "file";
-      if (type === "directory") {
-        if (rel !== "") await mkdirp(`${dir}/${rel}`);
-        await drain(stream);
-        return;
-      }
-      if (type !== "file" && type !== "contiguous-file") {
-        if (type === "symlink" || type === "link") result.linksSkipped++;
-        await drain(stream);
-        return;
-      }
-      if (rel === "") throw new DataError(`${archive} holds a file entry without a name`);
-      // The header declares the size before any data: refuse before a byte is written.
-      const size = header.size ?? 0;
-      if (size > limits.maxEntryBytes) {
-        throw overLimit(
-          archive,
-          `holds "${rel}" of ${formatBytes(size)}, more than any file of ${limits.what} can be ` +
-            `(${formatBytes(limits.maxEntryBytes)})`,
-        );
-      }
-      if (result.bytes + size > limits.maxBytes) {
-        throw overLimit(
-          archive,
-          `unpacks to more than ${formatBytes(limits.maxBytes)} (at "${rel}"), more than ` +
-            `${limits.what} can hold`,
-        );
-      }
-      const path = `${dir}/${rel}`;
-      await mkdirp(parentOf(path));
-      const file = await Deno.open(path, { write: true, createNew: true }).catch((err) => {
-        if (err instanceof Deno.errors.AlreadyExists) {
-          throw new DataError(`${archive} holds "${rel}" twice; the archive is damaged`);
-        }
-        throw asDiskWriteError(err, path, "the archive is kept");
-      });
+  return async (header, stream) => {
+    if (++entries > limits.maxEntries) {
+      throw overLimit(
+        archive,
+        `holds more than ${limits.maxEntries.toLocaleString("en-US")} entries, more than ` +
+          `${limits.what} can have`,
+      );
+    }
+    const rel = safeMember(header.name);
+    if (rel === null) {
+      throw new DataError(
+        `${archive} holds an unsafe member path "${header.name}" (absolute or with ..); ` +
+          "refusing to unpack it",
+      );
+    }
+    const type = header.type ?? "file";
+    if (type === "directory") {
+      if (rel !== "") await mkdirp(`${dir}/${rel}`);
+      await drain(stream);
+      return;
+    }
+    if (type !== "file" && type !== "contiguous-file") {
+      if (type === "symlink" || type === "link") result.linksSkipped++;
+      await drain(stream);
+      return;
+    }
+    if (rel === "") throw new DataError(`${archive} holds a file entry without a name`);
+    const size = header.size ?? 0;
+    checkEntrySize(archive, rel, size, result.bytes, limits);
+    const path = `${dir}/${rel}`;
+    await mkdirp(parentOf(path));
+    result.bytes += await writeEntry(archive, rel, path, size, stream);
+    result.files++;
+  };
+}
+
+/** The header declares the size before any data: refuses an entry before a byte is written. */
+function checkEntrySize(
+  archive: string,
+  rel: string,
+  size: number,
+  bytesSoFar: number,
+  limits: UnpackLimits,
+): void {
+  if (size > limits.maxEntryBytes) {
+    throw overLimit(
+      archive,
+      `holds "${rel}" of ${formatBytes(size)}, more than any file of ${limits.what} can be ` +
+        `(${formatBytes(limits.maxEntryBytes)})`,
+    );
+  }
+  if (bytesSoFar + size > limits.maxBytes) {
+    throw overLimit(
+      archive,
+      `unpacks to more than ${formatBytes(limits.maxBytes)} (at "${rel}"), more than ` +
+        `${limits.what} can hold`,
+    );
+  }
+}
+
+/** Writes one file entry (at most its declared `size`) to a new file `path`; returns its bytes. */
+async function writeEntry(
+  archive: string,
+  rel: string,
+  path: string,
+  size: number,
+  stream: AsyncIterable<Uint8Array>,
+): Promise<number> {
+  const file = await Deno.open(path, { write: true, createNew: true }).catch((err) => {
+    if (err instanceof Deno.errors.AlreadyExists) {
+      throw new DataError(`${archive} holds "${rel}" twice; the archive is damaged`);
+    }
+    throw asDiskWriteError(err, path, "the archive is kept");
+  });
+  try {
+    let got = 0;
+    for await (const chunk of stream) {
+      got += chunk.length;
+      if (got > size) throw overLimit(archive, `entry "${rel}" holds more than its header says`);
+      let off = 0;
       try {
-        let got = 0;
-        for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-          got += chunk.length;
-          if (got > size) {
-            throw overLimit(archive, `entry "${rel}" holds more than its header says`);
-          }
-          let off = 0;
-          try {
-            while (off < chunk.length) off += await file.write(chunk.subarray(off));
-          } catch (err) {
-            throw asDiskWriteError(err, path, "the archive is kept");
-          }
-          result.bytes += chunk.length;
-        }
-      } finally {
-        file.close();
+        while (off < chunk.length) off += await file.write(chunk.subarray(off));
+      } catch (err) {
+        throw asDiskWriteError(err, path, "the archive is kept");
       }
-      result.files++;
-    })().then(() => next(), (err) => next(err));
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on("finish", () => resolve());
-    extract.on("error", (err: Error) => reject(err));
-  });
-  done.catch(() => {}); // observed below; a failure before the await must not be unhandled
-  const gz = await isGzip(archive);
-  const trailer = gz ? await gzipTrailer(archive, total) : null;
+    }
+    return got;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * The tar parser's input side: `feed` hands it bytes, waiting for 'drain' when its buffer is
+ * full (which comes only once the entry writer has put the data on disk); after the parser
+ * failed, `failed()` returns its error and `feed` drops everything.
+ */
+function tarInput(extract: Extract): {
+  feed: (chunk: Uint8Array) => Promise<void>;
+  failed: () => unknown;
+} {
   let failed: unknown = null;
   extract.on("error", (err: Error) => failed ??= err);
-  // Back-pressure: a write that fills the parser's buffer waits for 'drain', which comes only
-  // once the entry consumer above has written the data out.
   const feed = async (chunk: Uint8Array) => {
     if (failed || chunk.length === 0) return;
     if (!extract.write(chunk)) {
@@ -360,61 +380,126 @@ async function extractInto(
       });
     }
   };
+  return { feed, failed: () => failed };
+}
+
+/**
+ * Counts the tar stream's bytes against `limits` as they are produced: its total (all data plus
+ * per-entry overhead) and, for gzip, its expansion over the compressed bytes consumed.
+ */
+function tarMeter(archive: string, limits: UnpackLimits, gz: boolean): {
+  /** Compressed bytes handed to the decoder (raw bytes for a plain tar). */
+  consumed: (n: number) => void;
+  /** Tar bytes produced; throws when a limit is exceeded. */
+  produced: (n: number) => void;
+} {
   const maxTarBytes = limits.maxBytes + limits.maxEntries * ENTRY_OVERHEAD;
-  let tarBytes = 0; // bytes of the tar stream so far (inflated ones for gzip)
-  let consumed = 0; // archive bytes handed to the decoder so far
-  const account = (n: number) => {
-    tarBytes += n;
-    if (tarBytes > maxTarBytes) {
-      throw overLimit(
-        archive,
-        `unpacks to more than ${formatBytes(maxTarBytes)} of tar data, more than ` +
-          `${limits.what} can hold`,
-      );
-    }
-    if (
-      gz && limits.maxExpansion > 0 && tarBytes > limits.expansionFloor &&
-      tarBytes > limits.maxExpansion * consumed
-    ) {
-      throw overLimit(
-        archive,
-        `inflates more than ${limits.maxExpansion}-fold (${formatBytes(tarBytes)} from ` +
-          `${formatBytes(consumed)}), which no archive of ${limits.what} does (images are ` +
-          "already compressed)",
-      );
-    }
+  let tarBytes = 0;
+  let consumed = 0;
+  return {
+    consumed: (n) => void (consumed += n),
+    produced: (n) => {
+      tarBytes += n;
+      if (tarBytes > maxTarBytes) {
+        throw overLimit(
+          archive,
+          `unpacks to more than ${formatBytes(maxTarBytes)} of tar data, more than ` +
+            `${limits.what} can hold`,
+        );
+      }
+      if (
+        gz && limits.maxExpansion > 0 && tarBytes > limits.expansionFloor &&
+        tarBytes > limits.maxExpansion * consumed
+      ) {
+        throw overLimit(
+          archive,
+          `inflates more than ${limits.maxExpansion}-fold (${formatBytes(tarBytes)} from ` +
+            `${formatBytes(consumed)}), which no archive of ${limits.what} does (images are ` +
+            "already compressed)",
+        );
+      }
+    },
   };
-  // fflate's synchronous Gunzip: every gzip error is thrown right here (the runtime's streaming
-  // decompressors reported truncation as an uncaught error); the CRC-32 and length of the gzip
-  // trailer are checked by hand, as fflate does not. It inflates everything it is given in one
-  // call, so it is given GUNZIP_WINDOW bytes at a time, and what it produced is counted against
-  // the limits before it is written anywhere.
+}
+
+/**
+ * fflate's synchronous Gunzip: every gzip error is thrown right here (the runtime's streaming
+ * decompressors reported truncation as an uncaught error); the CRC-32 and length of the gzip
+ * trailer are checked by hand in `finish`, as fflate does not. It inflates everything it is given
+ * in one call, so `push` gives it GUNZIP_WINDOW bytes at a time, and what it produced is counted
+ * by `meter` before `flush` hands it to `feed`.
+ */
+function gzipDecoder(
+  meter: ReturnType<typeof tarMeter>,
+  feed: (chunk: Uint8Array) => Promise<void>,
+): {
+  push: (window: Uint8Array, final: boolean) => void;
+  pendingBytes: () => number;
+  flush: () => Promise<void>;
+  finish: (trailer: { crc: number; size: number }) => void;
+} {
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let crc = 0xffffffff;
   let inflated = 0;
-  const gunzip = gz
-    ? new Gunzip((chunk) => {
-      if (chunk.length === 0) return;
-      crc = crc32Update(crc, chunk);
-      inflated += chunk.length;
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-    })
-    : null;
-  const drainPending = async () => {
-    if (pendingBytes === 0) return;
-    const chunk = concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    await feed(chunk);
+  const gunzip = new Gunzip((chunk) => {
+    if (chunk.length === 0) return;
+    crc = crc32Update(crc, chunk);
+    inflated += chunk.length;
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+  });
+  return {
+    push(window, final) {
+      const before = inflated;
+      meter.consumed(window.length);
+      gunzip.push(window, final); // calls the callback above synchronously
+      meter.produced(inflated - before);
+    },
+    pendingBytes: () => pendingBytes,
+    async flush() {
+      if (pendingBytes === 0) return;
+      const chunk = concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      await feed(chunk);
+    },
+    finish(trailer) {
+      if (((crc ^ 0xffffffff) >>> 0) !== trailer.crc || (inflated >>> 0) !== trailer.size) {
+        throw new Error("gzip data does not match its CRC-32 / length trailer");
+      }
+    },
   };
-  const pushWindow = (window: Uint8Array, final: boolean) => {
-    const before = inflated;
-    consumed += window.length;
-    gunzip!.push(window, final); // calls the callback above synchronously
-    account(inflated - before);
-  };
+}
+
+/** Streams the archive's entries into `dir`, within `limits`. */
+async function extractInto(
+  archive: string,
+  dir: string,
+  total: number,
+  limits: UnpackLimits,
+  onProgress?: (read: number, total: number) => void,
+): Promise<UnpackStats> {
+  const result: UnpackStats = { files: 0, bytes: 0, linksSkipped: 0 };
+  const onEntry = entryWriter(archive, dir, limits, result);
+  const extract = tarStream.extract();
+  extract.on("entry", (header, stream, next) => {
+    // Destroying the extractor destroys the open entry with the same error; the failure is
+    // reported once, by unpackArchive, not as an uncaught 'error' event of the entry.
+    stream.on("error", () => {});
+    onEntry(header, stream as unknown as AsyncIterable<Uint8Array>)
+      .then(() => next(), (err) => next(err));
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on("finish", () => resolve());
+    extract.on("error", (err: Error) => reject(err));
+  });
+  done.catch(() => {}); // observed below; a failure before the await must not be unhandled
+  const gz = await isGzip(archive);
+  const trailer = gz ? await gzipTrailer(archive, total) : null;
+  const input = tarInput(extract);
+  const meter = tarMeter(archive, limits, gz);
+  const gunzip = gz ? gzipDecoder(meter, input.feed) : null;
   let read = 0;
   const file = await Deno.open(archive, { read: true });
   try {
@@ -425,25 +510,23 @@ async function extractInto(
       read += n;
       onProgress?.(read, total);
       if (gunzip) {
-        for (let off = 0; off < n && !failed; off += GUNZIP_WINDOW) {
+        for (let off = 0; off < n && !input.failed(); off += GUNZIP_WINDOW) {
           // A copy: fflate may keep a reference to unconsumed input until the next push.
-          pushWindow(buf.slice(off, Math.min(n, off + GUNZIP_WINDOW)), false);
-          if (pendingBytes >= FEED_BYTES) await drainPending();
+          gunzip.push(buf.slice(off, Math.min(n, off + GUNZIP_WINDOW)), false);
+          if (gunzip.pendingBytes() >= FEED_BYTES) await gunzip.flush();
         }
-        await drainPending();
+        await gunzip.flush();
       } else {
-        consumed += n;
-        account(n);
-        await feed(buf.slice(0, n));
+        meter.consumed(n);
+        meter.produced(n);
+        await input.feed(buf.slice(0, n));
       }
-      if (failed) break;
+      if (input.failed()) break;
     }
-    if (gunzip && !failed) {
-      pushWindow(new Uint8Array(0), true);
-      await drainPending();
-      if (((crc ^ 0xffffffff) >>> 0) !== trailer!.crc || (inflated >>> 0) !== trailer!.size) {
-        throw new Error("gzip data does not match its CRC-32 / length trailer");
-      }
+    if (gunzip && !input.failed()) {
+      gunzip.push(new Uint8Array(0), true);
+      await gunzip.flush();
+      gunzip.finish(trailer!);
     }
   } catch (err) {
     extract.destroy(err as Error);
@@ -451,7 +534,7 @@ async function extractInto(
   } finally {
     file.close();
   }
-  if (failed) throw failed;
+  if (input.failed()) throw input.failed();
   (extract as unknown as { end(): void }).end();
   await done;
   return result;
@@ -519,7 +602,7 @@ export async function unpackArchive(opts: UnpackOptions): Promise<UnpackResult> 
     } catch (err) {
       throw asDiskWriteError(err, tmp, "the archive is kept");
     }
-    let stats: Omit<UnpackResult, "dest">;
+    let stats: UnpackStats;
     try {
       stats = await extractInto(archive, tmp, total, limits, opts.onProgress);
     } catch (err) {

@@ -148,18 +148,113 @@ function seconds(ms: number): string {
  * ```
  */
 export async function downloadFile(opts: DownloadOptions): Promise<DownloadResult> {
-  const { url, dest } = opts;
-  const part = `${dest}.part`;
-  const host = hostOf(url);
+  const ctx = contextOf(opts);
+  const local = await localState(ctx);
+  if ("reused" in local) return local;
+  const { info, have } = local;
+  const limitMs = opts.timeLimitMs ?? Infinity;
+  if (!(limitMs > 0)) {
+    throw new NetworkError(
+      `download of ${ctx.url} not started: no time left (${TIME_LIMIT}); rerun the same ` +
+        "command to resume",
+      ctx.host,
+      TIME_LIMIT,
+    );
+  }
+  const watch = watchTransfer(opts, limitMs);
+  const res = await request(ctx, watch, have, info);
+  // The open part file; `closed` once closed (by streamBody or here), so `finally` knows.
+  let sink: { file: Deno.FsFile; closed: boolean } | undefined;
+  try {
+    const range = await rangeOf(ctx, res, have);
+    if (range === null) {
+      // The server's 416 shows the part does not match the file: start over.
+      await dropPart(ctx.part);
+      watch.stop();
+      return await downloadFile(opts);
+    }
+    const { offset, total } = range;
+    await checkAnnouncedSize(ctx, res, total);
+    const keep = "the partial download is kept and resumes";
+    const newInfo: PartInfo = {
+      url: ctx.url,
+      etag: res.headers.get("etag") ?? info?.etag ?? undefined,
+      lastModified: res.headers.get("last-modified") ?? info?.lastModified ?? undefined,
+      total: total ?? undefined,
+    };
+    try {
+      await Deno.writeTextFile(`${ctx.part}.json`, JSON.stringify(newInfo) + "\n");
+      const file = await Deno.open(ctx.part, { write: true, create: true, truncate: offset === 0 });
+      sink = { file, closed: false };
+      await file.seek(offset, Deno.SeekMode.Start);
+    } catch (err) {
+      await res.body?.cancel();
+      throw asDiskWriteError(err, ctx.part, keep);
+    }
+    opts.onProgress?.(offset, total);
+    const body = res.status !== 416 ? res.body : null;
+    const done = body ? await streamBody(ctx, watch, body, sink!, offset, total) : offset;
+    try {
+      await sink!.file.sync();
+    } catch (err) {
+      throw asDiskWriteError(err, ctx.part, keep);
+    }
+    sink!.file.close();
+    sink!.closed = true;
+    await finishPart(ctx, done, total);
+    return { path: ctx.dest, bytes: done, resumedFrom: offset, reused: false };
+  } finally {
+    watch.stop();
+    if (sink && !sink.closed) {
+      try {
+        sink.file.close();
+      } catch { /* closed */ }
+    }
+  }
+}
+
+/** What every step of one download needs to know. */
+interface DownloadContext {
+  opts: DownloadOptions;
+  url: string;
+  dest: string;
+  part: string;
+  host: string;
+  /** `opts.maxBytes`, or Infinity. */
+  max: number;
+  /** "<size>, more than the <max> <what> can be", for size messages. */
+  tooBig: (size: number) => string;
+}
+
+function contextOf(opts: DownloadOptions): DownloadContext {
   const max = opts.maxBytes ?? Infinity;
   const what = opts.what ?? "the file";
-  const tooBig = (size: number) =>
-    `${formatBytes(size)}, more than the ${formatBytes(max)} ${what} can be`;
+  return {
+    opts,
+    url: opts.url,
+    dest: opts.dest,
+    part: `${opts.dest}.part`,
+    host: hostOf(opts.url),
+    max,
+    tooBig: (size) => `${formatBytes(size)}, more than the ${formatBytes(max)} ${what} can be`,
+  };
+}
+
+/**
+ * What is on disk already: a finished `dest` of the right size (returned as the result), or the
+ * side file and the bytes of a `.part` this code may continue (`have`, 0 to start afresh; a part
+ * that cannot be continued is deleted). A `dest` over `maxBytes`, and a `.part` without its side
+ * file, are not this code's and a `DataError`.
+ */
+async function localState(
+  ctx: DownloadContext,
+): Promise<DownloadResult | { info: PartInfo | null; have: number }> {
+  const { opts, dest, part, max } = ctx;
   const existing = await sizeOrNull(dest);
   if (existing !== null && existing > max) {
     // Not deleted: nothing shows that this code wrote it.
     throw new DataError(
-      `${dest} is ${tooBig(existing)}; it is not that file: move it away and rerun`,
+      `${dest} is ${ctx.tooBig(existing)}; it is not that file: move it away and rerun`,
     );
   }
   if (existing !== null && (opts.expectedSize === undefined || existing === opts.expectedSize)) {
@@ -174,11 +269,11 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
   if (partSize !== null && info === null) {
     // Every .part this code writes has its side file written first; one without it is not ours.
     throw new DataError(
-      `${part} exists but no ${part}.json shows it is an interrupted download of ${url}; move it ` +
-        "away and rerun",
+      `${part} exists but no ${part}.json shows it is an interrupted download of ${ctx.url}; ` +
+        "move it away and rerun",
     );
   }
-  let have = (info && info.url === url) ? (partSize ?? 0) : 0;
+  let have = (info && info.url === ctx.url) ? (partSize ?? 0) : 0;
   if (have === 0) await dropPart(part);
   if (
     (opts.expectedSize !== undefined && have > opts.expectedSize) || have > max ||
@@ -187,28 +282,26 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
     await dropPart(part);
     have = 0;
   }
+  return { info, have };
+}
 
+/** The abort controller of one transfer, with its idle timer and time limit. */
+interface TransferWatch {
+  ctrl: AbortController;
+  idleMs: number;
+  /** Restarts the idle timer (call whenever bytes arrive). */
+  arm(): void;
+  /** Why this code aborted the transfer; null when it did not (or the caller's signal did). */
+  stopped(): typeof STALLED | typeof TIME_LIMIT | null;
+  /** Clears the timers and detaches from the caller's signal. */
+  stop(): void;
+}
+
+function watchTransfer(opts: DownloadOptions, limitMs: number): TransferWatch {
   const idleMs = opts.idleTimeoutMs ?? 60_000;
-  const limitMs = opts.timeLimitMs ?? Infinity;
-  if (!(limitMs > 0)) {
-    throw new NetworkError(
-      `download of ${url} not started: no time left (${TIME_LIMIT}); rerun the same command to ` +
-        "resume",
-      host,
-      TIME_LIMIT,
-    );
-  }
   const ctrl = new AbortController();
-  // Why this code aborted the transfer (an abort by the caller's signal leaves it null).
   let stopped: typeof STALLED | typeof TIME_LIMIT | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      stopped ??= STALLED;
-      ctrl.abort(new Error("idle timeout"));
-    }, idleMs);
-  };
   const deadline = Number.isFinite(limitMs)
     ? setTimeout(() => {
       stopped ??= TIME_LIMIT;
@@ -217,188 +310,213 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
     : undefined;
   const onAbort = () => ctrl.abort(opts.signal!.reason);
   opts.signal?.addEventListener("abort", onAbort);
-  const stop = () => {
-    clearTimeout(timer);
-    clearTimeout(deadline);
-    opts.signal?.removeEventListener("abort", onAbort);
+  return {
+    ctrl,
+    idleMs,
+    arm() {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stopped ??= STALLED;
+        ctrl.abort(new Error("idle timeout"));
+      }, idleMs);
+    },
+    stopped: () => stopped,
+    stop() {
+      clearTimeout(timer);
+      clearTimeout(deadline);
+      opts.signal?.removeEventListener("abort", onAbort);
+    },
   };
+}
+
+/** Sends the (range) request; a failure to get an answer is a `NetworkError`. */
+async function request(
+  ctx: DownloadContext,
+  watch: TransferWatch,
+  have: number,
+  info: PartInfo | null,
+): Promise<Response> {
   const headers: Record<string, string> = { "accept-encoding": "identity" };
   if (have > 0) {
     headers.range = `bytes=${have}-`;
     const validator = info?.etag ?? info?.lastModified;
     if (validator) headers["if-range"] = validator;
   }
-  arm();
-  let res: Response;
+  watch.arm();
   try {
-    res = await fetch(url, { headers, signal: ctrl.signal, redirect: "follow" });
+    return await fetch(ctx.url, { headers, signal: watch.ctrl.signal, redirect: "follow" });
   } catch (err) {
-    stop();
-    opts.signal?.throwIfAborted();
-    if (stopped === TIME_LIMIT) {
+    watch.stop();
+    ctx.opts.signal?.throwIfAborted();
+    if (watch.stopped() === TIME_LIMIT) {
       throw new NetworkError(
-        `${host} did not answer for ${url} before the time limit ran out; rerun the same ` +
-          "command to try again",
-        host,
+        `${ctx.host} did not answer for ${ctx.url} before the time limit ran out; rerun the ` +
+          "same command to try again",
+        ctx.host,
         TIME_LIMIT,
       );
     }
-    const reason = ctrl.signal.aborted ? "timed out" : networkReason(err);
-    throw new NetworkError(`cannot reach ${host} (${reason})`, host, reason);
+    const reason = watch.ctrl.signal.aborted ? "timed out" : networkReason(err);
+    throw new NetworkError(`cannot reach ${ctx.host} (${reason})`, ctx.host, reason);
   }
-  let file: Deno.FsFile | undefined;
+}
+
+/**
+ * Where the answer's bytes go and the file's total: 206 continues at `have`, 200 starts over, a
+ * 416 whose total equals `have` means the part is whole. Null for any other 416 (the caller
+ * starts over); another status, or a 206 at the wrong offset, is a `DataError`.
+ */
+async function rangeOf(
+  ctx: DownloadContext,
+  res: Response,
+  have: number,
+): Promise<{ offset: number; total: number | null } | null> {
+  if (res.status === 206) {
+    const cr = parseContentRange(res.headers.get("content-range"));
+    if (!cr || cr.start !== have) {
+      await res.body?.cancel();
+      throw new DataError(
+        `${ctx.url}: the server answered a resume request with an unexpected range ` +
+          `(${res.headers.get("content-range")}); delete ${ctx.part} and rerun`,
+      );
+    }
+    return { offset: have, total: cr.total };
+  }
+  if (res.status === 416 && have > 0) {
+    // Nothing left to send: the part may already be whole, else it does not match the file.
+    const cr = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
+    await res.body?.cancel();
+    return cr && Number(cr[1]) === have ? { offset: have, total: have } : null;
+  }
+  if (res.status === 200) {
+    // A full answer: the server ignored the range or the file changed.
+    const len = res.headers.get("content-length");
+    return { offset: 0, total: len !== null && /^\d+$/.test(len) ? Number(len) : null };
+  }
+  await res.body?.cancel();
+  throw new DataError(
+    `${ctx.url} answered HTTP ${res.status} ${res.statusText}; check the URL (or --mirror) and ` +
+      "that the file is still published there",
+  );
+}
+
+/** Refuses an announced total over `maxBytes` (the part is deleted) or unlike `expectedSize`. */
+async function checkAnnouncedSize(
+  ctx: DownloadContext,
+  res: Response,
+  total: number | null,
+): Promise<void> {
+  if (total !== null && total > ctx.max) {
+    await res.body?.cancel();
+    await dropPart(ctx.part);
+    throw new DataError(
+      `${ctx.url} announces ${ctx.tooBig(total)}; it is not the published file (check the URL ` +
+        "or --mirror); nothing was kept",
+    );
+  }
+  const expected = ctx.opts.expectedSize;
+  if (expected !== undefined && total !== null && total !== expected) {
+    await res.body?.cancel();
+    throw new DataError(
+      `${ctx.url} is ${total} bytes but ${expected} were expected; the published file ` +
+        "changed or the URL points at something else",
+    );
+  }
+}
+
+/**
+ * Appends the body to `sink.file` from byte `offset`; returns the bytes on disk. Stops with a
+ * `NetworkError` when the transfer breaks (the part stays), with a `DataError` past `maxBytes`
+ * (the part is deleted; `sink.closed` tells the caller the file is closed) and with a
+ * `DiskWriteError` when a write fails.
+ */
+async function streamBody(
+  ctx: DownloadContext,
+  watch: TransferWatch,
+  body: ReadableStream<Uint8Array>,
+  sink: { file: Deno.FsFile; closed: boolean },
+  offset: number,
+  total: number | null,
+): Promise<number> {
+  const { opts, url, max } = ctx;
+  let done = offset;
+  const reader = body.getReader();
   try {
-    let offset = 0;
-    let total: number | null = null;
-    if (res.status === 206) {
-      const cr = parseContentRange(res.headers.get("content-range"));
-      if (!cr || cr.start !== have) {
-        await res.body?.cancel();
-        throw new DataError(
-          `${url}: the server answered a resume request with an unexpected range ` +
-            `(${res.headers.get("content-range")}); delete ${part} and rerun`,
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        opts.signal?.throwIfAborted();
+        const stopped = watch.stopped();
+        const reason = stopped ?? networkReason(err);
+        const why = stopped === STALLED
+          ? `no data for ${seconds(watch.idleMs)}`
+          : stopped === TIME_LIMIT
+          ? TIME_LIMIT
+          : reason;
+        throw new NetworkError(
+          `download of ${url} broke off after ${done} of ${total ?? "?"} bytes (${why}); ` +
+            "rerun the same command to resume",
+          ctx.host,
+          reason,
         );
       }
-      offset = have;
-      total = cr.total;
-    } else if (res.status === 416 && have > 0) {
-      // Nothing left to send: the part may already be whole, else it does not match the file.
-      const cr = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
-      await res.body?.cancel();
-      if (cr && Number(cr[1]) === have) {
-        offset = have;
-        total = have;
-      } else {
-        await dropPart(part);
-        stop();
-        return await downloadFile(opts);
+      if (next.done) break;
+      const chunk = next.value;
+      watch.arm();
+      if (done + chunk.length > max) {
+        await reader.cancel().catch(() => {});
+        sink.file.close();
+        sink.closed = true;
+        await dropPart(ctx.part);
+        throw new DataError(
+          `${url} sent more than ${formatBytes(max)}, more than ${
+            opts.what ?? "the file"
+          } can be; it is not the published file (check the URL or --mirror); the partial file ` +
+            "was deleted",
+        );
       }
-    } else if (res.status === 200) {
-      const len = res.headers.get("content-length");
-      total = len !== null && /^\d+$/.test(len) ? Number(len) : null;
-      offset = 0; // a full answer: the server ignored the range or the file changed
-    } else {
-      await res.body?.cancel();
-      throw new DataError(
-        `${url} answered HTTP ${res.status} ${res.statusText}; check the URL (or --mirror) and ` +
-          "that the file is still published there",
-      );
-    }
-    if (total !== null && total > max) {
-      await res.body?.cancel();
-      await dropPart(part);
-      throw new DataError(
-        `${url} announces ${tooBig(total)}; it is not the published file (check the URL or ` +
-          "--mirror); nothing was kept",
-      );
-    }
-    if (opts.expectedSize !== undefined && total !== null && total !== opts.expectedSize) {
-      await res.body?.cancel();
-      throw new DataError(
-        `${url} is ${total} bytes but ${opts.expectedSize} were expected; the published file ` +
-          "changed or the URL points at something else",
-      );
-    }
-    const newInfo: PartInfo = {
-      url,
-      etag: res.headers.get("etag") ?? info?.etag ?? undefined,
-      lastModified: res.headers.get("last-modified") ?? info?.lastModified ?? undefined,
-      total: total ?? undefined,
-    };
-    const keep = "the partial download is kept and resumes";
-    try {
-      await Deno.writeTextFile(`${part}.json`, JSON.stringify(newInfo) + "\n");
-      file = await Deno.open(part, { write: true, create: true, truncate: offset === 0 });
-      await file.seek(offset, Deno.SeekMode.Start);
-    } catch (err) {
-      await res.body?.cancel();
-      throw asDiskWriteError(err, part, keep);
-    }
-    let done = offset;
-    opts.onProgress?.(done, total);
-    if (res.status !== 416 && res.body) {
-      const reader = res.body.getReader();
       try {
-        for (;;) {
-          let next: ReadableStreamReadResult<Uint8Array>;
-          try {
-            next = await reader.read();
-          } catch (err) {
-            opts.signal?.throwIfAborted();
-            const reason = stopped ?? networkReason(err);
-            const why = stopped === STALLED
-              ? `no data for ${seconds(idleMs)}`
-              : stopped === TIME_LIMIT
-              ? TIME_LIMIT
-              : reason;
-            throw new NetworkError(
-              `download of ${url} broke off after ${done} of ${total ?? "?"} bytes (${why}); ` +
-                "rerun the same command to resume",
-              host,
-              reason,
-            );
-          }
-          if (next.done) break;
-          const chunk = next.value;
-          arm();
-          if (done + chunk.length > max) {
-            await reader.cancel().catch(() => {});
-            file.close();
-            file = undefined;
-            await dropPart(part);
-            throw new DataError(
-              `${url} sent more than ${formatBytes(max)}, more than ${what} can be; it is not ` +
-                "the published file (check the URL or --mirror); the partial file was deleted",
-            );
-          }
-          try {
-            await writeAll(file, chunk);
-          } catch (err) {
-            await reader.cancel().catch(() => {});
-            throw asDiskWriteError(err, part, keep);
-          }
-          done += chunk.length;
-          opts.onProgress?.(done, total);
-        }
-      } finally {
-        reader.releaseLock();
+        await writeAll(sink.file, chunk);
+      } catch (err) {
+        await reader.cancel().catch(() => {});
+        throw asDiskWriteError(err, ctx.part, "the partial download is kept and resumes");
       }
+      done += chunk.length;
+      opts.onProgress?.(done, total);
     }
-    try {
-      await file.sync();
-    } catch (err) {
-      throw asDiskWriteError(err, part, keep);
-    }
-    file.close();
-    file = undefined;
-    if (total !== null && done !== total) {
-      throw new NetworkError(
-        `download of ${url} ended after ${done} of ${total} bytes (connection closed early); ` +
-          "rerun the same command to resume",
-        host,
-        "connection closed early",
-      );
-    }
-    if (opts.expectedSize !== undefined && done !== opts.expectedSize) {
-      await dropPart(part);
-      throw new DataError(
-        `${url} gave ${done} bytes but ${opts.expectedSize} were expected; the partial file was ` +
-          "deleted, rerun to download it again",
-      );
-    }
-    try {
-      await Deno.rename(part, dest);
-    } catch (err) {
-      throw asDiskWriteError(err, dest, keep);
-    }
-    await Deno.remove(`${part}.json`).catch(() => {});
-    return { path: dest, bytes: done, resumedFrom: offset, reused: false };
   } finally {
-    stop();
-    if (file) {
-      try {
-        file.close();
-      } catch { /* closed */ }
-    }
+    reader.releaseLock();
   }
+  return done;
+}
+
+/**
+ * Checks the finished part against the announced and the expected size, then renames it to
+ * `dest` and removes its side file.
+ */
+async function finishPart(ctx: DownloadContext, done: number, total: number | null): Promise<void> {
+  const { url, part, opts } = ctx;
+  if (total !== null && done !== total) {
+    throw new NetworkError(
+      `download of ${url} ended after ${done} of ${total} bytes (connection closed early); ` +
+        "rerun the same command to resume",
+      ctx.host,
+      "connection closed early",
+    );
+  }
+  if (opts.expectedSize !== undefined && done !== opts.expectedSize) {
+    await dropPart(part);
+    throw new DataError(
+      `${url} gave ${done} bytes but ${opts.expectedSize} were expected; the partial file was ` +
+        "deleted, rerun to download it again",
+    );
+  }
+  try {
+    await Deno.rename(part, ctx.dest);
+  } catch (err) {
+    throw asDiskWriteError(err, ctx.dest, "the partial download is kept and resumes");
+  }
+  await Deno.remove(`${part}.json`).catch(() => {});
 }

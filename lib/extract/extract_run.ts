@@ -17,84 +17,46 @@
  * leaves the previous result as it was, keeps finished chunks for a rerun, and removes an
  * `--out` it created when nothing in it is worth keeping.
  *
+ * The stage runner (lib/io/stage.ts) does the directory, lock and release part
+ * (`withLockedDir`); the rest is not `runStage`, on purpose: (1) the work is resumable across
+ * failed runs, in `.parts/`, which `runStage`'s all-or-nothing compute cannot keep; (2) a feature
+ * set's commit removes the previous result's files the new one lacks (e.g. `views.npy` after a
+ * rerun without `--views`, which readers would pick up by presence) and refuses foreign files,
+ * while the runner's commit only adds and replaces; (3) ownership of those files is recorded in
+ * the manifest's `files` list and in meta.json, which is the completion marker readers check.
+ * The guarantee is the same: until the final commit the previous result is untouched, and the
+ * commit itself (lib/extract/set_files.ts) takes meta.json away first and puts it back last, so
+ * a crash at any point leaves either the previous set, or no readable set and a rerun resumes.
+ *
  * @module
  */
 import { createHash } from "node:crypto";
 import { DataError } from "../errors.ts";
-import { diskError, writeJsonAtomic, writeTextAtomic } from "../io/atomic.ts";
+import { diskError, writeJsonAtomic } from "../io/atomic.ts";
 import { assertOutsideInputs, type NamedPath } from "../io/containment.ts";
-import { acquireLock } from "../io/lock.ts";
-import { buildManifest, hashFile, manifestMatches, writeManifest } from "../io/manifest.ts";
-import { float32ToFloat16Bits, type NpyDtype, writeNpy } from "../io/npy.ts";
-import { prepareOutDir, removeFreshOutDir } from "../io/out_dir.ts";
-import { createStaging, discardStaging } from "../io/staging.ts";
+import { hashFile, manifestMatches } from "../io/manifest.ts";
+import { withLockedDir } from "../io/stage.ts";
 import { assertFitsInMemory } from "../memory_budget.ts";
 import { f32Tensor } from "../ort/session.ts";
 import { type Backbone, openBackbone } from "./backbone_session.ts";
-import { type ImageList, listHash } from "./image_list.ts";
-import { concatNpyFiles } from "./npy_concat.ts";
+import { assemble } from "./extract_assemble.ts";
+import { computeChunks, strictError } from "./extract_compute.ts";
+import { type ExtractConfig, type RunContext, viewSettings } from "./extract_config.ts";
 import {
-  configureDecoder,
-  cropFlipRgb,
-  decodeRgbSizes,
-  drawViews,
-  PixelLimitError,
-  preprocessInfo,
-  type Resizer,
-  rgbToChw,
-  viewResizeFor,
-} from "./preprocess.ts";
-import {
-  commitSetFiles,
-  FIXED_FILES,
-  isSafeOutputName,
-  outputFileName,
-  planSetFiles,
-  type SetOutput,
-  VIEWS_OUTPUT,
-} from "./set_files.ts";
-import { type Shard, shardRange } from "./shard.ts";
+  loadRecords,
+  type PartRecord,
+  PARTS,
+  readJsonOrNull,
+  removeParts,
+  type RunRecord,
+  VIEWS,
+} from "./extract_parts.ts";
+import { listHash } from "./image_list.ts";
+import { FIXED_FILES, outputFileName, planSetFiles } from "./set_files.ts";
+import { shardRange } from "./shard.ts";
+import { DEFAULT_SIZE, inputDims, transformSpec } from "./transform_spec.ts";
 
-/** Everything an extraction needs. */
-export interface ExtractConfig {
-  modelPath: string;
-  list: ImageList;
-  outDir: string;
-  /** Dataset name for meta.json. */
-  dataset: string;
-  /** Backbone name for meta.json. */
-  backbone: string;
-  batch: number;
-  threads: number;
-  device: "cpu" | "cuda";
-  dtype: "f32" | "f16";
-  size: number;
-  resizer?: Resizer;
-  shard: Shard;
-  strict: boolean;
-  /** Recompute even when the output is complete and up to date. */
-  force?: boolean;
-  /** List positions per resumable part (default 256). */
-  chunkSize?: number;
-  /** Images decoded ahead of inference (default 2 batches + 8). */
-  decodeAhead?: number;
-  /**
-   * Training views per image (default 1: none). With V > 1, `views.npy` gets V rows per image
-   * (rows i*V .. i*V+V-1 for image i of features.npy), each the primary output of one draw of
-   * the training transform (resize `viewResize`, seeded random `size` crop, random flip);
-   * features.npy keeps the evaluation transform.
-   */
-  views?: number;
-  /** Seed of the view draws (default 0). */
-  viewSeed?: number;
-  /** Square resize before the random crop (default {@linkcode viewResizeFor}(size): 512 at 480). */
-  viewResize?: number;
-  /**
-   * Inputs besides the model and the image root that `outDir` must not overlap, e.g. the
-   * `--list` file or an extraction plan (`--config`).
-   */
-  otherInputs?: NamedPath[];
-}
+export type { ExtractConfig } from "./extract_config.ts";
 
 /** Progress of a run: images handled (decoded or skipped) out of the shard's total. */
 export interface ExtractProgress {
@@ -121,67 +83,6 @@ export interface ExtractSummary {
   seconds: number;
   /** Lines for the user (lib prints nothing): foreign files left alone in `--out`. */
   warnings: string[];
-}
-
-interface PartRecord {
-  key: string;
-  chunk: number;
-  start: number;
-  end: number;
-  ok: number;
-  /** List positions (global) and reasons of unreadable images. */
-  skipped: [number, string][];
-  dims: Record<string, number>;
-}
-
-/** `.parts/run.json`: the run's key, and the exact part files it may write (for removal). */
-interface RunRecord {
-  key: string;
-  /** Chunks of the run: part files are `part-NNNNNN.json` and `part-NNNNNN.<part>.npy`. */
-  chunks: number;
-  /** The `<part>` names: the model's outputs, and `views`. */
-  parts: string[];
-}
-
-const PARTS = ".parts";
-
-/** Largest chunk count a run.json may claim (a damaged one must not start a huge loop). */
-const MAX_CHUNKS = 100_000_000;
-
-function partName(chunk: number): string {
-  return `part-${String(chunk).padStart(6, "0")}`;
-}
-
-function storageDtype(output: string, dtype: "f32" | "f16"): NpyDtype {
-  return output === "logits" || dtype === "f32" ? "<f4" : "<f2";
-}
-
-/** Name of the training-views array (its part files: `part-NNNNNN.views.npy`). */
-const VIEWS = VIEWS_OUTPUT;
-
-/** The view settings of a config, null when it extracts no training views. */
-function viewSettings(cfg: ExtractConfig): { views: number; seed: number; resize: number } | null {
-  const views = cfg.views ?? 1;
-  if (!Number.isInteger(views) || views < 1) throw new RangeError(`views must be >= 1: ${views}`);
-  if (views === 1) return null;
-  const resize = cfg.viewResize ?? viewResizeFor(cfg.size);
-  if (resize < cfg.size) {
-    throw new RangeError(`view resize ${resize} is smaller than the crop ${cfg.size}`);
-  }
-  return { views, seed: cfg.viewSeed ?? 0, resize };
-}
-
-async function readJsonOrNull<T>(path: string): Promise<T | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
-  } catch {
-    return null;
-  }
-}
-
-/** One line of skipped.tsv: tabs and newlines in reasons would break the format. */
-function tsvField(s: string): string {
-  return s.replace(/[\t\r\n]+/g, " ");
 }
 
 function existsSync(path: string): boolean {
@@ -231,6 +132,53 @@ export function extractionMemoryBytes(o: {
   return window + batches + 2 * Math.min(o.images, o.chunkSize) * rowBytes;
 }
 
+/** The run with its model open: input side, transform, batch, shard range (key not yet known). */
+function resolveRun(cfg: ExtractConfig, backbone: Backbone): Omit<RunContext, "key"> {
+  const kind = cfg.preprocess ?? "bit";
+  const declared = backbone.inputSize;
+  if (cfg.size !== undefined && declared !== undefined && cfg.size !== declared) {
+    throw new DataError(
+      `--size ${cfg.size}: --model ${cfg.modelPath} takes ${declared} x ${declared} inputs; ` +
+        `drop --size or pass --size ${declared}`,
+    );
+  }
+  const size = cfg.size ?? declared ?? DEFAULT_SIZE[kind];
+  const vs = viewSettings(cfg, size);
+  const { start, end } = shardRange(cfg.list.entries.length, cfg.shard);
+  return {
+    cfg,
+    backbone,
+    transform: transformSpec(kind, size, backbone.layout),
+    batch: backbone.fixedBatch ?? cfg.batch,
+    chunkSize: cfg.chunkSize ?? 256,
+    vs,
+    start,
+    end,
+    partsDir: `${cfg.outDir}/${PARTS}`,
+    partNames: [...backbone.outputs, ...(vs ? [VIEWS] : [])],
+  };
+}
+
+function assertMemory(ctx: Omit<RunContext, "key">): void {
+  const { cfg, backbone, transform } = ctx;
+  const views = cfg.views ?? 1;
+  const need = extractionMemoryBytes({
+    images: ctx.end - ctx.start,
+    batch: ctx.batch,
+    size: transform.size,
+    views,
+    chunkSize: ctx.chunkSize,
+    decodeAhead: cfg.decodeAhead,
+    dims: backbone.outputs.map((o) => backbone.dims[o] ?? 0),
+  });
+  assertFitsInMemory(
+    need,
+    `extracting ${cfg.list.root} (batch ${ctx.batch} of ${transform.size}x${transform.size} ` +
+      `images, chunk ${ctx.chunkSize}${views > 1 ? `, ${views} views` : ""})`,
+    "use a smaller --batch, --chunk or --size",
+  );
+}
+
 /**
  * Runs (or resumes, or skips as up to date) an extraction and writes the feature set.
  * `onProgress` is called after every batch.
@@ -242,204 +190,177 @@ export async function runExtraction(
   const t0 = performance.now();
   // Usage before anything else: --out may not be or hold an input (exit 2, nothing created).
   assertOutsideInputs({ label: "--out", path: cfg.outDir }, extractionInputs(cfg));
-  viewSettings(cfg);
+  viewSettings(cfg, cfg.size ?? DEFAULT_SIZE[cfg.preprocess ?? "bit"]);
   // The model is opened (and its outputs checked) before --out is touched: a bad --model must
   // not create or damage the output directory.
   const backbone = await openBackbone(cfg.modelPath, {
     device: cfg.device,
     threads: cfg.threads,
+    featuresOutput: cfg.featuresOutput,
+    logitsOutput: cfg.logitsOutput,
   });
   try {
-    const chunkSize = cfg.chunkSize ?? 256;
-    const views = cfg.views ?? 1;
-    const { start, end } = shardRange(cfg.list.entries.length, cfg.shard);
-    const need = extractionMemoryBytes({
-      images: end - start,
-      batch: cfg.batch,
-      size: cfg.size,
-      views,
-      chunkSize,
-      decodeAhead: cfg.decodeAhead,
-      dims: backbone.outputs.map((o) => backbone.dims[o] ?? 0),
-    });
-    assertFitsInMemory(
-      need,
-      `extracting ${cfg.list.root} (batch ${cfg.batch} of ${cfg.size}x${cfg.size} images, ` +
-        `chunk ${chunkSize}${views > 1 ? `, ${views} views` : ""})`,
-      "use a smaller --batch, --chunk or --size",
+    const base = resolveRun(cfg, backbone);
+    assertMemory(base);
+    // The stage runner's lock and fresh-directory handling (lib/io/stage.ts); the rest of the
+    // sequence is extraction's own, see the module doc.
+    return await withLockedDir(
+      cfg.outDir,
+      { purpose: "extract", label: "--out" },
+      () => extractWith(base, onProgress, t0),
     );
-    const out = await prepareOutDir(cfg.outDir, "--out");
-    try {
-      return await extractWith(cfg, backbone, onProgress, t0);
-    } catch (err) {
-      await removeFreshOutDir(out);
-      throw err;
-    }
   } finally {
     await backbone.session.release().catch(() => {});
   }
 }
 
-/** The part files a run record names, run.json last; names that are not ours are skipped. */
-function partFiles(run: Partial<RunRecord> | null): string[] {
-  if (!run) return [];
-  const chunks = Number.isSafeInteger(run.chunks) && run.chunks! >= 0 && run.chunks! <= MAX_CHUNKS
-    ? run.chunks!
-    : 0;
-  const parts = Array.isArray(run.parts) ? run.parts.filter(isSafeOutputName) : [];
-  const files: string[] = [];
-  for (let c = 0; c < chunks; c++) {
-    files.push(`${partName(c)}.json`);
-    for (const p of parts) files.push(`${partName(c)}.${p}.npy`);
-  }
-  files.push("run.json");
-  return files;
+/** The manifest's config and inputs of a run, and the key of its parts. */
+interface RunIdentity {
+  config: Record<string, unknown>;
+  inputs: Record<string, string>;
+  key: string;
 }
 
-/**
- * Removes the part files `run` lists, then `.parts` itself if that left it empty. Returns a
- * warning when something else is in there (it is left alone).
- */
-async function removeParts(partsDir: string, run: Partial<RunRecord> | null): Promise<string[]> {
-  for (const f of partFiles(run)) {
-    await Deno.remove(`${partsDir}/${f}`).catch((err) => {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    });
-  }
-  try {
-    await Deno.remove(partsDir);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    const left: string[] = [];
-    for await (const e of Deno.readDir(partsDir)) left.push(e.name);
-    if (left.length === 0) throw err;
-    return [
-      `${partsDir} still holds ${left.length} entries no extraction run lists (${
-        left.sort().slice(0, 3).join(", ")
-      }${left.length > 3 ? ", ..." : ""}); they were left alone`,
-    ];
-  }
-  return [];
-}
-
-async function extractWith(
-  cfg: ExtractConfig,
-  backbone: Backbone,
-  onProgress: ((p: ExtractProgress) => void) | undefined,
-  t0: number,
-): Promise<ExtractSummary> {
-  const chunkSize = cfg.chunkSize ?? 256;
-  const resizer = cfg.resizer ?? "pil";
-  const entries = cfg.list.entries;
-  const { start, end } = shardRange(entries.length, cfg.shard);
-  const total = end - start;
-  const modelHash = await hashFile(cfg.modelPath);
+async function runIdentity(base: Omit<RunContext, "key">): Promise<RunIdentity> {
+  const { cfg, backbone, transform, vs } = base;
   const inputs: Record<string, string> = {
-    model: `sha256:${modelHash}`,
-    list: `sha256:${listHash(entries)}`,
+    model: `sha256:${await hashFile(cfg.modelPath)}`,
+    list: `sha256:${listHash(cfg.list.entries)}`,
   };
   try {
     inputs.model_data = `sha256:${await hashFile(`${cfg.modelPath}.data`)}`;
   } catch { /* no external data file */ }
-  const vs = viewSettings(cfg);
+  const legacy = backbone.outputs.every((o) => backbone.sources[o] === o);
   const config = {
     dataset: cfg.dataset,
     backbone: cfg.backbone,
-    size: cfg.size,
-    resizer,
+    size: transform.size,
+    resizer: cfg.resizer ?? "pil",
     dtype: cfg.dtype,
-    batch: cfg.batch,
+    batch: base.batch,
     device: cfg.device,
     shard: cfg.shard,
-    chunk: chunkSize,
+    chunk: base.chunkSize,
     list_root: cfg.list.root,
-    // Only with views, so feature sets extracted before views existed stay up to date.
+    // Only when they differ from the defaults, so that feature sets extracted before these
+    // options existed stay up to date.
     ...(vs ? { views: vs } : {}),
+    ...(transform.kind !== "bit" ? { preprocess: transform.kind } : {}),
+    ...(legacy ? {} : { model_outputs: backbone.sources }),
   };
   const key = createHash("sha256").update(JSON.stringify({ config, inputs })).digest("hex");
-  const primary = backbone.outputs[0];
-  // Every file name below comes from these fixed names and the checked model output names.
-  const partNames = [...backbone.outputs, ...(vs ? [VIEWS] : [])];
+  return { config, inputs, key };
+}
+
+/** The summary of a result that is complete and up to date, or null when it must be computed. */
+async function upToDate(
+  ctx: RunContext,
+  id: RunIdentity,
+  files: string[],
+  t0: number,
+): Promise<ExtractSummary | null> {
+  const { cfg } = ctx;
+  const existing = await readJsonOrNull<Record<string, unknown>>(`${cfg.outDir}/meta.json`);
+  const manifestKey = { stage: "extract", config: id.config, inputs: id.inputs };
+  if (
+    cfg.force || existing?.complete !== true || !await manifestMatches(cfg.outDir, manifestKey)
+  ) {
+    return null;
+  }
+  const warnings = await removeParts(
+    ctx.partsDir,
+    await readJsonOrNull<Partial<RunRecord>>(`${ctx.partsDir}/run.json`),
+  );
+  // Nothing is written, so a foreign file a reader would pick up is only reported.
+  const plan = await planSetFiles(cfg.outDir, files, { task: "extract", internal: [PARTS] })
+    .catch((err) => {
+      if (err instanceof DataError) return { warnings: [err.message] };
+      throw err;
+    });
+  return {
+    outDir: cfg.outDir,
+    count: existing.count as number,
+    skipped: existing.skipped as number,
+    total: ctx.end - ctx.start,
+    dim: existing.dim as number,
+    resumed: 0,
+    upToDate: true,
+    outputs: Array.isArray(existing.outputs)
+      ? existing.outputs.map((o: { name: string }) => o.name)
+      : ["features"],
+    seconds: (performance.now() - t0) / 1000,
+    warnings: [...plan.warnings, ...warnings],
+  };
+}
+
+/** Clears parts of another run (or all, with force), then records this run in run.json. */
+async function startParts(ctx: RunContext, id: RunIdentity): Promise<RunRecord> {
+  const previous = await readJsonOrNull<Partial<RunRecord>>(`${ctx.partsDir}/run.json`);
+  if (ctx.cfg.force || (previous && previous.key !== id.key)) {
+    await removeParts(ctx.partsDir, previous);
+  }
+  try {
+    await Deno.mkdir(ctx.partsDir, { recursive: true });
+  } catch (err) {
+    throw diskError(err, ctx.partsDir);
+  }
+  const chunks = Math.ceil((ctx.end - ctx.start) / ctx.chunkSize);
+  const run: RunRecord = { key: id.key, chunks, parts: ctx.partNames };
+  await writeJsonAtomic(`${ctx.partsDir}/run.json`, {
+    ...run,
+    config: id.config,
+    inputs: id.inputs,
+  });
+  return run;
+}
+
+async function extractWith(
+  base: Omit<RunContext, "key">,
+  onProgress: ((p: ExtractProgress) => void) | undefined,
+  t0: number,
+): Promise<ExtractSummary> {
+  const id = await runIdentity(base);
+  const ctx: RunContext = { ...base, key: id.key };
+  const { cfg } = ctx;
+  const total = ctx.end - ctx.start;
+  // Every file name below comes from these fixed names and the checked output names.
   const files = [
-    ...partNames.map((o, i) => o === VIEWS ? `${VIEWS}.npy` : outputFileName(o, i === 0)),
+    ...ctx.partNames.map((o, i) => o === VIEWS ? `${VIEWS}.npy` : outputFileName(o, i === 0)),
     ...FIXED_FILES,
   ];
-
-  const lock = await acquireLock(cfg.outDir, "extract");
-  const partsDir = `${cfg.outDir}/${PARTS}`;
   let runRecord: RunRecord | null = null;
   let anyChunkDone = false;
   try {
-    const manifestKey = { stage: "extract", config, inputs };
-    const existing = await readJsonOrNull<Record<string, unknown>>(`${cfg.outDir}/meta.json`);
-    if (
-      !cfg.force && existing?.complete === true && await manifestMatches(cfg.outDir, manifestKey)
-    ) {
-      const warnings = await removeParts(
-        partsDir,
-        await readJsonOrNull<Partial<RunRecord>>(`${partsDir}/run.json`),
-      );
-      // Nothing is written, so a foreign file a reader would pick up is only reported.
-      const plan = await planSetFiles(cfg.outDir, files, { task: "extract", internal: [PARTS] })
-        .catch((err) => {
-          if (err instanceof DataError) return { warnings: [err.message] };
-          throw err;
-        });
-      return {
-        outDir: cfg.outDir,
-        count: existing.count as number,
-        skipped: existing.skipped as number,
-        total,
-        dim: existing.dim as number,
-        resumed: 0,
-        upToDate: true,
-        outputs: Array.isArray(existing.outputs)
-          ? existing.outputs.map((o: { name: string }) => o.name)
-          : ["features"],
-        seconds: (performance.now() - t0) / 1000,
-        warnings: [...plan.warnings, ...warnings],
-      };
-    }
+    const done = await upToDate(ctx, id, files, t0);
+    if (done) return done;
     // Before anything is written: refuse a foreign file the result would overwrite or a reader
     // would take for part of it. The previous result stays complete until the commit.
     const plan = await planSetFiles(cfg.outDir, files, { task: "extract", internal: [PARTS] });
-    const previous = await readJsonOrNull<Partial<RunRecord>>(`${partsDir}/run.json`);
-    if (cfg.force || (previous && previous.key !== key)) {
-      await removeParts(partsDir, previous);
+    runRecord = await startParts(ctx, id);
+    const records = await loadRecords(ctx.partsDir, {
+      key: id.key,
+      start: ctx.start,
+      end: ctx.end,
+      chunkSize: ctx.chunkSize,
+      parts: ctx.partNames,
+    });
+    const finished = records.filter((r): r is PartRecord => r !== null);
+    anyChunkDone = finished.length > 0;
+    const resumed = finished.reduce((s, r) => s + r.end - r.start, 0);
+    const progress = {
+      done: resumed,
+      total,
+      skipped: finished.reduce((s, r) => s + r.skipped.length, 0),
+      resumed,
+    };
+    if (cfg.strict) {
+      const bad = finished.find((r) => r.skipped.length > 0);
+      if (bad) throw strictError(cfg, bad.skipped[0]);
     }
-    try {
-      await Deno.mkdir(partsDir, { recursive: true });
-    } catch (err) {
-      throw diskError(err, partsDir);
-    }
-    const nChunks = Math.ceil(total / chunkSize);
-    runRecord = { key, chunks: nChunks, parts: partNames };
-    await writeJsonAtomic(`${partsDir}/run.json`, { ...runRecord, config, inputs });
-
-    const records: (PartRecord | null)[] = new Array(nChunks).fill(null);
-    let resumed = 0;
-    let skippedCount = 0;
-    for (let c = 0; c < nChunks; c++) {
-      const rec = await readJsonOrNull<PartRecord>(`${partsDir}/${partName(c)}.json`);
-      const a = start + c * chunkSize;
-      if (
-        rec && rec.key === key && rec.chunk === c &&
-        validRecord(rec, a, Math.min(end, a + chunkSize), partNames)
-      ) {
-        records[c] = rec;
-        anyChunkDone = true;
-        resumed += rec.end - rec.start;
-        skippedCount += rec.skipped.length;
-        if (cfg.strict && rec.skipped.length > 0) throw strictError(cfg, rec.skipped[0]);
-      }
-    }
-    const progress = { done: resumed, total, skipped: skippedCount, resumed };
     onProgress?.({ ...progress });
-
-    const todo: number[] = [];
-    for (let c = 0; c < nChunks; c++) if (!records[c]) todo.push(c);
+    const todo = records.flatMap((r, c) => r ? [] : [c]);
     if (todo.length > 0) {
-      await computeChunks(cfg, backbone, todo, { start, end, chunkSize, key, partsDir }, (rec) => {
+      await computeChunks(ctx, todo, (rec) => {
         records[rec.chunk] = rec;
         anyChunkDone = true;
       }, (n, skipped) => {
@@ -448,72 +369,41 @@ async function extractWith(
         onProgress?.({ ...progress });
       });
     }
-    const done = records as PartRecord[];
-    const dims = await resolveDims(backbone, done, cfg);
-    const summary = await assemble(cfg, backbone, done, {
-      start,
-      end,
-      partsDir,
-      primary,
-      dims,
-      config,
-      inputs,
+    const all = records as PartRecord[];
+    const a = await assemble(ctx, all, {
+      dims: await resolveDims(ctx, all),
+      config: id.config,
+      inputs: id.inputs,
       files,
       stale: plan.stale,
       t0,
     });
-    const leftovers = await removeParts(partsDir, runRecord);
+    const leftovers = await removeParts(ctx.partsDir, runRecord);
     return {
-      ...summary,
+      outDir: cfg.outDir,
+      ...a,
+      total,
       resumed,
+      upToDate: false,
+      outputs: ctx.backbone.outputs,
       seconds: (performance.now() - t0) / 1000,
       warnings: [...plan.warnings, ...leftovers],
     };
   } catch (err) {
     // Finished chunks are kept for the rerun; a run that finished none leaves no .parts.
-    if (runRecord && !anyChunkDone) await removeParts(partsDir, runRecord).catch(() => {});
+    if (runRecord && !anyChunkDone) await removeParts(ctx.partsDir, runRecord).catch(() => {});
     throw err;
-  } finally {
-    lock.release();
   }
 }
 
-/**
- * Whether a part record describes chunk [a, b) consistently (a damaged record is recomputed, never
- * trusted): its range, an image count plus skipped positions inside the range that cover it, and
- * a positive width for every part array.
- */
-function validRecord(rec: PartRecord, a: number, b: number, parts: readonly string[]): boolean {
-  if (rec.start !== a || rec.end !== b || !Number.isSafeInteger(rec.ok) || rec.ok < 0) return false;
-  if (!Array.isArray(rec.skipped) || rec.ok + rec.skipped.length !== b - a) return false;
-  const seen = new Set<number>();
-  for (const s of rec.skipped) {
-    if (!Array.isArray(s) || !Number.isSafeInteger(s[0]) || typeof s[1] !== "string") return false;
-    if (s[0] < a || s[0] >= b || seen.has(s[0])) return false;
-    seen.add(s[0]);
-  }
-  if (rec.ok === 0) return true;
-  const dims = rec.dims;
-  if (dims === null || typeof dims !== "object") return false;
-  return parts.every((p) => Number.isSafeInteger(dims[p]) && dims[p] > 0 && dims[p] <= 1 << 24);
-}
-
-function strictError(cfg: ExtractConfig, skipped: [number, string]): DataError {
-  const e = cfg.list.entries[skipped[0]];
-  return new DataError(
-    `${cfg.list.root}/${e.path}: cannot read the image (${skipped[1]}); remove or replace it, ` +
-      "or rerun without --strict to skip unreadable images",
-  );
-}
-
-/** Output widths: from the parts, else the model's declared shapes, else one dummy image. */
+/** Output widths: from the parts, else the model's declared shapes, else one blank image. */
 async function resolveDims(
-  backbone: Backbone,
+  ctx: RunContext,
   records: PartRecord[],
-  cfg: ExtractConfig,
 ): Promise<Record<string, number>> {
   const withRows = records.find((r) => r.ok > 0);
   if (withRows) return withRows.dims;
+  const { backbone, transform } = ctx;
   const dims: Record<string, number> = {};
   let missing = false;
   for (const o of backbone.outputs) {
@@ -522,331 +412,11 @@ async function resolveDims(
     else dims[o] = d;
   }
   if (!missing) return dims;
-  const per = 3 * cfg.size * cfg.size;
+  const n = backbone.fixedBatch ?? 1;
+  const per = 3 * transform.size * transform.size;
   const out = await backbone.session.run({
-    [backbone.input]: f32Tensor(new Float32Array(per), [1, 3, cfg.size, cfg.size]),
+    [backbone.input]: f32Tensor(new Float32Array(n * per), inputDims(transform, n)),
   });
-  for (const o of backbone.outputs) dims[o] = out[o].data.length;
+  for (const o of backbone.outputs) dims[o] = out[backbone.sources[o]].data.length / n;
   return dims;
-}
-
-interface Decoded {
-  pos: number;
-  rgb?: Uint8Array;
-  /** Training views (crop x crop HWC RGB), when extracting views. */
-  views?: Uint8Array[];
-  error?: string;
-}
-
-async function computeChunks(
-  cfg: ExtractConfig,
-  backbone: Backbone,
-  chunks: number[],
-  ctx: { start: number; end: number; chunkSize: number; key: string; partsDir: string },
-  onChunk: (rec: PartRecord) => void,
-  onAdvance: (n: number, skipped: number) => void,
-): Promise<void> {
-  configureDecoder(1);
-  const S = cfg.size;
-  const per = 3 * S * S;
-  const resizer = cfg.resizer ?? "pil";
-  const positions: number[] = [];
-  for (const c of chunks) {
-    const a = ctx.start + c * ctx.chunkSize;
-    const b = Math.min(ctx.end, a + ctx.chunkSize);
-    for (let p = a; p < b; p++) positions.push(p);
-  }
-  const ahead = cfg.decodeAhead ?? 2 * cfg.batch + 8;
-  const queue: Promise<Decoded>[] = [];
-  let next = 0;
-  const vs = viewSettings(cfg);
-  const decode = (pos: number): Promise<Decoded> =>
-    decodeRgbSizes(
-      `${cfg.list.root}/${cfg.list.entries[pos].path}`,
-      vs ? [S, vs.resize] : [S],
-      resizer,
-    ).then(
-      ([rgb, big]) => {
-        if (!vs) return { pos, rgb };
-        const draws = drawViews(vs.seed, pos, vs.views, vs.resize, S);
-        return { pos, rgb, views: draws.map((d) => cropFlipRgb(big, vs.resize, S, d)) };
-      },
-      (err) => ({ pos, error: errorReason(err) }),
-    );
-  const fill = () => {
-    while (queue.length < ahead && next < positions.length) queue.push(decode(positions[next++]));
-  };
-  fill();
-
-  const batchBuf = new Float32Array(cfg.batch * per);
-  const viewBuf = vs ? new Float32Array(cfg.batch * per) : null;
-  const primary = backbone.outputs[0];
-  for (const c of chunks) {
-    const a = ctx.start + c * ctx.chunkSize;
-    const b = Math.min(ctx.end, a + ctx.chunkSize);
-    const rows: Record<string, Float32Array[]> = {};
-    const dims: Record<string, number> = {};
-    const skipped: [number, string][] = [];
-    let inBatch = 0;
-    let ok = 0;
-    let pendingAdvance = 0;
-    let pendingSkipped = 0;
-    let inViews = 0;
-    const viewRows: Float32Array[] = [];
-    // Views go through the backbone in batches of the same size, in image-then-view order, so
-    // the rows of image i are i*V .. i*V+V-1; like image batches they never cross a chunk.
-    const flushViews = async () => {
-      if (inViews === 0) return;
-      const out = await backbone.session.run({
-        [backbone.input]: f32Tensor(viewBuf!.subarray(0, inViews * per), [inViews, 3, S, S]),
-      });
-      const data = out[primary].data as Float32Array;
-      dims[VIEWS] = data.length / inViews;
-      viewRows.push(data.slice());
-      inViews = 0;
-    };
-    const flush = async () => {
-      if (inBatch === 0) return;
-      const out = await backbone.session.run({
-        [backbone.input]: f32Tensor(batchBuf.subarray(0, inBatch * per), [inBatch, 3, S, S]),
-      });
-      for (const o of backbone.outputs) {
-        const t = out[o];
-        const data = t.data as Float32Array;
-        if (t.type !== "float32" || t.dims.length !== 2 || t.dims[0] !== inBatch) {
-          throw new DataError(
-            `--model ${cfg.modelPath}: output '${o}' is ${t.type} with shape ` +
-              `(${t.dims.join(", ")}) for ${inBatch} images; expected float32 N x D`,
-          );
-        }
-        dims[o] = data.length / inBatch;
-        (rows[o] ??= []).push(data.slice());
-      }
-      ok += inBatch;
-      inBatch = 0;
-      onAdvance(pendingAdvance, pendingSkipped);
-      pendingAdvance = 0;
-      pendingSkipped = 0;
-    };
-    for (let p = a; p < b; p++) {
-      const d = await queue.shift()!;
-      fill();
-      if (d.pos !== p) throw new Error(`decode queue out of order: ${d.pos} != ${p}`);
-      pendingAdvance++;
-      if (d.error !== undefined) {
-        if (cfg.strict) throw strictError(cfg, [p, d.error]);
-        skipped.push([p, d.error]);
-        pendingSkipped++;
-        continue;
-      }
-      rgbToChw(d.rgb!, S, batchBuf, inBatch * per);
-      inBatch++;
-      for (const v of d.views ?? []) {
-        rgbToChw(v, S, viewBuf!, inViews * per);
-        inViews++;
-        if (inViews === cfg.batch) await flushViews();
-      }
-      if (inBatch === cfg.batch) await flush();
-    }
-    await flushViews();
-    await flush();
-    if (pendingAdvance > 0) onAdvance(pendingAdvance, pendingSkipped);
-    for (const o of backbone.outputs) {
-      const cols = dims[o] ?? 0;
-      const all = new Float32Array(ok * cols);
-      let off = 0;
-      for (const r of rows[o] ?? []) {
-        all.set(r, off);
-        off += r.length;
-      }
-      const dtype = storageDtype(o, cfg.dtype);
-      await writeNpy(`${ctx.partsDir}/${partName(c)}.${o}.npy`, {
-        dtype,
-        shape: [ok, cols],
-        data: dtype === "<f2" ? float32ToFloat16Bits(all) : all,
-      });
-    }
-    if (vs) {
-      const cols = dims[VIEWS] ?? 0;
-      const all = new Float32Array(ok * vs.views * cols);
-      let off = 0;
-      for (const r of viewRows) {
-        all.set(r, off);
-        off += r.length;
-      }
-      const dtype = storageDtype(primary, cfg.dtype);
-      await writeNpy(`${ctx.partsDir}/${partName(c)}.${VIEWS}.npy`, {
-        dtype,
-        shape: [ok * vs.views, cols],
-        data: dtype === "<f2" ? float32ToFloat16Bits(all) : all,
-      });
-    }
-    const rec: PartRecord = { key: ctx.key, chunk: c, start: a, end: b, ok, skipped, dims };
-    // The record is written after the arrays: its presence is what marks the chunk done.
-    await writeJsonAtomic(`${ctx.partsDir}/${partName(c)}.json`, rec);
-    onChunk(rec);
-  }
-}
-
-/**
- * A stable reason for skipped.tsv. libvips keeps one error buffer per process, so under
- * concurrent decoding a failure's message can carry text from another image's failure; the raw
- * message would make skipped.tsv differ between runs. Reasons are therefore categories, or our
- * own messages built from the image header only (the pixel limit).
- */
-function errorReason(err: unknown): string {
-  if (err instanceof PixelLimitError) return err.message;
-  const msg = err instanceof Error ? err.message : String(err);
-  if (/empty|zero-length|0 bytes/i.test(msg)) return "empty file";
-  if (/unsupported image format/i.test(msg)) return "not a recognised image format";
-  if (/no such file|not found|permission denied/i.test(msg)) return "file cannot be read";
-  return "corrupt or truncated image data";
-}
-
-async function assemble(
-  cfg: ExtractConfig,
-  backbone: Backbone,
-  records: PartRecord[],
-  ctx: {
-    start: number;
-    end: number;
-    partsDir: string;
-    primary: string;
-    dims: Record<string, number>;
-    config: Record<string, unknown>;
-    inputs: Record<string, string>;
-    /** Every top-level file of the new result (manifest.json lists them). */
-    files: string[];
-    /** Files of the previous result that the new one lacks. */
-    stale: string[];
-    t0: number;
-  },
-): Promise<Omit<ExtractSummary, "resumed" | "seconds" | "warnings">> {
-  const entries = cfg.list.entries;
-  const count = records.reduce((s, r) => s + r.ok, 0);
-  const skipped = records.flatMap((r) => r.skipped);
-  const bad = new Set(skipped.map(([p]) => p));
-  const labels = new Int32Array(count);
-  const paths: string[] = [];
-  for (let p = ctx.start, i = 0; p < ctx.end; p++) {
-    if (bad.has(p)) continue;
-    labels[i++] = entries[p].label;
-    paths.push(entries[p].path);
-  }
-  const vs = viewSettings(cfg);
-  const dtypeName = (d: NpyDtype) => (d === "<f4" ? "float32" : "float16") as SetOutput["dtype"];
-  const outputs: SetOutput[] = [
-    ...backbone.outputs.map((o, i) => ({
-      name: o,
-      file: outputFileName(o, i === 0),
-      dim: ctx.dims[o],
-      dtype: dtypeName(storageDtype(o, cfg.dtype)),
-    })),
-    ...(vs
-      ? [{
-        name: VIEWS,
-        file: `${VIEWS}.npy`,
-        dim: ctx.dims[ctx.primary],
-        dtype: dtypeName(storageDtype(ctx.primary, cfg.dtype)),
-        rows_per_image: vs.views,
-      }]
-      : []),
-  ];
-  let staging: string;
-  try {
-    staging = await createStaging(cfg.outDir);
-  } catch (err) {
-    throw diskError(err, `${cfg.outDir}/.staging`);
-  }
-  try {
-    for (const o of outputs) {
-      const views = o.rows_per_image ?? 1;
-      const source = o.name === VIEWS && vs ? VIEWS : o.name;
-      await concatNpyFiles(
-        `${staging}/${o.file}`,
-        source === VIEWS ? storageDtype(ctx.primary, cfg.dtype) : storageDtype(o.name, cfg.dtype),
-        o.dim,
-        count * views,
-        records.map((r) => `${ctx.partsDir}/${partName(r.chunk)}.${source}.npy`),
-      ).catch((err) => {
-        throw diskError(err, `${cfg.outDir}/${o.file}`);
-      });
-    }
-    await writeNpy(`${staging}/labels.npy`, { dtype: "<i4", shape: [count], data: labels });
-    await writeTextAtomic(`${staging}/paths.txt`, paths.map((p) => p + "\n").join(""));
-    await writeTextAtomic(
-      `${staging}/skipped.tsv`,
-      "path\treason\n" +
-        skipped.map(([p, why]) => `${tsvField(entries[p].path)}\t${tsvField(why)}\n`).join(""),
-    );
-    const wall = (performance.now() - ctx.t0) / 1000;
-    // `files`: what this directory holds of ours; a later run replaces or removes only these.
-    const manifest = {
-      ...buildManifest({
-        stage: "extract",
-        config: ctx.config,
-        inputs: ctx.inputs,
-        wallSeconds: wall,
-      }),
-      files: ctx.files,
-    };
-    await writeManifest(staging, manifest);
-    const dim = ctx.dims[ctx.primary];
-    const meta = {
-      dataset: cfg.dataset,
-      backbone: cfg.backbone,
-      dim,
-      count,
-      dtype: cfg.dtype === "f16" ? "float16" : "float32",
-      preprocess: preprocessInfo(cfg.size, cfg.resizer ?? "pil"),
-      complete: true,
-      skipped: skipped.length,
-      outputs,
-      views: vs ? vs.views : 1,
-      ...(vs
-        ? {
-          view_transform: {
-            resize: `${vs.resize}x${vs.resize} (same resizer as features.npy)`,
-            crop: `${cfg.size}x${cfg.size} at (top, left) uniform in [0, ${vs.resize - cfg.size}]`,
-            flip: "horizontal, probability 0.5",
-            seed: vs.seed,
-            rows: "views.npy row i*V+v is view v of features.npy row i",
-          },
-        }
-        : {}),
-      source: {
-        layout: cfg.list.layout,
-        root: cfg.list.root,
-        images: entries.length,
-        ignored_files: cfg.list.ignored,
-        ...(cfg.list.classes ? { classes: cfg.list.classes } : {}),
-      },
-      shard: {
-        index: cfg.shard.index,
-        count: cfg.shard.count,
-        start: ctx.start,
-        end: ctx.end,
-        total: entries.length,
-      },
-      list_sha256: ctx.inputs.list.slice(7),
-      model_sha256: ctx.inputs.model.slice(7),
-      model: cfg.modelPath.split("/").pop(),
-      device: cfg.device,
-    };
-    // Committed last: its `complete: true` is what makes the set readable.
-    await writeJsonAtomic(`${staging}/meta.json`, meta);
-    await commitSetFiles(staging, cfg.outDir, ctx.stale);
-    return {
-      outDir: cfg.outDir,
-      count,
-      skipped: skipped.length,
-      total: ctx.end - ctx.start,
-      dim,
-      upToDate: false,
-      outputs: backbone.outputs,
-    };
-  } catch (err) {
-    await discardStaging(staging);
-    throw err;
-  }
 }

@@ -1,12 +1,17 @@
 /**
- * The list of images an extraction runs over: from an ImageFolder directory (class folders sorted
- * by name are labels 0..C-1, as torchvision's `ImageFolder`), a flat folder (labels -1), or a text
- * list of `relative/path [label]` lines under a root.
+ * The list of images an extraction runs over: from an ImageFolder directory, a flat folder
+ * (labels -1), or a text list of `relative/path [label]` lines under a root.
+ *
+ * ImageFolder labels: when every class folder is a WordNet id (`n` and 8 digits, as ImageNet
+ * ships), each folder's label is its index in `data/imagenet1k_classes.tsv`, the label space of
+ * the toolkit's heads, so a subset of ImageNet keeps the true class indices. Any other folder
+ * names are labelled 0..C-1 in sorted order, as torchvision's `ImageFolder` does.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { DataError } from "../errors.ts";
+import { readClassTable } from "../io/classes.ts";
 
 /** One image: its path relative to the root (always `/`-separated) and its label (-1: none). */
 export interface ImageEntry {
@@ -19,12 +24,51 @@ export interface ImageList {
   /** Directory the entry paths are relative to. */
   root: string;
   entries: ImageEntry[];
-  /** Class names in label order (ImageFolder only). */
+  /** Class folder names, sorted (ImageFolder only). */
   classes?: string[];
+  /**
+   * How ImageFolder labels were assigned: `imagenet1k` (wnid folders -> index in
+   * data/imagenet1k_classes.tsv) or `sorted folders` (0..C-1); absent for other layouts.
+   */
+  labelOrder?: LabelOrder;
   /** `imagefolder`, `flat` or `list`. */
   layout: "imagefolder" | "flat" | "list";
   /** Files skipped because their extension is not an image extension (folders only). */
   ignored: number;
+}
+
+/** How ImageFolder labels are assigned (see the module doc). */
+export type LabelOrder = "imagenet1k" | "sorted folders";
+
+/** An ImageNet WordNet id folder name. */
+const WNID = /^n\d{8}$/;
+
+/**
+ * Labels of sorted class folders: ImageNet-1k indices when every name is a wnid (`table`: wnid ->
+ * index, read from the class table when omitted), else 0..C-1. A wnid outside the table is a
+ * DataError naming the folder.
+ */
+export async function folderLabels(
+  root: string,
+  classes: readonly string[],
+  table?: ReadonlyMap<string, number>,
+): Promise<{ labels: number[]; order: LabelOrder }> {
+  if (classes.length === 0 || !classes.every((c) => WNID.test(c))) {
+    return { labels: classes.map((_, i) => i), order: "sorted folders" };
+  }
+  const index = table ?? new Map((await readClassTable()).map((c) => [c.wnid, c.index]));
+  const labels = classes.map((c) => {
+    const i = index.get(c);
+    if (i === undefined) {
+      throw new DataError(
+        `--images ${root}: folder ${c} is a WordNet id but not one of the 1000 ImageNet-1k ` +
+          "classes of data/imagenet1k_classes.tsv; pass --list with explicit labels, or " +
+          "--unlabeled",
+      );
+    }
+    return i;
+  });
+  return { labels, order: "imagenet1k" };
 }
 
 /** torchvision's IMG_EXTENSIONS, matched case-insensitively. */
@@ -96,12 +140,16 @@ async function walkFiles(dir: string, rel: string): Promise<string[]> {
 
 /**
  * Lists an image directory. With sub-directories it is an ImageFolder: each sub-directory is a
- * class (sorted by name: labels 0..C-1) and its image files, recursively, are that class's
- * samples; image files directly in `root` are then an error (ambiguous layout). Without
- * sub-directories it is a flat folder and every label is -1. Files without an image extension
- * are counted in `ignored`, as torchvision ignores them.
+ * class (labels from {@linkcode folderLabels}: ImageNet-1k indices for wnid folders, else sorted
+ * order 0..C-1) and its image files, recursively, are that class's samples; image files directly
+ * in `root` are then an error (ambiguous layout). Without sub-directories it is a flat folder and
+ * every label is -1; `unlabeled` gives every image -1 in an ImageFolder too. Files without an
+ * image extension are counted in `ignored`, as torchvision ignores them.
  */
-export async function listImageFolder(root: string): Promise<ImageList> {
+export async function listImageFolder(
+  root: string,
+  opts: { unlabeled?: boolean } = {},
+): Promise<ImageList> {
   if (!await isDir(root)) {
     throw new DataError(`--images ${root} is not a directory; pass the dataset root folder`);
   }
@@ -132,14 +180,24 @@ export async function listImageFolder(root: string): Promise<ImageList> {
     );
   }
   ignored += top.length;
-  for (let label = 0; label < classes.length; label++) {
-    for (const f of await walkFiles(`${root}/${classes[label]}`, classes[label])) {
-      if (isImageFile(f)) entries.push({ path: f, label });
+  const { labels, order } = opts.unlabeled
+    ? { labels: classes.map(() => -1), order: undefined }
+    : await folderLabels(root, classes);
+  for (let c = 0; c < classes.length; c++) {
+    for (const f of await walkFiles(`${root}/${classes[c]}`, classes[c])) {
+      if (isImageFile(f)) entries.push({ path: f, label: labels[c] });
       else ignored++;
     }
   }
   if (entries.length === 0) throw new DataError(`--images ${root} holds no image files`);
-  return { root, entries, classes, layout: "imagefolder", ignored };
+  return {
+    root,
+    entries,
+    classes,
+    layout: "imagefolder",
+    ignored,
+    ...(order ? { labelOrder: order } : {}),
+  };
 }
 
 /** Normalises a relative path; null when it is absolute or leaves the root. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DataError } from "../errors.ts";
 import {
   compareCodePoints,
+  folderLabels,
   listHash,
   listImageFolder,
   parseImageList,
@@ -114,4 +115,49 @@ Deno.test("compareCodePoints and listHash", () => {
   const a = [{ path: "x.jpg", label: 1 }];
   assert.notEqual(listHash(a), listHash([{ path: "x.jpg", label: 2 }]));
   assert.equal(listHash(a), listHash([{ path: "x.jpg", label: 1 }]));
+});
+
+Deno.test("listImageFolder: wnid folders take their ImageNet-1k index; a subset keeps it", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // tench (index 0), goldfish (1) and toilet tissue (999) of data/imagenet1k_classes.tsv; a
+    // subset of three folders, which sorted folder order would label 0, 1, 2.
+    for (const p of ["n01440764/a.jpg", "n15075141/b.png", "n01443537/c.jpg"]) {
+      await touch(`${root}/${p}`);
+    }
+    const list = await listImageFolder(root);
+    assert.deepEqual(list.entries.map((e) => [e.path, e.label]), [
+      ["n01440764/a.jpg", 0],
+      ["n01443537/c.jpg", 1],
+      ["n15075141/b.png", 999],
+    ]);
+    assert.equal(list.labelOrder, "imagenet1k");
+    const none = await listImageFolder(root, { unlabeled: true });
+    assert.deepEqual(none.entries.map((e) => e.label), [-1, -1, -1]);
+    assert.equal(none.labelOrder, undefined);
+    // One non-wnid folder: sorted order for all.
+    await touch(`${root}/extra/d.jpg`);
+    const mixed = await listImageFolder(root);
+    assert.deepEqual(mixed.entries.map((e) => e.label), [0, 1, 2, 3]);
+    assert.equal(mixed.labelOrder, "sorted folders");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("folderLabels: a wnid outside the table is a DataError naming the folder", async () => {
+  const table = new Map([["n00000001", 7], ["n00000002", 3]]);
+  assert.deepEqual(await folderLabels("/r", ["n00000001", "n00000002"], table), {
+    labels: [7, 3],
+    order: "imagenet1k",
+  });
+  assert.deepEqual(await folderLabels("/r", ["cat", "dog"], table), {
+    labels: [0, 1],
+    order: "sorted folders",
+  });
+  await assert.rejects(folderLabels("/r", ["n00000001", "n09999999"], table), (e: unknown) => {
+    assert.ok(e instanceof DataError);
+    assert.match(e.message, /--images \/r: folder n09999999 is a WordNet id but not one of/);
+    return true;
+  });
 });

@@ -9,16 +9,20 @@
  * so a failure (a full disk included) leaves a previous result in `--out` byte-identical; files
  * in `--out` that no extract or merge wrote are left alone.
  *
+ * The directory, lock and release part is the stage runner's (`withLockedDir` of
+ * lib/io/stage.ts); the commit is the feature set's own (lib/extract/set_files.ts), not
+ * `runStage`'s, because a merged set must also remove the previous result's files it lacks and
+ * record which files it owns (manifest `files`, meta.json last), as extract does.
+ *
  * @module
  */
 import { DataError, UsageError } from "../errors.ts";
 import { diskError, writeJsonAtomic, writeTextAtomic } from "../io/atomic.ts";
 import { assertOutsideInputs } from "../io/containment.ts";
 import { type FeatureMeta, readFeatureMeta } from "../io/feature_set.ts";
-import { acquireLock } from "../io/lock.ts";
 import { buildManifest, hashFile, writeManifest } from "../io/manifest.ts";
 import { type NpyDtype, openNpy, readNpy, writeNpy } from "../io/npy.ts";
-import { prepareOutDir, removeFreshOutDir } from "../io/out_dir.ts";
+import { withLockedDir } from "../io/stage.ts";
 import { createStaging, discardStaging } from "../io/staging.ts";
 import { assertFitsInMemory } from "../memory_budget.ts";
 import { concatNpyFiles } from "./npy_concat.ts";
@@ -110,27 +114,8 @@ async function lines(path: string): Promise<string[]> {
   return text === "" ? [] : text.replace(/\n$/, "").split("\n");
 }
 
-/**
- * Checks that `dirs` are exactly shards 0..n-1 of the same list, model, preprocessing and output
- * layout (any order on the command line), then writes their concatenation in shard order to
- * `outDir`: every output array, labels, paths, skipped.tsv, manifest and meta.json (last), staged
- * and committed at the end. Refuses with a `UsageError` an `outDir` that overlaps a shard, and
- * with a `DataError` naming the offending directory anything inconsistent, before `outDir` is
- * created or changed.
- */
-export async function mergeShards(outDir: string, dirs: readonly string[]): Promise<MergeSummary> {
-  const t0 = performance.now();
-  if (dirs.length === 0) throw new DataError("no shard directories given");
-  assertOutsideInputs(
-    { label: "--out", path: outDir },
-    dirs.map((d, i) => ({ label: `shard directory ${i + 1}`, path: d })),
-  );
-  if (dirs.length > MAX_SHARDS) {
-    throw new UsageError(`${dirs.length} shard directories given; at most ${MAX_SHARDS}`);
-  }
-  const sets: ShardSet[] = [];
-  for (const d of dirs) sets.push(await readShard(d));
-  sets.sort((a, b) => a.shard.index - b.shard.index);
+/** Refuses shards of different runs, repeated shards and missing shards (`sets` sorted). */
+function checkSameRun(sets: readonly ShardSet[]): void {
   const first = sets[0];
   const n = first.shard.count;
   const same = (what: string, get: (s: ShardSet) => unknown) => {
@@ -171,11 +156,23 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
       } are missing; pass all ${n} shard directories (rerun the missing shards first)`,
     );
   }
+}
+
+/** What the shards hold together, in shard order. */
+interface Tiled {
+  count: number;
+  skipped: number;
+  paths: string[];
+  skippedLines: string[];
+}
+
+/**
+ * Checks that the shards tile the list (each starts where the previous ended, the last at its
+ * end) and that each one's arrays, paths and skipped images agree with its meta.json.
+ */
+async function tileShards(sets: readonly ShardSet[]): Promise<Tiled> {
+  const tiled: Tiled = { count: 0, skipped: 0, paths: [], skippedLines: [] };
   let pos = 0;
-  let count = 0;
-  let skipped = 0;
-  const skippedLines: string[] = [];
-  const paths: string[] = [];
   for (const s of sets) {
     if (s.shard.start !== pos) {
       throw new DataError(
@@ -206,54 +203,63 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
     if (p.length !== s.meta.count) {
       throw new DataError(`${s.dir}/paths.txt has ${p.length} lines, expected ${s.meta.count}`);
     }
-    paths.push(...p);
-    skippedLines.push(...sk);
-    count += s.meta.count;
-    skipped += sk.length;
+    tiled.paths.push(...p);
+    tiled.skippedLines.push(...sk);
+    tiled.count += s.meta.count;
+    tiled.skipped += sk.length;
   }
-  if (pos !== first.shard.total) {
-    throw new DataError(`the shards end at list position ${pos}, not ${first.shard.total}`);
+  if (pos !== sets[0].shard.total) {
+    throw new DataError(`the shards end at list position ${pos}, not ${sets[0].shard.total}`);
   }
+  return tiled;
+}
+
+/**
+ * Checks that `dirs` are exactly shards 0..n-1 of the same list, model, preprocessing and output
+ * layout (any order on the command line), then writes their concatenation in shard order to
+ * `outDir`: every output array, labels, paths, skipped.tsv, manifest and meta.json (last), staged
+ * and committed at the end. Refuses with a `UsageError` an `outDir` that overlaps a shard, and
+ * with a `DataError` naming the offending directory anything inconsistent, before `outDir` is
+ * created or changed.
+ */
+export async function mergeShards(outDir: string, dirs: readonly string[]): Promise<MergeSummary> {
+  const t0 = performance.now();
+  if (dirs.length === 0) throw new DataError("no shard directories given");
+  assertOutsideInputs(
+    { label: "--out", path: outDir },
+    dirs.map((d, i) => ({ label: `shard directory ${i + 1}`, path: d })),
+  );
+  if (dirs.length > MAX_SHARDS) {
+    throw new UsageError(`${dirs.length} shard directories given; at most ${MAX_SHARDS}`);
+  }
+  const sets: ShardSet[] = [];
+  for (const d of dirs) sets.push(await readShard(d));
+  sets.sort((a, b) => a.shard.index - b.shard.index);
+  checkSameRun(sets);
+  const tiled = await tileShards(sets);
   // The merged labels are the one array held whole; every other array is streamed.
   assertFitsInMemory(
-    4 * count,
-    `merging ${count} labels of ${n} shards`,
+    4 * tiled.count,
+    `merging ${tiled.count} labels of ${sets.length} shards`,
     "merge fewer, larger shards on a machine with more memory",
   );
-
-  const outputs = first.outputs;
+  const outputs = sets[0].outputs;
   const files = setFileNames(outputs);
-  const out = await prepareOutDir(outDir, "--out");
-  try {
-    const lock = await acquireLock(outDir, "merge-shards");
-    try {
-      // Before anything is written: a foreign file the result would overwrite is refused.
-      const plan = await planSetFiles(outDir, files, { task: "merge-shards" });
-      await writeMerged(outDir, sets, {
-        outputs,
-        files,
-        stale: plan.stale,
-        count,
-        skipped,
-        paths,
-        skippedLines,
-        t0,
-      });
-      return {
-        outDir,
-        shards: n,
-        count,
-        skipped,
-        dim: first.meta.dim,
-        warnings: plan.warnings,
-      };
-    } finally {
-      lock.release();
-    }
-  } catch (err) {
-    await removeFreshOutDir(out);
-    throw err;
-  }
+  // The stage runner's lock and fresh-directory handling; the commit is the feature set's own
+  // (lib/extract/set_files.ts: stale files of the previous result removed, meta.json last).
+  return await withLockedDir(outDir, { purpose: "merge-shards", label: "--out" }, async () => {
+    // Before anything is written: a foreign file the result would overwrite is refused.
+    const plan = await planSetFiles(outDir, files, { task: "merge-shards" });
+    await writeMerged(outDir, sets, { outputs, files, stale: plan.stale, ...tiled, t0 });
+    return {
+      outDir,
+      shards: sets.length,
+      count: tiled.count,
+      skipped: tiled.skipped,
+      dim: sets[0].meta.dim,
+      warnings: plan.warnings,
+    };
+  });
 }
 
 /** Writes the merged set into a staging directory of `outDir`, then commits it. */

@@ -1,8 +1,8 @@
 /**
- * Pillow's BILINEAR resize for 8-bit images, reproduced operation for operation (Pillow's
- * `libImaging/Resample.c`: antialiased triangle filter whose support grows with the downscale
- * factor, coefficients in 22-bit fixed point, horizontal pass first with an 8-bit intermediate,
- * then vertical). The released MOS code resized with `torchvision.transforms.Resize((480, 480))`
+ * Pillow's BILINEAR and BICUBIC resizes for 8-bit images, reproduced operation for operation
+ * (Pillow's `libImaging/Resample.c`: antialiased triangle / Keys cubic (a = -0.5) filter whose
+ * support grows with the downscale factor, coefficients in 22-bit fixed point, horizontal pass
+ * first with an 8-bit intermediate, then vertical). BICUBIC is CLIP's resize. The released MOS code resized with `torchvision.transforms.Resize((480, 480))`
  * on PIL images, which calls exactly this; libvips' own bilinear upsampling aligns pixels
  * differently (measured: mean |diff| ~5 grey levels on a 500x375 image), hence this file.
  *
@@ -19,16 +19,29 @@ interface Coeffs {
   weights: Float64Array; // integer-valued fixed-point weights
 }
 
+/** The resampling filters of {@linkcode resizePil}: Pillow's BILINEAR and BICUBIC. */
+export type PilFilter = "bilinear" | "bicubic";
+
 function triangle(x: number): number {
   const a = x < 0 ? -x : x;
   return a < 1 ? 1 - a : 0;
 }
 
-/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter (support 1). */
-function coefficients(inSize: number, outSize: number): Coeffs {
+/** Pillow's bicubic_filter: Keys' cubic convolution with a = -0.5 (support 2). */
+export function cubic(x: number): number {
+  const a = -0.5;
+  const t = x < 0 ? -x : x;
+  if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+  if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
+  return 0;
+}
+
+/** Pillow's precompute_coeffs + normalize_coeffs_8bpc (bilinear: support 1, bicubic: 2). */
+function coefficients(inSize: number, outSize: number, filter: PilFilter): Coeffs {
+  const kernel = filter === "bicubic" ? cubic : triangle;
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
-  const support = 1 * filterscale;
+  const support = (filter === "bicubic" ? 2 : 1) * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
   const weights = new Float64Array(outSize * ksize);
@@ -44,7 +57,7 @@ function coefficients(inSize: number, outSize: number): Coeffs {
     xmax -= xmin;
     let ww = 0;
     for (let x = 0; x < xmax; x++) {
-      const w = triangle((x + xmin - center + 0.5) * ss);
+      const w = kernel((x + xmin - center + 0.5) * ss);
       k[x] = w;
       ww += w;
     }
@@ -58,7 +71,7 @@ function coefficients(inSize: number, outSize: number): Coeffs {
   return { ksize, bounds, weights };
 }
 
-/** Pillow's clip8: fixed point -> byte (the sum fits int32: weights are >= 0 here). */
+/** Pillow's clip8: fixed point -> byte (bicubic's negative lobes can take a sum below 0). */
 function clip8(v: number): number {
   if (v >= ONE * 256) return 255;
   if (v <= 0) return 0;
@@ -77,12 +90,25 @@ export function resizeBilinearPil(
   oh: number,
   channels = 3,
 ): Uint8Array {
-  if (src.length !== w * h * channels) {
-    throw new RangeError(`resizeBilinearPil: ${src.length} bytes for ${w}x${h}x${channels}`);
+  return resizePil(src, { w, h, ow, oh, channels, filter: "bilinear" });
+}
+
+/**
+ * Resizes an interleaved 8-bit image (`channels` per pixel, default 3, row-major) from `w` x `h`
+ * to `ow` x `oh` exactly as Pillow's `Image.resize((ow, oh), filter)` (no reducing_gap, as
+ * torchvision calls it).
+ */
+export function resizePil(
+  src: Uint8Array,
+  o: { w: number; h: number; ow: number; oh: number; channels?: number; filter: PilFilter },
+): Uint8Array {
+  const { w, h, ow, oh } = o;
+  const C = o.channels ?? 3;
+  if (src.length !== w * h * C) {
+    throw new RangeError(`resizePil: ${src.length} bytes for ${w}x${h}x${C}`);
   }
   if (ow === w && oh === h) return src.slice();
-  const C = channels;
-  const vert = coefficients(h, oh);
+  const vert = coefficients(h, oh, o.filter);
   // Rows of the source the vertical pass reads; the horizontal pass only resizes those.
   const first = vert.bounds[0];
   const last = vert.bounds[(oh - 1) * 2] + vert.bounds[(oh - 1) * 2 + 1];
@@ -90,7 +116,7 @@ export function resizeBilinearPil(
   let rowOffset = 0;
   let imgW = w;
   if (ow !== w) {
-    const hc = coefficients(w, ow);
+    const hc = coefficients(w, ow, o.filter);
     const rows = last - first;
     img = C === 3
       ? horizontal3(src, w, first, rows, ow, hc)

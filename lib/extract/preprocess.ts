@@ -22,8 +22,7 @@
  * @module
  */
 import sharp from "sharp";
-import { createRng } from "../random.ts";
-import { deriveSeed } from "../train/sampler.ts";
+import { createRng, deriveSeed } from "../random.ts";
 import { resizeBilinearPil } from "./pil_resize.ts";
 
 /**
@@ -103,6 +102,57 @@ export async function decodeRgb(
   return (await decodeRgbSizes(path, [size], resizer))[0];
 }
 
+/** A decoded image: full-size HWC RGB bytes. */
+export interface DecodedRgb {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+const DECODE_OPTIONS = {
+  failOn: "truncated",
+  ignoreIcc: true,
+  sequentialRead: true,
+  limitInputPixels: MAX_IMAGE_PIXELS,
+} as const;
+
+/**
+ * Reads `path`, checks the pixel limit from the header and returns the sharp input bytes with the
+ * header's colour space (CMYK images take Pillow's conversion, not libvips').
+ */
+async function readChecked(path: string): Promise<{ bytes: Uint8Array; cmyk: boolean }> {
+  const bytes = await Deno.readFile(path);
+  if (bytes.length === 0) throw new Error("empty file");
+  // metadata() reads the header only; the limit is checked before anything is decoded, and
+  // libvips is given the same limit so that no decode below can exceed it either.
+  const meta = await sharp(bytes, { failOn: "truncated", ignoreIcc: true, limitInputPixels: false })
+    .metadata();
+  assertPixelLimit(meta.width, meta.height);
+  return { bytes, cmyk: meta.space === "cmyk" && meta.channels === 4 };
+}
+
+/** Decodes to 8-bit RGB with sharp, at full size or resized by libvips' `linear` kernel. */
+async function decodeSharp(bytes: Uint8Array, size: number | null): Promise<DecodedRgb> {
+  let img = sharp(bytes, DECODE_OPTIONS).removeAlpha();
+  if (size !== null) {
+    img = img.resize(size, size, { fit: "fill", kernel: "linear", fastShrinkOnLoad: false });
+  }
+  const { data, info } = await img.toColourspace("srgb").raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+  const rgb = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return { rgb, width: info.width, height: info.height };
+}
+
+/**
+ * Decodes one image file at full size to 8-bit HWC RGB, as PIL's `Image.open(p).convert('RGB')`
+ * would (see the module doc); the input of the Pillow-exact transforms.
+ */
+export async function decodeRgbFull(path: string): Promise<DecodedRgb> {
+  const { bytes, cmyk } = await readChecked(path);
+  return cmyk ? await decodeCmykFull(bytes) : await decodeSharp(bytes, null);
+}
+
 /**
  * {@linkcode decodeRgb} at several sizes from one read and (for `pil`) one full-size decode:
  * the evaluation resize and the training views' resize of the same image.
@@ -112,44 +162,22 @@ export async function decodeRgbSizes(
   sizes: readonly number[],
   resizer: Resizer = "pil",
 ): Promise<Uint8Array[]> {
-  const bytes = await Deno.readFile(path);
-  if (bytes.length === 0) throw new Error("empty file");
-  // metadata() reads the header only; the limit is checked before anything is decoded, and
-  // libvips is given the same limit so that no decode below can exceed it either.
-  const meta = await sharp(bytes, { failOn: "truncated", ignoreIcc: true, limitInputPixels: false })
-    .metadata();
-  assertPixelLimit(meta.width, meta.height);
-  const options = {
-    failOn: "truncated",
-    ignoreIcc: true,
-    sequentialRead: true,
-    limitInputPixels: MAX_IMAGE_PIXELS,
-  } as const;
-  if (meta.space === "cmyk" && meta.channels === 4) {
+  const { bytes, cmyk } = await readChecked(path);
+  if (cmyk) {
     const out: Uint8Array[] = [];
     for (const size of sizes) out.push(await decodeCmyk(bytes, size, resizer));
     return out;
   }
-  const decode = async (size: number | null) => {
-    let img = sharp(bytes, options).removeAlpha();
-    if (size !== null) {
-      img = img.resize(size, size, { fit: "fill", kernel: "linear", fastShrinkOnLoad: false });
-    }
-    const { data, info } = await img.toColourspace("srgb").raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info };
-  };
   if (resizer === "sharp") {
     const out: Uint8Array[] = [];
     for (const size of sizes) {
-      const { data, info } = await decode(size);
-      out.push(finishResize(data, info.width, info.height, size, resizer));
+      const { rgb, width, height } = await decodeSharp(bytes, size);
+      out.push(finishResize(rgb, width, height, size, resizer));
     }
     return out;
   }
-  const { data, info } = await decode(null);
-  return sizes.map((size) => finishResize(data, info.width, info.height, size, resizer));
+  const { rgb, width, height } = await decodeSharp(bytes, null);
+  return sizes.map((size) => finishResize(rgb, width, height, size, resizer));
 }
 
 /** One training view: crop offsets in the resized image and whether it is mirrored. */
@@ -244,6 +272,17 @@ function finishResize(
  * the resize; libvips' own CMYK -> sRGB profile conversion differs by ~27 grey levels on average.
  */
 async function decodeCmyk(bytes: Uint8Array, size: number, resizer: Resizer): Promise<Uint8Array> {
+  const { rgb, width, height } = await decodeCmykFull(bytes);
+  if (resizer === "sharp") {
+    const out = await sharp(rgb, { raw: { width, height, channels: 3 } })
+      .resize(size, size, { fit: "fill", kernel: "linear" }).raw().toBuffer();
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+  return finishResize(rgb, width, height, size, resizer);
+}
+
+/** The full-size RGB of a CMYK image by Pillow's `cmyk2rgb` (see {@linkcode decodeCmyk}). */
+async function decodeCmykFull(bytes: Uint8Array): Promise<DecodedRgb> {
   // A cmyk pipeline colourspace keeps the decoded ink values; toColourspace alone would round
   // trip them through sRGB.
   const { data, info } = await sharp(bytes, {
@@ -264,12 +303,7 @@ async function decodeCmyk(bytes: Uint8Array, size: number, resizer: Resizer): Pr
     const nk = 255 - data[i * 4 + 3];
     for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.max(0, nk - muldiv255(data[i * 4 + c], nk));
   }
-  if (resizer === "sharp") {
-    const out = await sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 } })
-      .resize(size, size, { fit: "fill", kernel: "linear" }).raw().toBuffer();
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  }
-  return finishResize(rgb, info.width, info.height, size, resizer);
+  return { rgb, width: info.width, height: info.height };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * A class hierarchy (for ImageNet: the WordNet 3.0 hypernym DAG of the 1,000 classes) read from a
- * TSV with the header `wnid`, `name`, `parent_wnids` (parents comma-separated, empty for a root).
+ * TSV with the header `wnid`, `name`, `parent_wnids` (parents comma-separated, empty for a root);
+ * `parents` is accepted for the third column too (data/imagenet21k_wordnet_hypernyms.tsv).
  * Works for any label space: the classes are a list of node ids (wnids) looked up in the graph.
  *
  * The parse validates what the taxonomy levels rely on: unique ids, known parents, no cycles
@@ -29,6 +30,8 @@ export interface Hierarchy {
 }
 
 const HEADER = ["wnid", "name", "parent_wnids"];
+/** Accepted names of the third column. */
+const PARENT_COLUMNS = ["parent_wnids", "parents"];
 
 /**
  * Parses hierarchy TSV text. Throws `DataError` (naming `source`) on a bad header, a short row, a
@@ -43,7 +46,7 @@ const HEADER = ["wnid", "name", "parent_wnids"];
 export function parseHierarchy(text: string, source = "hierarchy"): Hierarchy {
   const lines = text.split(/\r?\n/);
   const header = (lines[0] ?? "").split("\t").map((s) => s.trim());
-  if (HEADER.some((h, i) => header[i] !== h)) {
+  if (header[0] !== HEADER[0] || header[1] !== HEADER[1] || !PARENT_COLUMNS.includes(header[2])) {
     throw new DataError(
       `${source}: expected the header "${HEADER.join("\\t")}", got ${
         JSON.stringify(lines[0] ?? "")
@@ -150,14 +153,23 @@ export function classNodes(h: Hierarchy, classWnids: readonly string[]): Int32Ar
   return out;
 }
 
-/** Ancestor set of every node (including the node itself), computed once in topological order. */
+const ancestorCache = new WeakMap<Hierarchy, Set<number>[]>();
+
+/**
+ * Ancestor set of every node (including the node itself), computed once per hierarchy in
+ * topological order and shared between calls (the taxonomy levels of 21k classes ask for it once
+ * per level); callers must not change the sets.
+ */
 export function ancestorSets(h: Hierarchy): Set<number>[] {
+  const cached = ancestorCache.get(h);
+  if (cached) return cached;
   const out: Set<number>[] = new Array(h.wnids.length);
   for (const i of h.order) {
     const s = new Set<number>([i]);
     for (const p of h.parents[i]) for (const a of out[p]) s.add(a);
     out[i] = s;
   }
+  ancestorCache.set(h, out);
   return out;
 }
 

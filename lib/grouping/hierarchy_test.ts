@@ -104,3 +104,16 @@ Deno.test("readHierarchy names a missing file", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the 21k hypernym file's 'parents' header works; ancestor sets are computed once", async () => {
+  const h = parseHierarchy("wnid\tname\tparents\nr\troot\t\na\tleaf\tr\n", "p.tsv");
+  assert.deepEqual(h.parents[h.index.get("a")!], [h.index.get("r")]);
+  assert.equal(ancestorSets(h), ancestorSets(h));
+  const big = await readHierarchy(
+    fileURLToPath(new URL("../../data/imagenet21k_wordnet_hypernyms.tsv", import.meta.url)),
+  );
+  assert.equal(big.wnids.length, 23547);
+  // Every synset leads up to entity.
+  const entity = big.index.get("n00001740")!;
+  assert.ok(ancestorSets(big).every((s) => s.has(entity)));
+});

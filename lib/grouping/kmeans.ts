@@ -24,6 +24,8 @@ import { type Matrix, matrix } from "../matrix.ts";
 import { createRng, type Rng } from "../random.ts";
 import { buildModel, node } from "../ort/graph.ts";
 import { createSession, f32Tensor } from "../ort/session.ts";
+import { fillEmpty, toResult } from "./kmeans_common.ts";
+import { kmeansDirect } from "./kmeans_direct.ts";
 
 /** Options for {@linkcode kmeansGroups}. */
 export interface KMeansOptions {
@@ -37,7 +39,19 @@ export interface KMeansOptions {
   gram?: "auto" | "ort" | "typescript";
   /** ORT intra-op threads (default: all cores). */
   threads?: number;
+  /**
+   * Where distances are computed: the C x C Gram matrix ("gram"), or feature space through ORT
+   * products (lib/grouping/kmeans_direct.ts, "features"); "auto" (default) uses the Gram matrix
+   * while it takes at most {@linkcode GRAM_MAX_BYTES}.
+   */
+  space?: "auto" | "gram" | "features";
 }
+
+/**
+ * Largest float64 Gram matrix "auto" builds: 512 MiB, C <= 8,192 classes. ImageNet-21k
+ * (C = 21,843, 3.8 GB of Gram matrix and O(C^2) per iteration) clusters in feature space.
+ */
+export const GRAM_MAX_BYTES = 512 * 2 ** 20;
 
 /** Result of {@linkcode kmeansGroups}. */
 export interface KMeansResult {
@@ -91,6 +105,16 @@ export async function kmeansGroups(
       );
     }
   }
+  const space = options.space ?? "auto";
+  const C = classMeans.rows;
+  if (space === "features" || (space === "auto" && C * C * 8 > GRAM_MAX_BYTES)) {
+    return await kmeansDirect(centreRows(classMeans), k, {
+      rng: createRng(options.seed),
+      restarts,
+      maxIter,
+      threads: options.threads,
+    });
+  }
   const gram = await centredGram(classMeans, options);
   return kmeansFromGram(gram, classMeans.rows, k, createRng(options.seed), restarts, maxIter);
 }
@@ -129,17 +153,7 @@ export async function centredGram(
 ): Promise<Float64Array> {
   const C = x.rows;
   const D = x.cols;
-  const mean = new Float64Array(D);
-  for (let i = 0; i < C; i++) {
-    const row = i * D;
-    for (let d = 0; d < D; d++) mean[d] += x.data[row + d];
-  }
-  for (let d = 0; d < D; d++) mean[d] /= C;
-  const centred = new Float32Array(C * D);
-  for (let i = 0; i < C; i++) {
-    const row = i * D;
-    for (let d = 0; d < D; d++) centred[row + d] = x.data[row + d] - mean[d];
-  }
+  const centred = centreRows(x).data;
   const mode = options.gram ?? "auto";
   const useOrt = mode === "ort" || (mode === "auto" && (C * C * D) / 2 >= ORT_GRAM_MIN_MACS);
   if (!useOrt) return gramReference(matrix(C, D, centred));
@@ -169,6 +183,24 @@ export async function centredGram(
   } finally {
     await session.release();
   }
+}
+
+/** The rows of `x` minus their column means (float64 means, float32 result). */
+export function centreRows(x: Matrix): Matrix {
+  const C = x.rows;
+  const D = x.cols;
+  const mean = new Float64Array(D);
+  for (let i = 0; i < C; i++) {
+    const row = i * D;
+    for (let d = 0; d < D; d++) mean[d] += x.data[row + d];
+  }
+  for (let d = 0; d < D; d++) mean[d] /= C;
+  const centred = new Float32Array(C * D);
+  for (let i = 0; i < C; i++) {
+    const row = i * D;
+    for (let d = 0; d < D; d++) centred[row + d] = x.data[row + d] - mean[d];
+  }
+  return matrix(C, D, centred);
 }
 
 /** Plain TypeScript X X^T in float64 (the reference for the ORT Gram, and the small-size path). */
@@ -354,37 +386,4 @@ function lloyd(
     for (let i = 0; i < C; i++) sizes[labels[i]]++;
     fillEmpty(labels, sizes, dist, k);
   }
-}
-
-/**
- * Re-seeds each empty cluster (ascending) with the point farthest from its nearest centroid among
- * clusters that keep at least one other point; ties by smallest index.
- */
-function fillEmpty(labels: Int32Array, sizes: Int32Array, dist: Float64Array, k: number): void {
-  for (let t = 0; t < k; t++) {
-    if (sizes[t] > 0) continue;
-    let far = -1;
-    for (let i = 0; i < labels.length; i++) {
-      if (sizes[labels[i]] < 2) continue;
-      if (far === -1 || dist[i] > dist[far]) far = i;
-    }
-    sizes[labels[far]]--;
-    labels[far] = t;
-    sizes[t] = 1;
-    dist[far] = -Infinity;
-  }
-}
-
-function toResult(
-  labels: Int32Array,
-  k: number,
-  inertia: number,
-  iterations: number,
-): KMeansResult {
-  const clusters: number[][] = Array.from({ length: k }, () => []);
-  labels.forEach((t, i) => clusters[t].push(i));
-  clusters.sort((a, b) => a[0] - b[0]);
-  const assignments = new Int32Array(labels.length);
-  clusters.forEach((g, idx) => g.forEach((c) => (assignments[c] = idx)));
-  return { groups: clusters, inertia, assignments, iterations };
 }

@@ -21,6 +21,13 @@
  *   misc contains 3 leaf nodes: abstract entity, matter, and location") it is a virtual node whose
  *   children are the synsets `abstraction`, `matter` and `location`, so level 1 splits misc into
  *   (at most) those three groups and level 2 into their children.
+ * - Label spaces larger than ImageNet-1k (ImageNet-21k) hold misc classes below none of those
+ *   three synsets (`organism`, `cell`, `land`, ...). Such a class hangs from the most specific of
+ *   the fallback nodes `physical entity` and `entity` ({@linkcode DEFAULT_FALLBACK_NODES}) that is
+ *   its ancestor, as one more child of the virtual misc node. A fallback node is used only by
+ *   classes below none of the primary nodes, so the ImageNet-1k levels do not change.
+ * - A class below several of its super-class's nodes hangs from the most specific of them (those
+ *   that are not an ancestor of another one it is below).
  * - Each class follows ONE path down from its super-class node. In a DAG a node can have several
  *   parents; walking up from the class we take the parent (among those below the super-class node)
  *   that covers the fewest classes of the label space, i.e. the most specific hypernym, ties by
@@ -92,6 +99,14 @@ export const DEFAULT_GROUP_NODES: Readonly<Record<string, readonly string[]>> = 
   misc: ["abstraction", "matter", "location"],
 });
 
+/**
+ * Nodes a super-class's classes hang from when they are below none of its
+ * {@linkcode DEFAULT_GROUP_NODES} (misc classes of ImageNet-21k such as `organism`).
+ */
+export const DEFAULT_FALLBACK_NODES: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  misc: ["physical entity", "entity"],
+});
+
 /** Inputs of {@linkcode taxonomyLevel}. */
 export interface TaxonomyOptions {
   /** The class hierarchy (WordNet hypernyms for ImageNet). */
@@ -104,6 +119,8 @@ export interface TaxonomyOptions {
   level0Names: readonly string[];
   /** Hierarchy nodes (names or wnids) for super-classes that are not a node name; default {@linkcode DEFAULT_GROUP_NODES}. */
   groupNodes?: Readonly<Record<string, readonly string[]>>;
+  /** Nodes for classes below none of `groupNodes`' nodes; default {@linkcode DEFAULT_FALLBACK_NODES}. */
+  fallbackNodes?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A grouping: class ids per group and a readable name per group. */
@@ -195,37 +212,18 @@ function deeperLevel(level: number, options: TaxonomyOptions, names0: string[]):
   // How many label-space classes each node covers: the "most specific parent" rule's measure.
   const covered = new Int32Array(h.wnids.length);
   for (const n of nodes) for (const a of anc[n]) covered[a]++;
-  const groupNodes = options.groupNodes ?? DEFAULT_GROUP_NODES;
 
   const keyed = new Map<string, { group0: number; node: number; classes: number[] }>();
   options.level0Groups.forEach((members, g) => {
-    const roots = resolveRoots(
-      h,
-      names0[g],
-      groupNodes[names0[g]] ?? [names0[g]],
-      members,
-      nodes,
-      anc,
-    );
-    const rootSet = new Set(roots);
+    const { rootsOf, virtual } = superClassRoots(options, names0[g], members, nodes, anc);
     // Several roots (misc) sit under a virtual super-class node, one level above them.
-    const offset = roots.length > 1 ? 1 : 0;
-    const below = (n: number) => roots.some((r) => anc[n].has(r));
-    for (const c of members) {
-      const node = nodes[c];
-      if (!below(node)) {
-        throw new DataError(
-          `${h.source}: class ${c} "${options.classes[c]}" of super-class "${
-            names0[g]
-          }" is not below ` +
-            `its node(s) ${
-              roots.map((r) => h.wnids[r]).join(", ")
-            }; fix the class's parents or its group`,
-        );
-      }
-      const path = [node];
-      let cur = node;
-      while (!rootSet.has(cur)) {
+    const depth = level - (virtual ? 1 : 0);
+    members.forEach((c, m) => {
+      const roots = rootsOf[m];
+      const below = (n: number) => roots.some((r) => anc[n].has(r));
+      const path = [nodes[c]];
+      let cur = nodes[c];
+      while (!roots.includes(cur)) {
         let best = -1;
         for (const p of h.parents[cur]) {
           if (!below(p)) continue;
@@ -236,13 +234,12 @@ function deeperLevel(level: number, options: TaxonomyOptions, names0: string[]):
         path.push(cur);
       }
       path.reverse();
-      const depth = level - offset;
       const target = path[Math.min(depth, path.length - 1)];
       const key = `${g}:${target}`;
       const entry = keyed.get(key) ?? { group0: g, node: target, classes: [] };
       entry.classes.push(c);
       keyed.set(key, entry);
-    }
+    });
   });
   const entries = [...keyed.values()];
   entries.forEach((e) => e.classes.sort((a, b) => a - b));
@@ -254,19 +251,83 @@ function deeperLevel(level: number, options: TaxonomyOptions, names0: string[]):
 }
 
 /**
- * Hierarchy nodes of one super-class. Each entry is a wnid or a node name; a name shared by several
- * nodes resolves to the one that is an ancestor of most of the group's classes, ties by wnid.
+ * The hierarchy nodes of each level-0 group (node indices into `options.hierarchy`), resolved as
+ * the deeper levels resolve them: the group's name or its {@linkcode DEFAULT_GROUP_NODES} entries,
+ * a name shared by several nodes meaning the one above most of the group's classes. Fallback nodes
+ * are not included. A group with no such node is a `DataError`.
  */
-function resolveRoots(
+export function levelZeroNodes(options: TaxonomyOptions): number[][] {
+  const h = options.hierarchy;
+  const nodes = classNodes(h, options.classes);
+  const anc = ancestorSets(h);
+  const groupNodes = options.groupNodes ?? DEFAULT_GROUP_NODES;
+  return options.level0Groups.map((members, g) => {
+    const name = normalizeGroupName(options.level0Names[g]);
+    const entries = groupNodes[name] ?? [name];
+    const roots = resolveNodes(h, entries, members, nodes, anc);
+    if (roots.length === 0) throw noNodeError(h, name, entries);
+    return roots;
+  });
+}
+
+/**
+ * The nodes each class of one super-class hangs from (the most specific of the group's nodes it is
+ * below, else of the fallback nodes), and whether the group has several (a virtual group node).
+ */
+function superClassRoots(
+  options: TaxonomyOptions,
+  name: string,
+  members: readonly number[],
+  nodes: Int32Array,
+  anc: Set<number>[],
+): { rootsOf: number[][]; virtual: boolean } {
+  const h = options.hierarchy;
+  const entries = (options.groupNodes ?? DEFAULT_GROUP_NODES)[name] ?? [name];
+  const fallbackEntries = (options.fallbackNodes ?? DEFAULT_FALLBACK_NODES)[name] ?? [];
+  const primary = resolveNodes(h, entries, members, nodes, anc);
+  const fallback = resolveNodes(h, fallbackEntries, members, nodes, anc);
+  if (primary.length === 0 && fallback.length === 0) throw noNodeError(h, name, entries);
+  const used = new Set<number>();
+  const rootsOf = members.map((c) => {
+    const above = (list: number[]) => list.filter((r) => anc[nodes[c]].has(r));
+    let mine = above(primary);
+    if (mine.length === 0) mine = above(fallback);
+    mine = mine.filter((r) => !mine.some((o) => o !== r && anc[o].has(r)));
+    if (mine.length === 0) {
+      throw new DataError(
+        `${h.source}: class ${c} "${options.classes[c]}" of super-class "${name}" is not below ` +
+          `its node(s) ${
+            [...primary, ...fallback].map((r) => h.wnids[r]).join(", ")
+          }; fix the class's parents or its group`,
+      );
+    }
+    for (const r of mine) used.add(r);
+    return mine;
+  });
+  return { rootsOf, virtual: used.size > 1 };
+}
+
+function noNodeError(h: Hierarchy, groupName: string, entries: readonly string[]): DataError {
+  return new DataError(
+    `${h.source}: no node named ${entries.map((e) => `"${e}"`).join(" or ")} is an ancestor of ` +
+      `the super-class "${groupName}"'s classes; add the node or map the super-class to ` +
+      `hierarchy nodes (groupNodes)`,
+  );
+}
+
+/**
+ * Hierarchy nodes of one super-class. Each entry is a wnid or a node name; a name shared by several
+ * nodes resolves to the one that is an ancestor of most of the group's classes, ties by wnid. An
+ * entry above none of the group's classes is skipped (a label space without, say, a "location"
+ * class still has a misc group); classes left uncovered are reported by the caller.
+ */
+function resolveNodes(
   h: Hierarchy,
-  groupName: string,
   entries: readonly string[],
   members: readonly number[],
   nodes: Int32Array,
   anc: Set<number>[],
 ): number[] {
-  // An entry above none of the group's classes is skipped (a label space without, say, a
-  // "location" class still has a misc group); classes left uncovered are reported by the caller.
   const roots: number[] = [];
   for (const entry of entries) {
     const direct = h.index.get(entry);
@@ -282,13 +343,6 @@ function resolveRoots(
       }
     }
     if (best !== -1 && !roots.includes(best)) roots.push(best);
-  }
-  if (roots.length === 0) {
-    throw new DataError(
-      `${h.source}: no node named ${entries.map((e) => `"${e}"`).join(" or ")} is an ancestor of ` +
-        `the super-class "${groupName}"'s classes; add the node or map the super-class to ` +
-        `hierarchy nodes (groupNodes)`,
-    );
   }
   return roots;
 }

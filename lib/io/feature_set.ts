@@ -1,7 +1,15 @@
 /**
- * Feature sets: a directory of `features.npy` (N x D f32 or f16), `labels.npy` (N int32, -1 for
- * OOD / unlabeled), optional `logits.npy` (N x K f32) and `paths.txt` (N lines), and `meta.json`,
- * which is written last and carries `"complete": true`; a set without it is never read.
+ * Feature sets: a directory of `features.npy` (N x D f32 or f16), optional `labels.npy` (N int32,
+ * -1 for OOD / unlabeled; a set without it is read as all -1), optional `logits.npy` (N x K f32)
+ * and `paths.txt` (N lines), and `meta.json`, which is written last and carries
+ * `"complete": true`.
+ *
+ * Bare sets. A directory with `features.npy` and no `meta.json` (features dumped from a user's own
+ * model) is read too, its meta taken from the arrays' headers ({@linkcode bareFeatureMeta}), unless
+ * it shows a writer of this toolkit at work or interrupted (a `.lock`, a staging or `.parts`
+ * directory, or a `manifest.json`): every writer here removes or withholds `meta.json` until its
+ * arrays are complete, so there a missing `meta.json` means "incomplete", never "bare".
+ * `deno task import-features` writes a validated, hashed `meta.json` for a bare set.
  *
  * @module
  */
@@ -19,6 +27,9 @@ import {
   writeNpy,
 } from "./npy.ts";
 import { quoteValue } from "./quote.ts";
+
+/** Names whose presence shows a writer of this toolkit at work (or interrupted) in a set. */
+const WRITER_TRACES = ["manifest.json", ".lock", ".parts"];
 
 /** Contents of `meta.json`. Extra keys (shard, source, timings, ...) are kept as they are. */
 export interface FeatureMeta {
@@ -61,6 +72,8 @@ export interface ReadFeatureSetOptions {
   numClasses?: number;
   /** Reject NaN / Inf in features and logits (default true). */
   checkFinite?: boolean;
+  /** Read the arrays as a bare set even when meta.json exists (what an import validates). */
+  ignoreMeta?: boolean;
 }
 
 async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
@@ -87,9 +100,7 @@ export async function readFeatureMeta(dir: string): Promise<FeatureMeta> {
     raw = await readJsonFile(path, "rerun the extraction that writes it");
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
-    throw new DataError(
-      `${path} is missing, so the feature set is incomplete; rerun the extraction that writes it`,
-    );
+    return await bareFeatureMeta(dir);
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new DataError(`${path} must hold a JSON object; rerun the extraction that writes it`);
@@ -126,6 +137,72 @@ export async function readFeatureMeta(dir: string): Promise<FeatureMeta> {
     );
   }
   return meta as FeatureMeta;
+}
+
+/** The first name in `dir` that shows a writer of this toolkit at work, or null. */
+async function writerTrace(dir: string): Promise<string | null> {
+  for await (const e of Deno.readDir(dir)) {
+    if (WRITER_TRACES.includes(e.name) || e.name.startsWith(".staging.tmp-")) return e.name;
+  }
+  return null;
+}
+
+/**
+ * The meta of a bare set (`features.npy` and no `meta.json`, see the module doc): dataset = the
+ * directory's name, backbone "unknown", count, dim and dtype from the features.npy header. A
+ * directory without features.npy, or one that shows an interrupted writer, is a `DataError`.
+ */
+export async function bareFeatureMeta(dir: string): Promise<FeatureMeta> {
+  const fPath = `${dir}/features.npy`;
+  if (!(await statOrNull(fPath))) {
+    throw new DataError(
+      `${dir} holds neither meta.json nor features.npy; extract it (\`deno task extract\`) or ` +
+        "save your features there as features.npy (N x D float32)",
+    );
+  }
+  const trace = await writerTrace(dir);
+  if (trace !== null) {
+    throw new DataError(
+      `${dir}/meta.json is missing while ${dir}/${trace} exists, so the feature set is ` +
+        "incomplete (a run that writes it was interrupted or is running); rerun the extraction " +
+        "that writes it",
+    );
+  }
+  const h = await readNpyHeader(fPath);
+  const meta = {
+    dataset: basename(dir),
+    backbone: "unknown",
+    count: h.shape[0] ?? 0,
+    dim: h.shape[1] ?? 0,
+    dtype: h.dtype === "<f2" ? "float16" : "float32",
+    complete: true,
+    bare: true,
+  } as const;
+  checkFeaturesHeader(h, meta, fPath, fPath);
+  return { ...meta };
+}
+
+function basename(dir: string): string {
+  const parts = dir.replace(/[\\/]+$/, "").split(/[\\/]/);
+  return parts[parts.length - 1] || dir;
+}
+
+/**
+ * The labels of a set: labels.npy as int32, or all -1 (unlabeled) when the set has none. A
+ * labels.npy of another length than `rows` is a `DataError`.
+ */
+export async function readSetLabels(dir: string, rows: number, fPath: string): Promise<Int32Array> {
+  const lPath = `${dir}/labels.npy`;
+  if (!(await statOrNull(lPath))) return new Int32Array(rows).fill(-1);
+  const lh = await readNpyHeader(lPath);
+  if (lh.shape.length === 1 && lh.shape[0] !== rows) {
+    throw new DataError(`${lPath} has ${lh.shape[0]} labels but ${fPath} has ${rows} rows`);
+  }
+  const labels = labelsOf(await readNpy(lPath), lPath);
+  if (labels.length !== rows) {
+    throw new DataError(`${lPath} has ${labels.length} labels but ${fPath} has ${rows} rows`);
+  }
+  return labels;
 }
 
 /**
@@ -217,17 +294,14 @@ export async function readFeatureSet(
   dir: string,
   opts: ReadFeatureSetOptions = {},
 ): Promise<FeatureSet> {
-  const meta = await readFeatureMeta(dir);
+  const meta = opts.ignoreMeta ? await bareFeatureMeta(dir) : await readFeatureMeta(dir);
   const checkFinite = opts.checkFinite ?? true;
 
   const fPath = `${dir}/features.npy`;
   const lPath = `${dir}/labels.npy`;
   const N = meta.count;
   checkFeaturesHeader(await readNpyHeader(fPath), meta, fPath, `${dir}/meta.json`);
-  const lh = await readNpyHeader(lPath);
-  if (lh.shape.length === 1 && lh.shape[0] !== N) {
-    throw new DataError(`${lPath} has ${lh.shape[0]} labels but ${fPath} has ${N} rows`);
-  }
+  const labels = await readSetLabels(dir, N, fPath);
   const features = matrixOf(await readNpy(fPath), fPath, "N x D features");
   if (features.rows !== N || features.cols !== meta.dim) {
     throw new DataError(`${fPath} changed while the feature set was read; rerun`);
@@ -243,10 +317,6 @@ export async function readFeatureSet(
     }
   }
 
-  const labels = labelsOf(await readNpy(lPath), lPath);
-  if (labels.length !== N) {
-    throw new DataError(`${lPath} has ${labels.length} labels but ${fPath} has ${N} rows`);
-  }
   const hi = opts.numClasses ?? Infinity;
   for (let i = 0; i < N; i++) {
     const y = labels[i];
@@ -295,7 +365,8 @@ export async function readFeatureSet(
 
 /**
  * Writes a feature set: every array atomically, then `meta.json` last with `"complete": true`.
- * An existing `meta.json` is removed first, so an interrupted rewrite never looks complete.
+ * `meta.json` says `"complete": false` while the arrays are written, so an interrupted rewrite
+ * never looks complete (nor bare).
  * Returns the meta written. Inconsistent inputs are programming errors (RangeError).
  */
 export async function writeFeatureSet(
@@ -319,9 +390,8 @@ export async function writeFeatureSet(
   }
   const f16 = opts.dtype === "f16";
   await Deno.mkdir(dir, { recursive: true });
-  await Deno.remove(`${dir}/meta.json`).catch((err) => {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  });
+  // A placeholder, not a removal: a directory without meta.json would read as a bare set.
+  await writeJsonAtomic(`${dir}/meta.json`, { complete: false });
   // Stale optional files from an earlier write would be read as part of the new set.
   for (const [name, present] of [["logits.npy", !!logits], ["paths.txt", !!paths]] as const) {
     if (!present) await Deno.remove(`${dir}/${name}`).catch(() => {});

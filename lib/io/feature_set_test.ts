@@ -10,6 +10,7 @@ import {
   writeFeatureSet,
 } from "./feature_set.ts";
 import { encodeNpyHeader, writeNpy } from "./npy.ts";
+import { openFeatureStream } from "./feature_stream.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -130,7 +131,9 @@ Deno.test("feature_set: missing, incomplete and inconsistent sets give one-line 
     await Deno.writeTextFile(metaPath, "{oops");
     await rejectsWith(readFeatureMeta(fs), "not valid JSON");
     await Deno.remove(metaPath);
-    await rejectsWith(readFeatureMeta(fs), `${metaPath} is missing`);
+    await Deno.writeTextFile(`${fs}/.lock`, "123");
+    await rejectsWith(readFeatureMeta(fs), `${metaPath} is missing while ${fs}/.lock exists`);
+    await Deno.remove(`${fs}/.lock`);
 
     await Deno.writeTextFile(metaPath, JSON.stringify({ ...meta, count: 21 }));
     await rejectsWith(readFeatureSet(fs), "features.npy has 20 rows", "count 21");
@@ -225,5 +228,42 @@ Deno.test("feature_set: meta.json sizes are checked against features.npy before 
     const deeper = "[".repeat(100000) + "]".repeat(100000);
     await Deno.writeTextFile(metaPath, JSON.stringify(meta).replace(/}$/, `,"x":${deeper}}`));
     await rejectsWith(readFeatureMeta(fs), `${metaPath} nests arrays / objects deeper than 64`);
+  });
+});
+
+Deno.test("feature_set: a bare set (features.npy alone) reads with its meta from the header", async () => {
+  await withTempDir(async (dir) => {
+    const fs = `${dir}/my_ood`;
+    await Deno.mkdir(fs);
+    await rejectsWith(readFeatureSet(fs), "holds neither meta.json nor features.npy");
+    const data = Float32Array.from({ length: 12 }, (_, i) => i / 4);
+    await writeNpy(`${fs}/features.npy`, { dtype: "<f4", shape: [4, 3], data });
+    const set = await readFeatureSet(fs);
+    assert.deepEqual(
+      [set.meta.dataset, set.meta.backbone, set.meta.count, set.meta.dim, set.meta.dtype],
+      ["my_ood", "unknown", 4, 3, "float32"],
+    );
+    // No labels.npy: every row is unlabeled (-1), as an OOD set's labels would be.
+    assert.deepEqual(Array.from(set.labels), [-1, -1, -1, -1]);
+    assert.deepEqual(Array.from(set.features.data), Array.from(data));
+    const stream = await openFeatureStream(fs);
+    assert.deepEqual([stream.features.rows, Array.from(stream.labels)], [4, [-1, -1, -1, -1]]);
+    stream.close();
+    await writeNpy(`${fs}/labels.npy`, {
+      dtype: "<i4",
+      shape: [4],
+      data: Int32Array.from([0, 2, 1, 0]),
+    });
+    assert.deepEqual(Array.from((await readFeatureSet(fs)).labels), [0, 2, 1, 0]);
+    // Traces of a writer of ours mean "interrupted", never "bare".
+    for (const trace of ["manifest.json", ".staging.tmp-1-ab"]) {
+      await Deno.mkdir(`${fs}/${trace}`);
+      await rejectsWith(readFeatureSet(fs), `meta.json is missing while ${fs}/${trace} exists`);
+      await Deno.remove(`${fs}/${trace}`);
+    }
+    // A rewrite in progress shows a placeholder meta.json, which is refused.
+    await writeFeatureSet(fs, sampleSet(3, 2, 2));
+    await Deno.writeTextFile(`${fs}/meta.json`, JSON.stringify({ complete: false }));
+    await rejectsWith(readFeatureMeta(fs), "is incomplete");
   });
 });

@@ -5,8 +5,13 @@
  * @module
  */
 import { DataError } from "../errors.ts";
-import { checkFeaturesHeader, type FeatureMeta, labelsOf, readFeatureMeta } from "./feature_set.ts";
-import { type NpyReader, openNpy, readNpy } from "./npy.ts";
+import {
+  checkFeaturesHeader,
+  type FeatureMeta,
+  readFeatureMeta,
+  readSetLabels,
+} from "./feature_set.ts";
+import { type NpyReader, openNpy } from "./npy.ts";
 
 /** An opened feature set: row-streamed features plus labels in memory. */
 export interface FeatureStream {
@@ -29,15 +34,7 @@ export async function openFeatureStream(
   const features = await openNpy(`${dir}/features.npy`);
   try {
     checkFeaturesHeader(features, meta, features.path, `${dir}/meta.json`);
-    const lPath = `${dir}/labels.npy`;
-    const raw = await readNpy(lPath);
-    if (raw.shape.length !== 1 || raw.shape[0] !== features.rows) {
-      throw new DataError(
-        `${lPath} has shape (${raw.shape.join(", ")}) but features.npy has ` +
-          `${features.rows} rows; labels must be one int per feature row`,
-      );
-    }
-    const labels = labelsOf(raw, lPath);
+    const labels = await readSetLabels(dir, features.rows, features.path);
     if (opts.numClasses !== undefined) {
       for (let i = 0; i < labels.length; i++) {
         if (labels[i] < -1 || labels[i] >= opts.numClasses) {

@@ -6,6 +6,7 @@ import {
   encodeNpy,
   float16BitsToFloat32,
   float32ToFloat16Bits,
+  float32ToFloat16BitsReference,
   type NpyArray,
   openNpy,
   parseNpy,
@@ -431,4 +432,31 @@ Deno.test("npy: lying headers are refused before anything sized by them is read"
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("npy: native float32 -> float16 equals the bit-loop reference, NaN sign and payload too", () => {
+  const rng = createRng(11);
+  const n = 100_000;
+  const bits = new Uint32Array(n);
+  for (let i = 0; i < n; i++) bits[i] = rng.uint32();
+  // Every float32 NaN class: quiet and signalling, both signs, payloads in the kept and the
+  // dropped bits, next to infinities.
+  bits.set([0x7fc00000, 0xffc00000, 0x7f800001, 0xff800001, 0x7fbfffff, 0x7fc02000, 0x7f800000], 0);
+  const all = new Float32Array(bits.buffer);
+  const fast = float32ToFloat16Bits(all);
+  const ref = float32ToFloat16BitsReference(all);
+  assert.deepEqual(fast, ref);
+  // Hand-worked NaN halves: sign | 0x7e00 (quiet) | top 9 payload bits.
+  assert.deepEqual([...fast.subarray(0, 7)], [
+    0x7e00,
+    0xfe00,
+    0x7e00,
+    0xfe00,
+    0x7fff,
+    0x7e01,
+    0x7c00,
+  ]);
+  // A subarray view with an offset converts its own elements.
+  const view = all.subarray(3, 9);
+  assert.deepEqual(float32ToFloat16Bits(view), ref.subarray(3, 9));
 });

@@ -1,7 +1,8 @@
 /**
  * Files written by scoring: `scores/<method>/<dataset>.npy` (float32, higher = more ID),
  * `metrics.csv` (`method,dataset,auroc,fpr95,aupr_in,aupr_out`, percent) and `timings.csv`
- * (`method,seconds`). Every file is written atomically; `manifest.json` goes last.
+ * (`method,seconds`), and `metrics.json` (the rows of metrics.csv at full precision, for programs).
+ * Every file is written atomically; `manifest.json` goes last.
  *
  * @module
  */
@@ -11,23 +12,30 @@ import { DataError } from "../errors.ts";
 import { writeTextAtomic } from "./atomic.ts";
 import { writeNpy } from "./npy.ts";
 import type { IntervalRow } from "../metrics/bootstrap.ts";
-import type { MetricRow } from "../metrics/metric_row.ts";
-import { METRICS_HEADER } from "../metrics/metric_row.ts";
+import { type MetricRow, metricsCsv } from "../metrics/metric_row.ts";
 import type { ScoreResult } from "../scoring/score_sets.ts";
 
-/** Renders metric rows as metrics.csv text (values with 4 decimals). */
-export function metricsCsv(rows: readonly MetricRow[]): string {
-  return stringify(
-    rows.map((r) => [
-      r.method,
-      r.dataset,
-      r.auroc.toFixed(4),
-      r.fpr95.toFixed(4),
-      r.aupr_in.toFixed(4),
-      r.aupr_out.toFixed(4),
-    ]),
-    { header: true, columns: [...METRICS_HEADER] },
-  );
+/** The JSON twin of metrics.csv: the same rows and column names, values unrounded. */
+export interface MetricsJson {
+  /** The unit of every metric value. */
+  unit: "percent";
+  rows: MetricRow[];
+}
+
+/** Renders metric rows as metrics.json text (see {@linkcode MetricsJson}). */
+export function metricsJson(rows: readonly MetricRow[]): string {
+  const doc: MetricsJson = {
+    unit: "percent",
+    rows: rows.map((r) => ({
+      method: r.method,
+      dataset: r.dataset,
+      auroc: r.auroc,
+      fpr95: r.fpr95,
+      aupr_in: r.aupr_in,
+      aupr_out: r.aupr_out,
+    })),
+  };
+  return JSON.stringify(doc, null, 2) + "\n";
 }
 
 /** Header of metrics_ci.csv. */
@@ -120,7 +128,7 @@ export function parseTimingsCsv(text: string, source: string): Record<string, nu
   return out;
 }
 
-/** Writes every score array, metrics.csv and timings.csv under `outDir` (created). */
+/** Writes every score array, metrics.csv, metrics.json and timings.csv under `outDir` (created). */
 export async function writeScoreOutputs(outDir: string, result: ScoreResult): Promise<void> {
   for (const [method, per] of result.scores) {
     const dir = `${outDir}/scores/${method}`;
@@ -130,5 +138,6 @@ export async function writeScoreOutputs(outDir: string, result: ScoreResult): Pr
     }
   }
   await writeTextAtomic(`${outDir}/metrics.csv`, metricsCsv(result.metrics));
+  await writeTextAtomic(`${outDir}/metrics.json`, metricsJson(result.metrics));
   await writeTextAtomic(`${outDir}/timings.csv`, timingsCsv(result.seconds));
 }

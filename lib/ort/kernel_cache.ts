@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createSession, type ort } from "./session.ts";
+import { createSession, type ort, type SessionOptions } from "./session.ts";
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
@@ -23,11 +23,13 @@ export function cachedSession(
   key: string,
   build: () => Uint8Array,
   threads: number,
+  options: Omit<SessionOptions, "threads"> = {},
 ): Promise<ort.InferenceSession> {
-  const fullKey = `${key}|threads=${threads}`;
+  const arena = options.memArena ?? true;
+  const fullKey = `${key}|threads=${threads}${arena ? "" : "|no-arena"}`;
   let s = sessions.get(fullKey);
   if (s === undefined) {
-    s = createSession(build(), { threads });
+    s = createSession(build(), { ...options, threads });
     // A failed build must not poison the cache for later calls.
     s.catch(() => sessions.delete(fullKey));
     sessions.set(fullKey, s);

@@ -8,19 +8,13 @@
  */
 import { DataError } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
+import { matrixSource, type RowSource } from "../row_source.ts";
 import { buildModel, node } from "./graph.ts";
 import { cachedSession, defaultThreads } from "./kernel_cache.ts";
 import { f32Tensor } from "./session.ts";
 
-/** Rows of a float32 matrix read a block at a time. */
-export interface RowSource {
-  rows: number;
-  cols: number;
-  /** Writes rows `[start, start + count)` into `out` (row-major, `count * cols` values). */
-  readRows(start: number, count: number, out: Float32Array): void | Promise<void>;
-  /** Optional zero-copy access for in-memory sources. */
-  view?(start: number, count: number): Float32Array;
-}
+// The row sources live in lib/row_source.ts; re-exported here, where every kernel imports them.
+export { matrixSource, type RowSource } from "../row_source.ts";
 
 /** Options shared by the chunked kernels. */
 export interface ChunkOptions {
@@ -43,20 +37,6 @@ export const DEFAULT_CHUNK_ROWS = 2048;
 
 /** Default rows per chunk where the rows are a GEMM's inner dimension (scatter, KNN training). */
 export const STREAM_CHUNK_ROWS = 8192;
-
-/** Wraps an in-memory matrix as a {@linkcode RowSource} (reads are views, no copies). */
-export function matrixSource(m: Matrix): RowSource {
-  return {
-    rows: m.rows,
-    cols: m.cols,
-    readRows(start, count, out) {
-      out.set(m.data.subarray(start * m.cols, (start + count) * m.cols));
-    },
-    view(start, count) {
-      return m.data.subarray(start * m.cols, (start + count) * m.cols);
-    },
-  };
-}
 
 /** Validates and returns the chunk size (`fallback` when `opts` names none). */
 export function chunkRowsOf(

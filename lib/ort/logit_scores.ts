@@ -8,8 +8,12 @@
  * - max softmax (MSP at T = 1, ODIN at T = 1000): `1 / s`, as `maxSoftmaxRows`;
  * - energy: `T (m + log s)`, as `energy`;
  * - MOS: per group the same shifted sum over the group's slice, `others_k = exp(z_s - m_k) / s_k`
- *   and the score `-min_k others_k`, as `mos`. A graph has a node chain per group, so groupings
- *   with more than {@linkcode MOS_GRAPH_MAX_GROUPS} groups use the TypeScript `mos`.
+ *   and the score `-min_k others_k`, as `mos`. Up to {@linkcode MOS_GRAPH_MAX_GROUPS} groups the
+ *   graph has a node chain per group. Beyond that (a 21k-class taxonomy level has thousands of
+ *   groups) the groups are cut into buckets of similar slice length
+ *   (lib/ort/group_buckets.ts); each bucket gathers its groups' columns into an n x count x width
+ *   block, padding short slices with a -Infinity column (exp gives exactly 0 there), and reduces
+ *   over the last axis: a few nodes per bucket, however many groups.
  *
  * Results agree with the references to float32 rounding (the sums accumulate in float32). As
  * there, a row whose max is infinite (a +Infinity logit, or every logit -Infinity) has energy
@@ -21,13 +25,23 @@ import { DataError } from "../errors.ts";
 import type { GroupLayout } from "../groups.ts";
 import type { Matrix } from "../matrix.ts";
 import { mos } from "../scores/mos.ts";
-import { buildModel, int64Const, node, type NodeSpec } from "./graph.ts";
+import { buildModel, type Initializer, int64Const, node, type NodeSpec } from "./graph.ts";
+import { planGroupBuckets } from "./group_buckets.ts";
 import { cachedSession, defaultThreads } from "./kernel_cache.ts";
 import { type ChunkOptions, chunkRowsOf, forEachRowChunk, matrixSource } from "./linear.ts";
 import { f32Tensor } from "./session.ts";
 
-/** Most groups {@linkcode mosFast} runs as one graph; more fall back to the TypeScript `mos`. */
+/**
+ * Most groups {@linkcode mosFast} runs with one node chain per group (the original graph, kept
+ * bit for bit); more groups run as the bucketed graph.
+ */
 export const MOS_GRAPH_MAX_GROUPS = 64;
+
+/**
+ * Bucket overhead of the bucketed MOS graph in padded columns: one more bucket costs a handful
+ * of small nodes per chunk, worth about as much as this many padded columns of elementwise work.
+ */
+const MOS_BUCKET_OVERHEAD = 32;
 
 /** Which softmax statistic {@linkcode softmaxScoreFast} returns. */
 export type SoftmaxScore = "max-softmax" | "energy";
@@ -115,6 +129,20 @@ export async function softmaxScoreFast(
   return out;
 }
 
+/** `score = -min(others)` over the n x k_i tensors `others`, NaN-propagating. */
+function minOthersNodes(others: string[]): NodeSpec[] {
+  return [
+    others.length > 1 ? node("Concat", others, ["all"], { axis: 1 }) : node("Identity", others, [
+      "all",
+    ]),
+    node("ReduceMin", ["all"], ["omin"], { axes: [1], keepdims: 1 }),
+    // ReduceMin may drop a NaN; 0 * (sum of all others) carries it into the score as in `mos`.
+    node("ReduceSum", ["all", "axes"], ["osum"], { keepdims: 1 }),
+    node("Mul", ["osum", "zeroF"], ["nanGuard"]),
+    node("Sub", ["nanGuard", "omin"], ["score"]),
+  ];
+}
+
 function mosGraph(layout: GroupLayout): Uint8Array {
   const K = layout.numGroups;
   const O = layout.numOutputs;
@@ -135,18 +163,68 @@ function mosGraph(layout: GroupLayout): Uint8Array {
     others.push(`o${g}`);
   }
   inits.push(int64Const("zero", [0]), int64Const("one", [1]));
-  nodes.push(
-    others.length > 1 ? node("Concat", others, ["all"], { axis: 1 }) : node("Identity", others, [
-      "all",
-    ]),
-    node("ReduceMin", ["all"], ["omin"], { axes: [1], keepdims: 1 }),
-    // ReduceMin may drop a NaN; 0 * (sum of all others) carries it into the score as in `mos`.
-    node("ReduceSum", ["all", "axes"], ["osum"], { keepdims: 1 }),
-    node("Mul", ["osum", "zeroF"], ["nanGuard"]),
-    node("Sub", ["nanGuard", "omin"], ["score"]),
-  );
+  nodes.push(...minOthersNodes(others));
   return buildModel({
     name: "mos",
+    inputs: [{ name: "x", type: "float32", shape: ["n", O] }],
+    outputs: [{ name: "score", type: "float32", shape: ["n", 1] }],
+    nodes,
+    initializers: [...inits, { name: "zeroF", dims: [], data: new Float32Array([0]) }],
+  });
+}
+
+/** Gather indices of a bucket: `width` columns per group, padded with `pad` (the -Inf column). */
+function bucketIndices(layout: GroupLayout, groups: number[], width: number, pad: number) {
+  const idx: number[] = [];
+  for (const g of groups) {
+    const s = layout.starts[g];
+    const n = layout.sizes[g];
+    for (let j = 0; j < width; j++) idx.push(j < n ? s + j : pad);
+  }
+  return idx;
+}
+
+/** The MOS graph for any number of groups: one Gather + reduce chain per bucket. */
+function mosBucketGraph(layout: GroupLayout): Uint8Array {
+  const O = layout.numOutputs;
+  const nodes: NodeSpec[] = [
+    // xp = [x, -Inf]: column O is the padding every short slice points at.
+    node("Pad", ["x", "pads", "negInf"], ["xp"], { mode: "constant" }),
+  ];
+  const inits: Initializer[] = [
+    int64Const("pads", [0, 0, 0, 1]),
+    { name: "negInf", dims: [], data: new Float32Array([-Infinity]) },
+    int64Const("axes", [1]),
+    int64Const("axes2", [2]),
+    int64Const("zero", [0]),
+    int64Const("one", [1]),
+  ];
+  const others: string[] = [];
+  planGroupBuckets(layout.sizes, MOS_BUCKET_OVERHEAD).forEach((groups, b) => {
+    const width = layout.sizes[groups[0]]; // buckets list their longest slice first
+    const t = `_${b}`;
+    inits.push(
+      int64Const(`idx${t}`, bucketIndices(layout, groups, width, O)),
+      int64Const(`shape3${t}`, [0, groups.length, width]),
+      int64Const(`shape2${t}`, [0, groups.length]),
+    );
+    nodes.push(
+      node("Gather", ["xp", `idx${t}`], [`g${t}`], { axis: 1 }),
+      node("Reshape", [`g${t}`, `shape3${t}`], [`z${t}`]),
+      node("ReduceMax", [`z${t}`], [`m${t}`], { axes: [2], keepdims: 1 }),
+      node("Sub", [`z${t}`, `m${t}`], [`zm${t}`]),
+      node("Exp", [`zm${t}`], [`e${t}`]),
+      node("ReduceSum", [`e${t}`, "axes2"], [`s${t}`], { keepdims: 1 }),
+      // others = exp(z_s - m) / s: the first column of each group's shifted exponentials.
+      node("Slice", [`e${t}`, "zero", "one", "axes2"], [`eo${t}`]),
+      node("Div", [`eo${t}`, `s${t}`], [`o3${t}`]),
+      node("Reshape", [`o3${t}`, `shape2${t}`], [`o${t}`]),
+    );
+    others.push(`o${t}`);
+  });
+  nodes.push(...minOthersNodes(others));
+  return buildModel({
+    name: "mos_buckets",
     inputs: [{ name: "x", type: "float32", shape: ["n", O] }],
     outputs: [{ name: "score", type: "float32", shape: ["n", 1] }],
     nodes,
@@ -169,9 +247,15 @@ export async function mosFast(
         `(${layout.numClasses} classes + ${layout.numGroups} "others"); use the head's own groups`,
     );
   }
-  if (layout.numGroups > MOS_GRAPH_MAX_GROUPS || logits.rows === 0) return mos(layout, logits);
-  const key = `mos:${layout.numOutputs}:${Array.from(layout.sizes).join(",")}`;
-  const session = await cachedSession(key, () => mosGraph(layout), defaultThreads(opts.threads));
+  if (logits.rows === 0) return mos(layout, logits);
+  const chain = layout.numGroups <= MOS_GRAPH_MAX_GROUPS;
+  // The key names the whole layout (slice starts follow from the sizes in order).
+  const key = `mos${chain ? "" : "-buckets"}:${layout.numOutputs}:${Array.from(layout.sizes)}`;
+  const session = await cachedSession(
+    key,
+    () => chain ? mosGraph(layout) : mosBucketGraph(layout),
+    defaultThreads(opts.threads),
+  );
   const O = layout.numOutputs;
   const out = new Float32Array(logits.rows);
   await forEachRowChunk(matrixSource(logits), chunkRowsOf(opts), async (start, n, rows) => {

@@ -96,16 +96,60 @@ Deno.test("mosFast matches mos on the paper's 8-group layout and on a 1-group la
   await assert.rejects(() => mosFast(one, matrix(1, 5)), DataError);
 });
 
-Deno.test("mosFast: a NaN logit gives a NaN score; many groups use the TypeScript path", async () => {
+Deno.test("mosFast: a NaN logit gives a NaN score", async () => {
   const layout = groupLayout([[0, 1], [2]], 3);
   const z = matrix(2, 5, Float32Array.from([1, 2, 3, 0, 1, 1, NaN, 3, 0, 1]));
   const got = await mosFast(layout, z);
   assert.ok(!Number.isNaN(got[0]));
   assert.ok(Number.isNaN(got[1]));
-  const many = groupLayout(
-    Array.from({ length: MOS_GRAPH_MAX_GROUPS + 1 }, (_, i) => [i]),
-    MOS_GRAPH_MAX_GROUPS + 1,
-  );
-  const zm = logits(9, 7, many.numOutputs, 3);
-  assert.deepEqual(await mosFast(many, zm), mos(many, zm));
+});
+
+/** Groups of sizes `sizes` over classes 0.. in a shuffled order (slices are not sorted). */
+function shuffledGroups(seed: number, sizes: number[]): { groups: number[][]; classes: number } {
+  const classes = sizes.reduce((a, b) => a + b, 0);
+  const rng = createRng(seed);
+  const perm = Array.from({ length: classes }, (_, i) => i);
+  for (let i = classes - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  let c = 0;
+  return { groups: sizes.map((s) => perm.slice(c, c += s)), classes };
+}
+
+Deno.test("mosFast beyond 64 groups (bucketed graph) matches mos, odd chunks", async () => {
+  for (const [k, seed] of [[MOS_GRAPH_MAX_GROUPS + 1, 1], [300, 2]]) {
+    // Sizes 1..40 and a few long slices: several buckets, short slices padded.
+    const sizes = Array.from({ length: k }, (_, i) => i % 7 === 0 ? 60 + i : 1 + (i * 13) % 40);
+    const { groups, classes } = shuffledGroups(seed, sizes);
+    const layout = groupLayout(groups, classes);
+    for (const scale of [1, 6, 1e4]) {
+      const z = logits(seed + 10, 133, layout.numOutputs, scale);
+      assertClose(await mosFast(layout, z, { chunkRows: 50 }), mos(layout, z), {
+        atol: 1e-7,
+        rtol: 5e-6,
+        reason: `${k} groups, logit scale ${scale}`,
+      });
+    }
+  }
+});
+
+Deno.test("mosFast beyond 64 groups: hand case, NaN and infinite logits as mos", async () => {
+  // 65 singleton groups plus one of 3 classes: equal logits give others = 1/2 for the singletons
+  // and 1/4 for the last group, so the score is -1/4.
+  const groups = [...Array.from({ length: 65 }, (_, i) => [i]), [65, 66, 67]];
+  const layout = groupLayout(groups, 68);
+  const O = layout.numOutputs;
+  const z = matrix(4, O);
+  z.data[O + 5] = NaN; // row 1: a NaN class logit
+  z.data.fill(-Infinity, 2 * O, 3 * O); // row 2: every logit -Infinity
+  z.data[3 * O + 7] = Infinity; // row 3: a +Infinity logit
+  const got = await mosFast(layout, z);
+  const ref = mos(layout, z);
+  assertClose(got[0], -0.25, { atol: 1e-7 });
+  for (let i = 1; i < 4; i++) {
+    assert.equal(Number.isNaN(got[i]), Number.isNaN(ref[i]), `row ${i} NaN-ness`);
+    if (!Number.isNaN(ref[i])) assertClose(got[i], ref[i], { atol: 1e-7, reason: `row ${i}` });
+  }
+  assert.ok(Number.isNaN(got[1]));
 });

@@ -28,11 +28,8 @@
  */
 import { DataError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import {
-  MAHALANOBIS_SCORE_SCALE,
-  type MahalanobisModel,
-  pinvSymmetric,
-} from "../scores/mahalanobis.ts";
+import { pinvSymmetric } from "../linalg/pinv_symmetric.ts";
+import { MAHALANOBIS_SCORE_SCALE, type MahalanobisModel } from "../scores/mahalanobis.ts";
 import { classStats, withinClassScatter } from "./gram.ts";
 import { buildModel, node } from "./graph.ts";
 import { cachedSession, defaultThreads } from "./kernel_cache.ts";
@@ -277,15 +274,236 @@ function productGraph(d: number): Uint8Array {
 }
 
 /**
+ * Default {@linkcode MahalanobisScoreOptions.blockMb}: the one-graph path holds about four
+ * chunk x C float32 distance matrices and two C x D copies of the means (8 MB each for
+ * ImageNet-1k); past this bound (ImageNet-21k's 21,843 means: 179 MB per copy and per 2048-row
+ * distance matrix) the means are processed in blocks.
+ */
+export const DEFAULT_MAHALANOBIS_BLOCK_MB = 128;
+
+/** Options of the Mahalanobis scoring kernels. */
+export interface MahalanobisScoreOptions extends ChunkOptions {
+  /**
+   * Memory bound in MiB of the class-mean side of the scoring. When the one-graph path's
+   * `max(D, chunkRows) x C x 4` bytes fit, it runs (the fastest); otherwise the class means are
+   * taken in blocks of `floor(blockMb MiB / (4 max(D, chunkRows)))` rows, with a running minimum
+   * per row. Default {@linkcode DEFAULT_MAHALANOBIS_BLOCK_MB}.
+   */
+  blockMb?: number;
+}
+
+/** Rows per block of class means, or 0 when the one-graph path fits `blockMb`. */
+export function mahalanobisBlockRows(
+  c: number,
+  d: number,
+  chunkRows: number,
+  blockMb = DEFAULT_MAHALANOBIS_BLOCK_MB,
+): number {
+  if (!(blockMb > 0) || !Number.isFinite(blockMb)) {
+    throw new RangeError(`blockMb must be a positive number of MiB, got ${blockMb}`);
+  }
+  const bytes = blockMb * 2 ** 20;
+  const per = 4 * Math.max(d, chunkRows);
+  if (per * c <= bytes) return 0;
+  return Math.max(1, Math.min(c, Math.floor(bytes / per)));
+}
+
+/** Centred scoring constants: g, -2 M' P (C x D) and `m_c = mu'_c^T P mu'_c`. */
+interface Centred {
+  g: Float32Array;
+  q: Float32Array;
+  mq: Float32Array;
+}
+
+/**
+ * g = mean of the class means (float64), and per block of `block` means: mu' = mu - g,
+ * q = mu' P (C x D x D in onnxruntime), m_c = mu'_c . q_c in float64, then q scaled by -2.
+ */
+async function centre(
+  model: MahalanobisModel,
+  block: number,
+  threads: number,
+): Promise<Centred> {
+  const { means, precision } = model;
+  const c = means.rows;
+  const d = means.cols;
+  const g64 = new Float64Array(d);
+  for (let k = 0; k < c; k++) {
+    for (let j = 0; j < d; j++) g64[j] += means.data[k * d + j];
+  }
+  for (let j = 0; j < d; j++) g64[j] /= c;
+  const g = Float32Array.from(g64);
+  const pT = f32Tensor(precision.data, [d, d]);
+  const prod = await cachedSession(`rightproduct:${d}`, () => productGraph(d), threads);
+  const q = new Float32Array(c * d);
+  const mq = new Float32Array(c);
+  const mc = new Float32Array(Math.min(block, c) * d);
+  for (let b0 = 0; b0 < c; b0 += block) {
+    const nb = Math.min(block, c - b0);
+    const mb = mc.subarray(0, nb * d);
+    for (let k = 0; k < nb; k++) {
+      for (let j = 0; j < d; j++) mb[k * d + j] = means.data[(b0 + k) * d + j] - g[j];
+    }
+    const qb = q.subarray(b0 * d, (b0 + nb) * d);
+    await prod.run({ a: f32Tensor(mb, [nb, d]), p: pT }, { ap: f32Tensor(qb, [nb, d]) });
+    for (let k = 0; k < nb; k++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += mb[k * d + j] * qb[k * d + j];
+      mq[b0 + k] = s;
+    }
+  }
+  for (let i = 0; i < q.length; i++) q[i] *= -2;
+  return { g, q, mq };
+}
+
+/** Feeds of the packed quadratic form `x'^T P x'` (lib/ort/quad_form.ts). */
+function quadFeeds(precision: Matrix, plan: QuadFormPlan): Record<string, ort.Tensor> {
+  const packed = packQuadForm(precision.data, plan);
+  const feeds: Record<string, ort.Tensor> = {};
+  quadFormInputs("p", plan).forEach((v, i) => {
+    feeds[v.name] = f32Tensor(packed[i], v.shape as number[]);
+  });
+  return feeds;
+}
+
+/** The one-graph path: every class mean per chunk (today's kernel, unchanged). */
+async function minDistanceWhole(
+  model: MahalanobisModel,
+  src: RowSource,
+  cen: Centred,
+  threads: number,
+  chunkRows: number,
+): Promise<Float32Array> {
+  const d = src.cols;
+  const c = model.means.rows;
+  const plan = quadFormPlan(d);
+  const session = await cachedSession(
+    `mahalanobis-dist:${d}:${c}:${plan.starts.join(",")}`,
+    () => distanceGraph(d, c, plan),
+    threads,
+  );
+  const feeds: Record<string, ort.Tensor> = {
+    g: f32Tensor(cen.g, [d]),
+    q: f32Tensor(cen.q, [c, d]),
+    m: f32Tensor(cen.mq, [c]),
+    ...quadFeeds(model.precision, plan),
+  };
+  const out = new Float32Array(src.rows);
+  await forEachRowChunk(src, chunkRows, async (start, n, rows) => {
+    await session.run(
+      { ...feeds, x: f32Tensor(rows, [n, d]) },
+      { mindist: f32Tensor(out.subarray(start, start + n), [n, 1]) },
+    );
+  });
+  return out;
+}
+
+/** Per chunk: the centred rows `xc` and their quadratic form `quad`. */
+function centredQuadGraph(d: number, plan: QuadFormPlan): Uint8Array {
+  const quad = quadFormNodes("p", plan, "xc", "quad");
+  return buildModel({
+    name: "mahalanobis_quad",
+    inputs: [
+      { name: "x", type: "float32", shape: ["n", d] },
+      { name: "g", type: "float32", shape: [d] },
+      ...quadFormInputs("p", plan),
+    ],
+    outputs: [
+      { name: "xc", type: "float32", shape: ["n", d] },
+      { name: "quad", type: "float32", shape: ["n", 1] },
+    ],
+    nodes: [node("Sub", ["x", "g"], ["xc"]), ...quad.nodes],
+    initializers: quad.initializers,
+  });
+}
+
+/** Per block of means: `min_c (-2 x'^T P mu'_c + m_c)` over the block. */
+function blockMinGraph(d: number): Uint8Array {
+  return buildModel({
+    name: "mahalanobis_block",
+    inputs: [
+      { name: "xc", type: "float32", shape: ["n", d] },
+      { name: "q", type: "float32", shape: ["b", d] },
+      { name: "m", type: "float32", shape: ["b"] },
+    ],
+    outputs: [{ name: "bmin", type: "float32", shape: ["n", 1] }],
+    nodes: [
+      node("Gemm", ["xc", "q"], ["cross2"], { transB: 1 }),
+      node("Add", ["cross2", "m"], ["t"]),
+      node("ReduceMin", ["t"], ["bmin"], { axes: [1], keepdims: 1 }),
+    ],
+  });
+}
+
+/**
+ * The blocked path. Float32 rounding is monotone, so `min_c fl(t_c + quad)` of the one-graph
+ * path equals `fl(min_c t_c + quad)`: adding `quad` after the running minimum changes nothing
+ * (the GEMM of a block may still sum in another order than the whole one).
+ */
+async function minDistanceBlocked(
+  model: MahalanobisModel,
+  src: RowSource,
+  cen: Centred,
+  threads: number,
+  chunkRows: number,
+  block: number,
+): Promise<Float32Array> {
+  const d = src.cols;
+  const c = model.means.rows;
+  const plan = quadFormPlan(d);
+  const quadSession = await cachedSession(
+    `mahalanobis-quad:${d}:${plan.starts.join(",")}`,
+    () => centredQuadGraph(d, plan),
+    threads,
+  );
+  const blockSession = await cachedSession(
+    `mahalanobis-block:${d}`,
+    () => blockMinGraph(d),
+    threads,
+  );
+  const feeds = { g: f32Tensor(cen.g, [d]), ...quadFeeds(model.precision, plan) };
+  const cap = Math.min(chunkRows, src.rows);
+  const xc = new Float32Array(cap * d);
+  const quad = new Float32Array(cap);
+  const bmin = new Float32Array(cap);
+  const dmin = new Float32Array(cap);
+  const out = new Float32Array(src.rows);
+  await forEachRowChunk(src, chunkRows, async (start, n, rows) => {
+    const xn = f32Tensor(xc.subarray(0, n * d), [n, d]);
+    await quadSession.run(
+      { ...feeds, x: f32Tensor(rows, [n, d]) },
+      { xc: xn, quad: f32Tensor(quad.subarray(0, n), [n, 1]) },
+    );
+    dmin.fill(Infinity);
+    for (let b0 = 0; b0 < c; b0 += block) {
+      const nb = Math.min(block, c - b0);
+      await blockSession.run({
+        xc: xn,
+        q: f32Tensor(cen.q.subarray(b0 * d, (b0 + nb) * d), [nb, d]),
+        m: f32Tensor(cen.mq.subarray(b0, b0 + nb), [nb]),
+      }, { bmin: f32Tensor(bmin.subarray(0, n), [n, 1]) });
+      for (let i = 0; i < n; i++) dmin[i] = Math.min(dmin[i], bmin[i]);
+    }
+    // + 0 * quad carries a NaN feature row into its distance, as the one-graph path does.
+    for (let i = 0; i < n; i++) {
+      out[start + i] = Math.fround(Math.fround(dmin[i] + quad[i]) + quad[i] * 0);
+    }
+  });
+  return out;
+}
+
+/**
  * Smallest squared Mahalanobis distance `min_c (x - mu_c)^T P (x - mu_c)` of every row of
  * `source` (a matrix or a {@linkcode RowSource}), in onnxruntime chunks; NaN for a row with a
  * NaN feature. The precision must be exactly symmetric, as both fits make it: the quadratic
- * form reads its upper triangle.
+ * form reads its upper triangle. Memory is bounded by `opts.blockMb` (see
+ * {@linkcode MahalanobisScoreOptions}): many class means (ImageNet-21k's 21,843) are taken in
+ * blocks.
  */
 export async function mahalanobisMinDistanceFast(
   model: MahalanobisModel,
   source: RowSource | Matrix,
-  opts: ChunkOptions = {},
+  opts: MahalanobisScoreOptions = {},
 ): Promise<Float32Array> {
   const src: RowSource = "data" in source ? matrixSource(source) : source;
   const { means, precision } = model;
@@ -298,52 +516,12 @@ export async function mahalanobisMinDistanceFast(
   }
   const c = means.rows;
   const threads = defaultThreads(opts.threads);
-  // Centre: g = mean of the class means (float64), mu' = mu - g.
-  const g64 = new Float64Array(d);
-  for (let k = 0; k < c; k++) {
-    for (let j = 0; j < d; j++) g64[j] += means.data[k * d + j];
-  }
-  for (let j = 0; j < d; j++) g64[j] /= c;
-  const g = Float32Array.from(g64);
-  const mc = new Float32Array(c * d);
-  for (let k = 0; k < c; k++) {
-    for (let j = 0; j < d; j++) mc[k * d + j] = means.data[k * d + j] - g[j];
-  }
-  const pT = f32Tensor(precision.data, [d, d]);
-  // Q = M' P once (C x D x D in onnxruntime), m_c = mu'_c . q_c in float64.
-  const prod = await cachedSession(`rightproduct:${d}`, () => productGraph(d), threads);
-  const q = new Float32Array(c * d);
-  await prod.run({ a: f32Tensor(mc, [c, d]), p: pT }, { ap: f32Tensor(q, [c, d]) });
-  const mq = new Float32Array(c);
-  for (let k = 0; k < c; k++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += mc[k * d + j] * q[k * d + j];
-    mq[k] = s;
-  }
-  for (let i = 0; i < q.length; i++) q[i] *= -2;
-  const plan = quadFormPlan(d);
-  const session = await cachedSession(
-    `mahalanobis-dist:${d}:${c}:${plan.starts.join(",")}`,
-    () => distanceGraph(d, c, plan),
-    threads,
-  );
-  const packed = packQuadForm(precision.data, plan);
-  const feeds: Record<string, ort.Tensor> = {
-    g: f32Tensor(g, [d]),
-    q: f32Tensor(q, [c, d]),
-    m: f32Tensor(mq, [c]),
-  };
-  quadFormInputs("p", plan).forEach((v, i) => {
-    feeds[v.name] = f32Tensor(packed[i], v.shape as number[]);
-  });
-  const out = new Float32Array(src.rows);
-  await forEachRowChunk(src, chunkRowsOf(opts), async (start, n, rows) => {
-    await session.run(
-      { ...feeds, x: f32Tensor(rows, [n, d]) },
-      { mindist: f32Tensor(out.subarray(start, start + n), [n, 1]) },
-    );
-  });
-  return out;
+  const chunkRows = chunkRowsOf(opts);
+  const block = mahalanobisBlockRows(c, d, chunkRows, opts.blockMb);
+  const cen = await centre(model, block > 0 ? block : c, threads);
+  return block > 0
+    ? minDistanceBlocked(model, src, cen, threads, chunkRows, block)
+    : minDistanceWhole(model, src, cen, threads, chunkRows);
 }
 
 /**
@@ -355,7 +533,7 @@ export async function mahalanobisMinDistanceFast(
 export async function mahalanobisFast(
   model: MahalanobisModel,
   source: RowSource | Matrix,
-  opts: ChunkOptions = {},
+  opts: MahalanobisScoreOptions = {},
 ): Promise<Float32Array> {
   const out = await mahalanobisMinDistanceFast(model, source, opts);
   for (let i = 0; i < out.length; i++) out[i] *= MAHALANOBIS_SCORE_SCALE;

@@ -3,11 +3,13 @@ import { assertClose } from "../../tests/assert_close.ts";
 import { DataError } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import { createRng } from "../random.ts";
-import { fitMahalanobis, mahalanobis, pinvSymmetric } from "../scores/mahalanobis.ts";
+import { pinvSymmetric } from "../linalg/pinv_symmetric.ts";
+import { fitMahalanobis, mahalanobis } from "../scores/mahalanobis.ts";
 import { matrixSource } from "./linear.ts";
 import {
   fitMahalanobisFast,
   invertCovariance,
+  mahalanobisBlockRows,
   mahalanobisFast,
   mahalanobisMinDistanceFast,
 } from "./mahalanobis_kernel.ts";
@@ -210,4 +212,45 @@ Deno.test("mahalanobisFast at D = 520 (block-symmetric quadratic form, 2 blocks)
   const ref = mahalanobis(model, x);
   const got = await mahalanobisFast(model, x, { chunkRows: 7 });
   assertClose(got, ref, { atol: 1e-3, rtol: 2e-5, reason: "float32 blocks vs float64" });
+});
+
+Deno.test("mahalanobisBlockRows: one graph when it fits, else blocks of means", () => {
+  const mb = (bytes: number) => bytes / 2 ** 20;
+  assert.equal(mahalanobisBlockRows(50, 16, 8, mb(4 * 16 * 50)), 0);
+  assert.equal(mahalanobisBlockRows(50, 16, 8, mb(4 * 16 * 7)), 7);
+  assert.equal(mahalanobisBlockRows(50, 16, 32, mb(4 * 32 * 7)), 7);
+  assert.equal(mahalanobisBlockRows(50, 16, 8, 1e-9), 1);
+  // ImageNet-1k fits the default; ImageNet-21k's 21,843 means at D = 2048 (2048-row chunks)
+  // come in blocks of 128 MiB / 8 KiB = 16,384.
+  assert.equal(mahalanobisBlockRows(1000, 2048, 2048), 0);
+  assert.equal(mahalanobisBlockRows(21_843, 2048, 2048), 16_384);
+  assert.throws(() => mahalanobisBlockRows(5, 4, 4, -1), RangeError);
+});
+
+Deno.test("mahalanobisFast over blocks of class means equals the one-graph path", async () => {
+  const model = fitMahalanobis(train.x, train.labels, C);
+  const x = reluFeatures(12, 57, D, C).x;
+  x.data[3 * D + 2] = NaN;
+  const chunkRows = 16;
+  const whole = await mahalanobisMinDistanceFast(model, x, { chunkRows });
+  assert.ok(Number.isNaN(whole[3]));
+  const ref = mahalanobis(model, x);
+  for (const rows of [1, 3, C - 1]) {
+    // Blocks of `rows` means: the bound is rows x max(D, chunkRows) x 4 bytes.
+    const blockMb = (rows * Math.max(D, chunkRows) * 4) / 2 ** 20;
+    assert.equal(mahalanobisBlockRows(C, D, chunkRows, blockMb), rows);
+    const got = await mahalanobisMinDistanceFast(model, x, { chunkRows, blockMb });
+    // Monotone float32 rounding: the same sums, up to the GEMM kernel (a one-row block runs as
+    // a GEMV with another summation order).
+    assert.ok(Number.isNaN(got[3]));
+    assertClose(got, whole, { atol: 1e-4, rtol: 1e-6, reason: `blocks of ${rows} means` });
+    const score = await mahalanobisFast(model, matrixSource(x), { chunkRows, blockMb });
+    const finite = (a: Float32Array) => [...a].filter((_, i) => i !== 3);
+    assertClose(finite(score), finite(ref), {
+      atol: 1e-3,
+      rtol: 2e-5,
+      reason: `blocks of ${rows} means vs the float64 reference`,
+    });
+    assert.ok(Number.isNaN(score[3]));
+  }
 });

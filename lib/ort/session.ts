@@ -11,6 +11,13 @@ export { ort };
 export interface SessionOptions {
   /** Intra-op threads; default: every core (`navigator.hardwareConcurrency`). */
   threads?: number;
+  /**
+   * Whether ORT's CPU memory arena is on (default true). The arena keeps every buffer it grew for
+   * the session's lifetime and grows in power-of-two steps; kernels whose intermediates are
+   * hundreds of MB (the streamed 21k-class blocks) turn it off so that their peak memory is what
+   * one run needs.
+   */
+  memArena?: boolean;
 }
 
 /**
@@ -27,6 +34,7 @@ export function createSession(
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: "all",
+    enableCpuMemArena: options.memArena ?? true,
     // Errors only: ORT's optimiser warnings (e.g. an initializer it folded away) are not the
     // user's concern and would break the one-line error contract of the tasks.
     logSeverityLevel: 3,

@@ -20,8 +20,8 @@ import { escapeHtml, htmlTable, numericColumn } from "./html.ts";
 import { markdownToHtml } from "./markdown.ts";
 import { type PageSection, renderPage } from "./page.ts";
 import { provenanceHtml, provenanceRows } from "./provenance.ts";
-import { scanResults } from "./scan.ts";
-import { scoreFigures } from "./score_section.ts";
+import { type ResultsScan, scanResults, type TextFile } from "./scan.ts";
+import { type ScoreFigures, scoreFigures } from "./score_section.ts";
 import { inlineSvg } from "./svg_inline.ts";
 
 /** Rows of a raw CSV file shown at most (the file has them all). */
@@ -83,6 +83,111 @@ function csvHtml(rel: string, text: string, warnings: string[]): string {
   return htmlTable(header, shown, align) + more;
 }
 
+/** A `<ul>` of problem lines. */
+function problemList(lines: readonly string[]): string {
+  return `<ul class="problems">\n${
+    lines.map((p) => `<li>${escapeHtml(p)}</li>`).join("\n")
+  }\n</ul>`;
+}
+
+/**
+ * The Tables section's HTML: Markdown first (titles and notes included), then the CSV files with
+ * no Markdown twin; null when there is neither.
+ */
+export function tablesHtml(
+  scan: Pick<ResultsScan, "markdown" | "csv">,
+  warnings: string[],
+): string | null {
+  const parts: string[] = [];
+  for (const md of scan.markdown) {
+    parts.push(
+      `<div class="table-file">\n${markdownToHtml(md.text)}\n<p class="meta">File: <code>${
+        escapeHtml(md.rel)
+      }</code></p>\n</div>`,
+    );
+  }
+  if (scan.csv.length > 0) {
+    parts.push("<h3>Raw CSV files</h3>");
+    for (const c of scan.csv) {
+      parts.push(
+        `<details>\n<summary><code>${escapeHtml(c.rel)}</code></summary>\n${
+          csvHtml(c.rel, c.text, warnings)
+        }\n</details>`,
+      );
+    }
+  }
+  return parts.length > 0 ? parts.join("\n") : null;
+}
+
+/**
+ * The run's own SVG figures, each inlined with its ids prefixed by `nextId()`; a figure that
+ * cannot be inlined is left out and named in `warnings`, as is content removed from one.
+ */
+export function runFiguresHtml(
+  svgs: readonly TextFile[],
+  nextId: () => string,
+  warnings: string[],
+): string[] {
+  const out: string[] = [];
+  for (const f of svgs) {
+    const id = nextId();
+    try {
+      const s = inlineSvg(f.text, `${id}-`, f.rel);
+      if (s.removed.length > 0) {
+        warnings.push(
+          `${f.rel}: removed ${
+            [...new Set(s.removed)].join(", ")
+          } (no scripts or external links in the report)`,
+        );
+      }
+      out.push(figureHtml(id, "run", s.svg, `<code>${escapeHtml(f.rel)}</code>`));
+    } catch (e) {
+      warnings.push(`${e instanceof Error ? e.message : e}; left out of the report`);
+    }
+  }
+  return out;
+}
+
+/** The score section's HTML: what was drawn, the rendered curves and histograms, the problems. */
+async function scoreSectionHtml(
+  scores: ScoreFigures,
+  nextId: () => string,
+  warnings: string[],
+): Promise<string> {
+  const parts: string[] = [];
+  parts.push(
+    '<p class="note">Computed from the score files (<code>scores/&lt;method&gt;/&lt;set&gt;.npy' +
+      "</code>; higher = more in-distribution), ID as the positive class. The AUROC in each " +
+      "histogram's header is computed from the same files as the tables' (ties count half).</p>",
+  );
+  parts.push(
+    htmlTable(
+      ["method", "score directory", "ID set (samples)", "OOD sets (samples)"],
+      scores.drawn.map((d) => [
+        d.series,
+        d.where,
+        `${d.id} (${d.idCount})`,
+        d.ood.map(([n, c]) => `${n} (${c})`).join(", "),
+      ]),
+    ),
+  );
+  for (const f of scores.figures) {
+    const { svg, warnings: w } = await renderSvg(f.spec);
+    for (const x of w) warnings.push(`${f.kind} figure: ${x}`);
+    const id = nextId();
+    parts.push(
+      figureHtml(
+        id,
+        f.kind,
+        inlineSvg(svg, `${id}-`, f.kind, { decimals: 1 }).svg,
+        escapeHtml(f.caption),
+      ),
+    );
+  }
+  if (scores.problems.length > 0) parts.push(problemList(scores.problems));
+  return parts.join("\n");
+}
+
 /**
  * Builds the report of `root`. Throws a `DataError` when `root` is not a readable directory (see
  * lib/report/scan.ts); a file that cannot be shown is left out and named in `warnings` and on the
@@ -101,107 +206,24 @@ export async function buildReport(root: string, o: ReportOptions = {}): Promise<
   let figureCount = 0;
   const nextId = () => `fig-${++figureCount}`;
 
-  // Tables: Markdown first (titles and notes included), then CSV files with no Markdown twin.
-  const tableParts: string[] = [];
-  for (const md of scan.markdown) {
-    tableParts.push(
-      `<div class="table-file">\n${markdownToHtml(md.text)}\n<p class="meta">File: <code>${
-        escapeHtml(md.rel)
-      }</code></p>\n</div>`,
-    );
-  }
-  if (scan.csv.length > 0) {
-    tableParts.push("<h3>Raw CSV files</h3>");
-    for (const c of scan.csv) {
-      tableParts.push(
-        `<details>\n<summary><code>${escapeHtml(c.rel)}</code></summary>\n${
-          csvHtml(c.rel, c.text, warnings)
-        }\n</details>`,
-      );
-    }
-  }
-  if (tableParts.length > 0) {
-    sections.push({ id: "tables", title: "Tables", html: tableParts.join("\n") });
-  }
-
-  // The run's own figures.
-  const runFigures: string[] = [];
-  for (const f of scan.svg) {
-    const id = nextId();
-    try {
-      const s = inlineSvg(f.text, `${id}-`, f.rel);
-      if (s.removed.length > 0) {
-        warnings.push(
-          `${f.rel}: removed ${
-            [...new Set(s.removed)].join(", ")
-          } (no scripts or external links in the report)`,
-        );
-      }
-      runFigures.push(figureHtml(id, "run", s.svg, `<code>${escapeHtml(f.rel)}</code>`));
-    } catch (e) {
-      warnings.push(`${e instanceof Error ? e.message : e}; left out of the report`);
-    }
-  }
+  const tables = tablesHtml(scan, warnings);
+  if (tables !== null) sections.push({ id: "tables", title: "Tables", html: tables });
+  const runFigures = runFiguresHtml(scan.svg, nextId, warnings);
   if (runFigures.length > 0) {
     sections.push({ id: "figures", title: "Figures", html: runFigures.join("\n") });
   }
-
   // Curves and histograms from the score files.
   const scores = await scoreFigures(scan.scoreSets);
   warnings.push(...scores.problems);
   if (scores.drawn.length > 0 || scores.problems.length > 0) {
-    const parts: string[] = [];
-    parts.push(
-      '<p class="note">Computed from the score files (<code>scores/&lt;method&gt;/&lt;set&gt;.npy' +
-        "</code>; higher = more in-distribution), ID as the positive class. The AUROC in each " +
-        "histogram's header is computed from the same files as the tables' (ties count half).</p>",
-    );
-    parts.push(
-      htmlTable(
-        ["method", "score directory", "ID set (samples)", "OOD sets (samples)"],
-        scores.drawn.map((d) => [
-          d.series,
-          d.where,
-          `${d.id} (${d.idCount})`,
-          d.ood.map(([n, c]) => `${n} (${c})`).join(", "),
-        ]),
-      ),
-    );
-    for (const f of scores.figures) {
-      const { svg, warnings: w } = await renderSvg(f.spec);
-      for (const x of w) warnings.push(`${f.kind} figure: ${x}`);
-      const id = nextId();
-      parts.push(
-        figureHtml(
-          id,
-          f.kind,
-          inlineSvg(svg, `${id}-`, f.kind, { decimals: 1 }).svg,
-          escapeHtml(f.caption),
-        ),
-      );
-    }
-    if (scores.problems.length > 0) {
-      parts.push(
-        `<ul class="problems">\n${
-          scores.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join("\n")
-        }\n</ul>`,
-      );
-    }
-    sections.push({ id: "scores", title: "Score curves and histograms", html: parts.join("\n") });
+    const html = await scoreSectionHtml(scores, nextId, warnings);
+    sections.push({ id: "scores", title: "Score curves and histograms", html });
   }
-
   const rows = provenanceRows(scan.manifests);
   sections.push({ id: "provenance", title: "Provenance", html: provenanceHtml(rows) });
-
   const otherProblems = warnings.filter((w) => !scores.problems.includes(w));
   if (otherProblems.length > 0) {
-    sections.push({
-      id: "left-out",
-      title: "Left out",
-      html: `<ul class="problems">\n${
-        otherProblems.map((p) => `<li>${escapeHtml(p)}</li>`).join("\n")
-      }\n</ul>`,
-    });
+    sections.push({ id: "left-out", title: "Left out", html: problemList(otherProblems) });
   }
 
   const name = baseName(root);

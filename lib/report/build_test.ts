@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { inspectSvg } from "../figures/svg_inspect.ts";
 import { writeNpy } from "../io/npy.ts";
 import { formatNumber } from "../tables/render.ts";
-import { buildReport } from "./build.ts";
+import { buildReport, runFiguresHtml, tablesHtml } from "./build.ts";
 import { isToolkitReport, REPORT_CSP, timelessReport } from "./page.ts";
 import { writeResultsFixture } from "./test_fixture.ts";
 
@@ -145,4 +145,47 @@ Deno.test("buildReport: an unreadable figure or score file is left out and named
     assert.ok(r.html.includes('<section id="left-out">'));
     assert.ok(r.html.includes("score 1 is NaN; a score must be finite; not drawn"));
   });
+});
+
+Deno.test("tablesHtml: Markdown tables, then raw CSV files; null for none; bad CSV as text", () => {
+  assert.equal(tablesHtml({ markdown: [], csv: [] }, []), null);
+  const warnings: string[] = [];
+  const html = tablesHtml({
+    markdown: [{ rel: "t/table1.md", text: "| a | b |\n| --- | --- |\n| 1 | 2 |\n" }],
+    csv: [{ rel: "x.csv", text: "m,v\nmsp,1.5\n" }, { rel: "bad.csv", text: 'a,"b\n' }],
+  }, warnings)!;
+  const md = html.indexOf("<code>t/table1.md</code>");
+  const raw = html.indexOf("<h3>Raw CSV files</h3>");
+  assert.ok(md !== -1 && raw > md, "Markdown before the raw CSV heading");
+  assert.ok(html.indexOf("<code>x.csv</code>") > raw);
+  assert.match(html, /<td[^>]*>msp<\/td>/);
+  assert.ok(html.includes("<pre>a,&quot;b\n</pre>"), "unparsable CSV shown as escaped text");
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /^bad\.csv: not readable as CSV/);
+});
+
+Deno.test("runFiguresHtml: ids in order, scripts removed with a warning, bad SVG left out", () => {
+  let n = 0;
+  const nextId = () => `fig-${++n}`;
+  const warnings: string[] = [];
+  const ok =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>';
+  const scripted =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>';
+  const out = runFiguresHtml(
+    [
+      { rel: "a.svg", text: ok },
+      { rel: "b.svg", text: "not an svg" },
+      { rel: "c.svg", text: scripted },
+    ],
+    nextId,
+    warnings,
+  );
+  assert.equal(out.length, 2);
+  assert.match(out[0], /^<figure id="fig-1" data-kind="run">/);
+  assert.match(out[1], /^<figure id="fig-3" data-kind="run">/);
+  assert.ok(!out[1].includes("<script"));
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0], /left out of the report$/);
+  assert.match(warnings[1], /^c\.svg: removed .*script/);
 });

@@ -15,6 +15,7 @@
  * @module
  */
 import { DataError } from "../errors.ts";
+import { metricsCsvOrder, type MetricsOrder } from "../metrics/metric_row.ts";
 
 /** The report's own file name in a results directory. */
 export const REPORT_FILE = "report.html";
@@ -190,64 +191,99 @@ export async function scanResults(
     manifests: [],
     problems: [],
   };
-  // Score files grouped by the directory holding them: key "<group>\0<method>".
-  const scoreFiles = new Map<
-    string,
-    { group: string; method: string; stage: string; names: Map<string, string> }
-  >();
-  for (const f of files) {
-    const parts = f.rel.split("/");
-    const name = parts[parts.length - 1];
-    if (name.endsWith(".md")) out.markdown.push({ rel: f.rel, text: await readText(f) });
-    else if (name.endsWith(".csv")) {
-      if (!present.has(f.rel.slice(0, -4) + ".md")) {
-        out.csv.push({ rel: f.rel, text: await readText(f) });
-      }
-    } else if (name.endsWith(".svg")) out.svg.push({ rel: f.rel, text: await readText(f) });
-    else if (name === "manifest.json") out.manifests.push({ rel: f.rel, text: await readText(f) });
-    else if (name.endsWith(".npy") && parts.length >= 2) {
-      const n = parts.length;
-      let group: string;
-      let method: string;
-      let stage: string;
-      if (n >= 3 && parts[n - 3] === "scores") {
-        // <stage>/scores/<method>/<dataset>.npy
-        stage = parts.slice(0, n - 3).join("/");
-        group = stage;
-        method = parts[n - 2];
-      } else if (parts[n - 2] === "scores" && n >= 3) {
-        // <group>/<method>/scores/<dataset>.npy
-        stage = parts.slice(0, n - 2).join("/");
-        group = parts.slice(0, n - 3).join("/");
-        method = parts[n - 3];
-      } else continue;
-      const key = `${group}\0${method}`;
-      if (!scoreFiles.has(key)) scoreFiles.set(key, { group, method, stage, names: new Map() });
-      scoreFiles.get(key)!.names.set(name.slice(0, -4), f.path);
-    }
-  }
+  const scoreFiles = new Map<string, ScoreFiles>();
+  for (const f of files) await sortFile(f, present, out, scoreFiles);
   out.svg.sort((a, b) => naturalCompare(a.rel, b.rel));
+  out.scoreSets = await scoreSetsOf(root, present, scoreFiles.values(), out.problems);
+  return out;
+}
+
+/** The `.npy` score files of one method in one directory, before their manifest is read. */
+interface ScoreFiles {
+  group: string;
+  method: string;
+  /** The stage directory (holds manifest.json, and result.json in table1-extended's layout). */
+  stage: string;
+  /** Data set name -> path of its `.npy`. */
+  names: Map<string, string>;
+}
+
+/**
+ * Files one walked entry into `out` (tables, figures, manifests) or `scoreFiles` (keyed
+ * "<group>\0<method>"); anything else is left out.
+ */
+async function sortFile(
+  f: Entry,
+  present: Set<string>,
+  out: ResultsScan,
+  scoreFiles: Map<string, ScoreFiles>,
+): Promise<void> {
+  const parts = f.rel.split("/");
+  const name = parts[parts.length - 1];
+  if (name.endsWith(".md")) out.markdown.push({ rel: f.rel, text: await readText(f) });
+  else if (name.endsWith(".csv")) {
+    if (!present.has(f.rel.slice(0, -4) + ".md")) {
+      out.csv.push({ rel: f.rel, text: await readText(f) });
+    }
+  } else if (name.endsWith(".svg")) out.svg.push({ rel: f.rel, text: await readText(f) });
+  else if (name === "manifest.json") out.manifests.push({ rel: f.rel, text: await readText(f) });
+  else if (name.endsWith(".npy") && parts.length >= 2) {
+    const where = scoreLayout(parts);
+    if (where === null) return;
+    const key = `${where.group}\0${where.method}`;
+    if (!scoreFiles.has(key)) scoreFiles.set(key, { ...where, names: new Map() });
+    scoreFiles.get(key)!.names.set(name.slice(0, -4), f.path);
+  }
+}
+
+/** Group, method and stage of a score file's path parts, or null in neither score layout. */
+export function scoreLayout(
+  parts: readonly string[],
+): { group: string; method: string; stage: string } | null {
+  const n = parts.length;
+  if (n >= 3 && parts[n - 3] === "scores") {
+    // <stage>/scores/<method>/<dataset>.npy
+    const stage = parts.slice(0, n - 3).join("/");
+    return { group: stage, method: parts[n - 2], stage };
+  }
+  if (n >= 3 && parts[n - 2] === "scores") {
+    // <group>/<method>/scores/<dataset>.npy
+    return {
+      group: parts.slice(0, n - 3).join("/"),
+      method: parts[n - 3],
+      stage: parts.slice(0, n - 2).join("/"),
+    };
+  }
+  return null;
+}
+
+/**
+ * The drawable score sets: each method's ID set (from its manifest) and OOD sets in table order,
+ * groups in path order and, within a group, the table's method order. A method without ID or
+ * OOD scores adds a line to `problems` instead.
+ */
+async function scoreSetsOf(
+  root: string,
+  present: Set<string>,
+  scoreFiles: Iterable<ScoreFiles>,
+  problems: string[],
+): Promise<ScoreSet[]> {
   const sets: { set: ScoreSet; rank: number }[] = [];
-  const orders = new Map<string, TableOrder>();
-  for (const s of scoreFiles.values()) {
+  const orders = new Map<string, MetricsOrder>();
+  for (const s of scoreFiles) {
     const manifest = await readJson(root, join(s.stage, "manifest.json"), present);
     const config = manifest?.config as Record<string, unknown> | undefined;
     const id = typeof config?.id === "string" ? config.id : "id";
     const where = join(s.stage, s.stage === s.group ? `scores/${s.method}` : "scores");
     if (!s.names.has(id)) {
-      out.problems.push(`${where}: no ${id}.npy (the ID set's scores); not drawn`);
+      problems.push(`${where}: no ${id}.npy (the ID set's scores); not drawn`);
       continue;
     }
     if (!orders.has(s.group)) orders.set(s.group, await tableOrder(root, s.group, present));
     const order = orders.get(s.group)!;
-    const listed = [...strings(config?.ood), ...order.datasets];
-    const ood = [...s.names.keys()].filter((n) => n !== id).sort((a, b) => {
-      const [i, j] = [listed.indexOf(a), listed.indexOf(b)];
-      if (i !== j) return i === -1 ? 1 : j === -1 ? -1 : i - j;
-      return a < b ? -1 : a > b ? 1 : 0;
-    });
+    const ood = orderedOod(s.names, id, [...strings(config?.ood), ...order.datasets]);
     if (ood.length === 0) {
-      out.problems.push(`${where}: no OOD set's scores beside ${id}.npy; not drawn`);
+      problems.push(`${where}: no OOD set's scores beside ${id}.npy; not drawn`);
       continue;
     }
     const result = s.stage !== s.group
@@ -268,22 +304,24 @@ export async function scanResults(
     });
   }
   // Groups in path order; within a group, the table's method order, then by key.
-  out.scoreSets = sets.map((x, i) => ({ ...x, i })).sort((a, b) => {
+  return sets.map((x, i) => ({ ...x, i })).sort((a, b) => {
     if (a.set.group !== b.set.group) return naturalCompare(a.set.group, b.set.group);
     if (a.rank !== b.rank) return a.rank === -1 ? 1 : b.rank === -1 ? -1 : a.rank - b.rank;
     return a.i - b.i;
   }).map((e) => e.set);
-  return out;
+}
+
+/** The OOD set names beside `id`: those in `listed` in its order first, the rest sorted. */
+function orderedOod(names: Map<string, string>, id: string, listed: string[]): string[] {
+  return [...names.keys()].filter((n) => n !== id).sort((a, b) => {
+    const [i, j] = [listed.indexOf(a), listed.indexOf(b)];
+    if (i !== j) return i === -1 ? 1 : j === -1 ? -1 : i - j;
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
 }
 
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-}
-
-/** Method and data set order of the tables, from the nearest metrics.csv. */
-interface TableOrder {
-  methods: string[];
-  datasets: string[];
 }
 
 /**
@@ -291,22 +329,16 @@ interface TableOrder {
  * beside its scores, table1-extended one per protocol above its seeds): the methods and data
  * sets in the order the tables list them. Empty when there is none or it has no such columns.
  */
-async function tableOrder(root: string, group: string, present: Set<string>): Promise<TableOrder> {
+async function tableOrder(
+  root: string,
+  group: string,
+  present: Set<string>,
+): Promise<MetricsOrder> {
   for (let g: string | null = group; g !== null; g = g === "" ? null : dirOf(g)) {
     const rel = join(g, "metrics.csv");
     if (!present.has(rel)) continue;
-    const lines = (await readText({ rel, path: `${root}/${rel}` })).split("\n");
-    const head = lines[0].split(",");
-    const [m, d] = [head.indexOf("method"), head.indexOf("dataset")];
-    if (m === -1) continue;
-    const methods: string[] = [];
-    const datasets: string[] = [];
-    for (const line of lines.slice(1)) {
-      const cells = line.split(",");
-      if (cells[m] && !methods.includes(cells[m])) methods.push(cells[m]);
-      if (d !== -1 && cells[d] && !datasets.includes(cells[d])) datasets.push(cells[d]);
-    }
-    return { methods, datasets };
+    const order = metricsCsvOrder(await readText({ rel, path: `${root}/${rel}` }));
+    if (order !== null) return order;
   }
   return { methods: [], datasets: [] };
 }

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { DataError } from "../errors.ts";
-import { MAX_SCAN_ENTRIES, naturalCompare, scanResults } from "./scan.ts";
+import { MAX_SCAN_ENTRIES, naturalCompare, scanResults, scoreLayout } from "./scan.ts";
 import { writeResultsFixture } from "./test_fixture.ts";
 
 /** Runs `body` with a fresh results directory `root` and a sibling `outside`. */
@@ -117,4 +117,25 @@ Deno.test("naturalCompare orders digit runs as numbers", () => {
     "fig6b.svg",
     "fig11.svg",
   ]);
+});
+
+Deno.test("scoreLayout: both score layouts, and paths in neither", () => {
+  assert.deepEqual(scoreLayout(["scores", "flat", "msp", "id.npy"]), null);
+  assert.deepEqual(scoreLayout("run/scores/msp/id.npy".split("/")), {
+    group: "run",
+    method: "msp",
+    stage: "run",
+  });
+  assert.deepEqual(scoreLayout("scores/msp/sun.npy".split("/")), {
+    group: "",
+    method: "msp",
+    stage: "",
+  });
+  assert.deepEqual(scoreLayout("paper/seed-0/knn/scores/near.npy".split("/")), {
+    group: "paper/seed-0",
+    method: "knn",
+    stage: "paper/seed-0/knn",
+  });
+  assert.equal(scoreLayout(["heads", "weight.npy"]), null);
+  assert.equal(scoreLayout(["a", "b", "c.npy"]), null);
 });

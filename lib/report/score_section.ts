@@ -95,6 +95,98 @@ async function load(name: string, set: ScoreSet): Promise<LoadedSet> {
   return { name, set, id, ood };
 }
 
+/** The curves and histogram panels of a few loaded sets, with the panel order they first use. */
+function chunkSeries(chunk: readonly LoadedSet[]): {
+  panelOrder: string[];
+  curves: CurveSeries[];
+  panels: HistogramPanel[];
+  clipped: number;
+} {
+  const panelOrder: string[] = [];
+  const curves: CurveSeries[] = [];
+  const panels: HistogramPanel[] = [];
+  let clipped = 0;
+  for (const l of chunk) {
+    const range = histogramRange([l.id, ...l.ood]);
+    clipped += range.clipped;
+    const idHist = histogram(l.id, range, HISTOGRAM_BINS);
+    l.set.ood.forEach((key, k) => {
+      const panel = datasetName(key);
+      if (!panelOrder.includes(panel)) panelOrder.push(panel);
+      const ood = l.ood[k];
+      const c = curvesOf(l.id, ood, CURVE_POINTS);
+      curves.push({
+        panel,
+        series: l.name,
+        roc: c.roc,
+        pr: c.pr,
+        idFraction: l.id.length / (l.id.length + ood.length),
+      });
+      panels.push({
+        panel,
+        series: l.name,
+        auroc: 100 * c.auroc,
+        id: idHist,
+        ood: histogram(ood, range, HISTOGRAM_BINS),
+      });
+    });
+  }
+  return { panelOrder, curves, panels, clipped };
+}
+
+type ScoreFigure = ScoreFigures["figures"][number];
+
+/** The curve figure and the histogram figure of one chunk; `part` is "" or " (i of n)". */
+function chunkFigures(
+  chunk: readonly LoadedSet[],
+  part: string,
+  subtitle: string | undefined,
+): { curves: ScoreFigure; histograms: ScoreFigure } {
+  const { panelOrder, curves, panels, clipped } = chunkSeries(chunk);
+  const seriesOrder = chunk.map((l) => l.name);
+  const sub = subtitle ? [subtitle] : [];
+  const curveFig: ScoreFigure = {
+    kind: "curves",
+    spec: curvesSpec({
+      curves,
+      title: `ROC and precision-recall curves${part}`,
+      subtitle: [
+        ...sub,
+        "Top: ROC (dashed: TPR 95%, where FPR95 is read). Bottom: precision-recall, ID " +
+        "positive",
+        "(dashed: the ID share, a guessing detector's precision). All panels share 0-100 axes.",
+      ],
+      panelOrder,
+      seriesOrder,
+    }),
+    caption: `ROC and precision-recall curves of ${seriesOrder.join(", ")}, one panel per OOD ` +
+      "set.",
+  };
+  const clipNote = clipped > 0
+    ? [
+      `${clipped} scores beyond the 0.5-99.5 percentile range of a long-tailed row are ` +
+      "counted in its end bins.",
+    ]
+    : [];
+  const histFig: ScoreFigure = {
+    kind: "histograms",
+    spec: histogramsSpec({
+      panels,
+      title: `Score histograms, ID vs OOD${part}`,
+      subtitle: [
+        ...sub,
+        `% of each set per bin (${HISTOGRAM_BINS} bins); higher score = more ID.`,
+        "Panels of a row share bins and axes; rows differ because the methods' scores do.",
+        ...clipNote,
+      ],
+      seriesOrder,
+      panelOrder,
+    }),
+    caption: `Histograms of the ID and OOD scores of ${seriesOrder.join(", ")}.`,
+  };
+  return { curves: curveFig, histograms: histFig };
+}
+
 /**
  * Reads every score set and builds the curve and histogram specs. A set whose files cannot be
  * read (not a `.npy`, non-finite scores) is left out and named in `problems`.
@@ -114,87 +206,18 @@ export async function scoreFigures(
       problems.push(`${names[i]}: ${e.message}; not drawn`);
     }
   }
-  const figures: ScoreFigures["figures"] = [];
+  // At most SERIES_PER_FIGURE methods per figure; all curve figures come before the histograms.
   const sizes = chunkSizes(loaded.length, SERIES_PER_FIGURE);
-  const curveFigs: ScoreFigures["figures"] = [];
-  const histFigs: ScoreFigures["figures"] = [];
+  const curveFigs: ScoreFigure[] = [];
+  const histFigs: ScoreFigure[] = [];
   let start = 0;
   sizes.forEach((size, c) => {
-    const chunk = loaded.slice(start, start + size);
-    start += size;
     const part = sizes.length > 1 ? ` (${c + 1} of ${sizes.length})` : "";
-    const panelOrder: string[] = [];
-    const curves: CurveSeries[] = [];
-    const panels: HistogramPanel[] = [];
-    let clipped = 0;
-    for (const l of chunk) {
-      const range = histogramRange([l.id, ...l.ood]);
-      clipped += range.clipped;
-      const idHist = histogram(l.id, range, HISTOGRAM_BINS);
-      l.set.ood.forEach((key, k) => {
-        const panel = datasetName(key);
-        if (!panelOrder.includes(panel)) panelOrder.push(panel);
-        const ood = l.ood[k];
-        const c = curvesOf(l.id, ood, CURVE_POINTS);
-        curves.push({
-          panel,
-          series: l.name,
-          roc: c.roc,
-          pr: c.pr,
-          idFraction: l.id.length / (l.id.length + ood.length),
-        });
-        panels.push({
-          panel,
-          series: l.name,
-          auroc: 100 * c.auroc,
-          id: idHist,
-          ood: histogram(ood, range, HISTOGRAM_BINS),
-        });
-      });
-    }
-    const seriesOrder = chunk.map((l) => l.name);
-    const sub = o.subtitle ? [o.subtitle] : [];
-    curveFigs.push({
-      kind: "curves",
-      spec: curvesSpec({
-        curves,
-        title: `ROC and precision-recall curves${part}`,
-        subtitle: [
-          ...sub,
-          "Top: ROC (dashed: TPR 95%, where FPR95 is read). Bottom: precision-recall, ID " +
-          "positive",
-          "(dashed: the ID share, a guessing detector's precision). All panels share 0-100 axes.",
-        ],
-        panelOrder,
-        seriesOrder,
-      }),
-      caption: `ROC and precision-recall curves of ${seriesOrder.join(", ")}, one panel per OOD ` +
-        "set.",
-    });
-    const clipNote = clipped > 0
-      ? [
-        `${clipped} scores beyond the 0.5-99.5 percentile range of a long-tailed row are ` +
-        "counted in its end bins.",
-      ]
-      : [];
-    histFigs.push({
-      kind: "histograms",
-      spec: histogramsSpec({
-        panels,
-        title: `Score histograms, ID vs OOD${part}`,
-        subtitle: [
-          ...sub,
-          `% of each set per bin (${HISTOGRAM_BINS} bins); higher score = more ID.`,
-          "Panels of a row share bins and axes; rows differ because the methods' scores do.",
-          ...clipNote,
-        ],
-        seriesOrder,
-        panelOrder,
-      }),
-      caption: `Histograms of the ID and OOD scores of ${seriesOrder.join(", ")}.`,
-    });
+    const f = chunkFigures(loaded.slice(start, start + size), part, o.subtitle);
+    start += size;
+    curveFigs.push(f.curves);
+    histFigs.push(f.histograms);
   });
-  figures.push(...curveFigs, ...histFigs);
   const drawn = loaded.map((l) => ({
     series: l.name,
     where: l.set.group === "" ? "." : l.set.group,
@@ -202,5 +225,5 @@ export async function scoreFigures(
     idCount: l.id.length,
     ood: l.set.ood.map((n, k) => [datasetName(n), l.ood[k].length] as [string, number]),
   }));
-  return { figures, drawn, problems };
+  return { figures: [...curveFigs, ...histFigs], drawn, problems };
 }

@@ -20,7 +20,7 @@
  * @module
  */
 import { DataError } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
+import { argmaxRows, type Matrix } from "../matrix.ts";
 
 /** Floor applied to template probabilities before the log: 2^-149, the smallest float32 > 0. */
 export const KL_TEMPLATE_FLOOR = 1.401298464324817e-45;
@@ -92,23 +92,7 @@ export function klTemplates(probs: Matrix, labels: Int32Array, numClasses: numbe
  */
 export function klTemplatesClean(probs: Matrix, predicted?: Int32Array): Matrix {
   const K = probs.cols;
-  let pred = predicted;
-  if (pred === undefined) {
-    pred = new Int32Array(probs.rows);
-    const p = probs.data;
-    for (let i = 0; i < probs.rows; i++) {
-      const base = i * K;
-      let best = 0;
-      let bestV = p[base];
-      for (let j = 1; j < K; j++) {
-        if (p[base + j] > bestV) {
-          bestV = p[base + j];
-          best = j;
-        }
-      }
-      pred[i] = best;
-    }
-  }
+  const pred = predicted ?? argmaxRows(probs);
   return klTemplates(probs, pred, K);
 }
 

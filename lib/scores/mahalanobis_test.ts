@@ -4,13 +4,7 @@ import { type Matrix, matrix } from "../matrix.ts";
 import { createRng } from "../random.ts";
 import { assertClose } from "../../tests/assert_close.ts";
 import { evaluate } from "../metrics/evaluate.ts";
-import {
-  fitMahalanobis,
-  mahalanobis,
-  MAHALANOBIS_SCORE_SCALE,
-  pinvSymmetric,
-  symmetricEigen,
-} from "./mahalanobis.ts";
+import { fitMahalanobis, mahalanobis, MAHALANOBIS_SCORE_SCALE } from "./mahalanobis.ts";
 
 /** Gauss-Jordan inverse with partial pivoting, float64, as rows of plain arrays. */
 function gaussJordanInverse(a: number[][]): number[][] {
@@ -202,71 +196,6 @@ Deno.test("singular covariance: a dead feature channel gets zero precision (pinv
     reason: "float32 storage",
   });
   assert.ok(worst < 1e-4, `worst abs error ${worst}`);
-});
-
-Deno.test("pinvSymmetric satisfies the Moore-Penrose conditions on a rank-deficient matrix", () => {
-  const rng = createRng(9);
-  const n = 8;
-  const r = 5;
-  const b = Array.from({ length: n }, () => Array.from({ length: r }, () => rng.normal()));
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < r; k++) s += b[i][k] * b[j][k];
-      a[i * n + j] = s;
-    }
-  }
-  const p = pinvSymmetric(a, n);
-  const mul = (x: Float64Array, y: Float64Array) => {
-    const o = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let k = 0; k < n; k++) s += x[i * n + k] * y[k * n + j];
-        o[i * n + j] = s;
-      }
-    }
-    return o;
-  };
-  const tol = { atol: 1e-10, rtol: 1e-9, reason: "float64 eigendecomposition round-off" };
-  const w1 = assertClose(mul(mul(a, p), a), a, tol);
-  const w2 = assertClose(mul(mul(p, a), p), p, tol);
-  const ap = mul(a, p);
-  const apT = Float64Array.from(ap, (_, k) => ap[(k % n) * n + Math.floor(k / n)]);
-  const w3 = assertClose(ap, apT, tol);
-  assert.ok(Math.max(w1, w2, w3) < 1e-9, `worst errors ${w1} ${w2} ${w3}`);
-});
-
-Deno.test("symmetricEigen: A v = lambda v, orthonormal vectors, hand 2 x 2", () => {
-  const rng = createRng(12);
-  for (const n of [1, 2, 3, 10, 33]) {
-    const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j <= i; j++) {
-        const v = rng.normal();
-        a[i * n + j] = v;
-        a[j * n + i] = v;
-      }
-    }
-    const { values, vectors } = symmetricEigen(a, n);
-    let worst = 0;
-    for (let k = 0; k < n; k++) {
-      for (let i = 0; i < n; i++) {
-        let s = 0;
-        for (let j = 0; j < n; j++) s += a[i * n + j] * vectors[k * n + j];
-        worst = Math.max(worst, Math.abs(s - values[k] * vectors[k * n + i]));
-      }
-      for (let l = 0; l < n; l++) {
-        let dot = 0;
-        for (let j = 0; j < n; j++) dot += vectors[k * n + j] * vectors[l * n + j];
-        worst = Math.max(worst, Math.abs(dot - (k === l ? 1 : 0)));
-      }
-    }
-    assert.ok(worst < 1e-12, `n = ${n}: worst residual ${worst}`);
-  }
-  const { values } = symmetricEigen(new Float64Array([2, 1, 1, 2]), 2);
-  assertClose([...values].sort(), [1, 3], { atol: 1e-14, reason: "float64" });
 });
 
 Deno.test("fitMahalanobis errors: empty class, bad label, length mismatch, feature dim mismatch", () => {

@@ -1,53 +1,24 @@
 /**
- * The paper's six OOD scores by key, and which head kind each needs.
+ * A thin view of the method registry (lib/detectors/registry.ts) for callers that list the
+ * paper's methods: every key, label, note and grid comes from the registry.
  *
  * @module
  */
-import { DataError } from "../errors.ts";
+import { defaultMethods, detectorByKey, PAPER_METHODS } from "../detectors/registry.ts";
 
-/** Method keys as used in `scores/<method>/` and `metrics.csv`. */
-export type MethodKey = "msp" | "odin" | "energy" | "mahalanobis" | "kl" | "mos";
+export { checkMethodsForHead } from "./score_sets.ts";
+export { PAPER_METHODS };
 
-/** All paper methods in the paper's Table 1 order. */
-export const PAPER_METHODS: readonly MethodKey[] = [
-  "msp",
-  "odin",
-  "mahalanobis",
-  "energy",
-  "kl",
-  "mos",
-];
+/** Method keys as used in `scores/<method>/` and `metrics.csv` (registry keys). */
+export type MethodKey = string;
 
-/** Methods that score a flat softmax head. */
-export const FLAT_METHODS: readonly MethodKey[] = ["msp", "odin", "mahalanobis", "energy", "kl"];
+/** The paper's methods that score a flat softmax head (with a training set). */
+export const FLAT_METHODS: readonly MethodKey[] = defaultMethods("flat", true);
 
-/** Methods that score a group-softmax head. */
-export const GROUP_METHODS: readonly MethodKey[] = ["mos"];
+/** The paper's methods that score a group-softmax head. */
+export const GROUP_METHODS: readonly MethodKey[] = defaultMethods("group", true);
 
-/** Head kind each method needs. */
-export function methodHeadKind(method: MethodKey): "flat" | "group" {
-  return method === "mos" ? "group" : "flat";
-}
-
-/**
- * Checks that every method fits the head kind; a flat-head method on a group head (or MOS on a
- * flat head) is a DataError naming the method, the head and what to do.
- */
-export function checkMethodsForHead(
-  methods: readonly MethodKey[],
-  kind: "flat" | "group",
-  headDir: string,
-): void {
-  for (const m of methods) {
-    const need = methodHeadKind(m);
-    if (need !== kind) {
-      throw new DataError(
-        need === "flat"
-          ? `Method "${m}" needs a flat softmax head but ${headDir} is a group head; ` +
-            `score it with a head trained with --groups flat (or drop "${m}" from --methods)`
-          : `Method "mos" needs a group-softmax head but ${headDir} is a flat head; ` +
-            `train one with --groups taxonomy or --groups FILE.json (or drop "mos" from --methods)`,
-      );
-    }
-  }
+/** Head kind each method needs ("any" for methods that read either). */
+export function methodHeadKind(method: MethodKey): "flat" | "group" | "any" {
+  return detectorByKey(method).needs.head;
 }

@@ -21,7 +21,7 @@
  */
 import { DataError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import type { RowSource } from "../ort/linear.ts";
+import { matrixSource, type RowSource } from "../row_source.ts";
 import {
   type FastFitOptions,
   fitMahalanobisFast,
@@ -93,7 +93,7 @@ export async function fitLayerStatistics(
           `--outputs features,${layers.join(",")}`,
       );
     }
-    const source = "data" in rows ? matrixRows(rows) : rows;
+    const source = "data" in rows ? matrixSource(rows) : rows;
     const model = await withSite(
       { method: METHOD, set: `training layer ${layer}`, file: layerFile(rows, layer) },
       () => fitMahalanobisFast(source, labels, numClasses, opts),
@@ -101,19 +101,6 @@ export async function fitLayerStatistics(
     out.push({ layer, model: { means: model.means, precision: model.precision } });
   }
   return out;
-}
-
-function matrixRows(m: Matrix): RowSource {
-  return {
-    rows: m.rows,
-    cols: m.cols,
-    readRows(start, count, out) {
-      out.set(m.data.subarray(start * m.cols, (start + count) * m.cols));
-    },
-    view(start, count) {
-      return m.data.subarray(start * m.cols, (start + count) * m.cols);
-    },
-  };
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * Scoring: one head, one ID feature set and any number of OOD feature sets in; per-method scores,
- * metrics and wall times out. Everything per row runs through onnxruntime (lib/ort/): the
- * products and the logit-only scores (lib/ort/logit_scores.ts; lib/scores/ holds the plain
- * float64 references they are tested against).
+ * metrics and wall times out. The logits of every set are computed once (onnxruntime,
+ * lib/ort/linear.ts); then each requested method is looked up in the registry
+ * (lib/detectors/registry.ts), fitted and run on every set through its fast path.
  *
  * Numerics. Every logits matrix and every score vector passes the float32 overflow guard of
  * ./numerics.ts before it reaches a metric: finite features that overflow (values near 3.4e38,
@@ -10,13 +10,12 @@
  * dataset and the file, instead of NaN or silently wrong metrics.
  *
  * Time per method (the paper's "test time" column) includes the head's forward pass over every
- * evaluated set for the logit-based methods, plus the method's own fitting (Mahalanobis statistics,
- * KL templates).
+ * evaluated set for the methods that read logits, plus the method's own fitting (Mahalanobis
+ * statistics, KL templates, ...).
  *
  * @module
  */
 import { DataError } from "../errors.ts";
-import { groupLayout } from "../groups.ts";
 import type { FeatureSet } from "../io/feature_set.ts";
 import type { Head } from "../io/head.ts";
 import type { Matrix } from "../matrix.ts";
@@ -24,30 +23,37 @@ import { type DetectionMetrics, evaluate } from "../metrics/evaluate.ts";
 import type { MetricRow } from "../metrics/metric_row.ts";
 import { metricsConventionNote } from "../metrics/convention.ts";
 import type { FprConvention } from "../metrics/fpr95.ts";
-import { forEachLogitsChunk, linearLogits, type RowSource } from "../ort/linear.ts";
-import { klMatchingFromLogits } from "../ort/kl_kernel.ts";
-import { fitMahalanobisFast, mahalanobisFast } from "../ort/mahalanobis_kernel.ts";
-import { mosFast, softmaxScoreFast } from "../ort/logit_scores.ts";
-import { klTemplates } from "../scores/kl_matching.ts";
-import { ODIN_TEMPERATURE } from "../scores/odin.ts";
-import { softmaxRows } from "../softmax.ts";
-import type { MethodKey } from "./methods.ts";
-import { checkFiniteLogits, checkFiniteScores, type NumericSite, withSite } from "./numerics.ts";
+import { linearLogits, type RowSource } from "../ort/linear.ts";
+import { detectorHead } from "../detectors/common.ts";
+import type { KlVariant } from "../detectors/paper_kl.ts";
+import {
+  type AnyDetector,
+  checkHeadKind,
+  detectorByKey,
+  type DetectorContext,
+  detectorNote,
+  type LayerSet,
+  needsOf,
+  type Params,
+  type Protocol,
+} from "../detectors/registry.ts";
+import { checkFiniteLogits, checkFiniteScores, withSite } from "./numerics.ts";
 
-/** KL template variants: "paper" = ground-truth labels of the evaluated ID set (as released). */
-export type KlVariant = "paper" | "clean";
+export type { KlVariant };
 
-/** A named evaluated set. */
+/** A named evaluated set (with its pooled layer outputs for multi-layer Mahalanobis). */
 export interface NamedSet {
   name: string;
   set: FeatureSet;
+  layers?: LayerSet;
 }
 
-/** Training features for Mahalanobis (and clean KL templates), streamed. */
+/** Training features (Mahalanobis statistics, clean KL templates, ...), streamed. */
 export interface TrainSource {
   dir: string;
   source: RowSource;
   labels: Int32Array;
+  layers?: LayerSet;
 }
 
 /** Everything {@linkcode scoreSets} needs. */
@@ -55,14 +61,26 @@ export interface ScoreInputs {
   head: Head;
   id: NamedSet;
   ood: NamedSet[];
-  methods: readonly MethodKey[];
+  /** Registry keys (lib/detectors/registry.ts). */
+  methods: readonly string[];
   train?: TrainSource;
+  /** ID validation split, for the detectors whose fit reads one (ReAct, temperature, ...). */
+  idVal?: NamedSet;
+  /** OOD validation set (multi-layer Mahalanobis's regression). */
+  oodVal?: NamedSet;
+  /** Hyperparameter overrides by method key (defaults: the registry's). */
+  hyperparameters?: Record<string, Params>;
+  /** Shorthand for `hyperparameters.kl.variant`. */
   klVariant?: KlVariant;
   /** Metrics convention of FPR95 and AUPR (lib/metrics/convention.ts; default "paper"). */
   fprConvention?: FprConvention;
+  /** Shorthand for `hyperparameters.odin.temperature`. */
   odinTemperature?: number;
+  /** Shorthand for `hyperparameters.energy.temperature`. */
   energyTemperature?: number;
   threads?: number;
+  /** Seed of detectors that sample (NNGuide's bank); default 0. */
+  seed?: number;
 }
 
 /** Output of {@linkcode scoreSets}. */
@@ -119,177 +137,129 @@ function weightFile(head: Head): string {
   return head.dir ? `${head.dir}/weight.npy` : "the head's weight.npy";
 }
 
-/**
- * Templates from predicted labels of a streamed held-out split (the "clean" KL variant). A chunk
- * whose logits are not finite stops the run: its softmax would be NaN, and a NaN template row is
- * skipped by the KL score, which would silently drop a class.
- */
-async function cleanTemplates(head: Head, train: TrainSource, threads?: number): Promise<Matrix> {
-  const K = head.weight.rows;
-  const sums = new Float64Array(K * K);
-  const counts = new Float64Array(K);
-  const site = {
-    method: "kl",
-    set: "--train",
-    file: `${train.dir}/features.npy`,
-    weights: weightFile(head),
-  };
-  await forEachLogitsChunk(train.source, head.weight, head.bias, (start, logits) => {
-    checkFiniteLogits(logits, site, { rowOffset: start });
-    const probs = softmaxRows(logits);
-    const p = probs.data;
-    for (let i = 0; i < probs.rows; i++) {
-      const base = i * K;
-      let best = 0;
-      for (let j = 1; j < K; j++) if (p[base + j] > p[base + best]) best = j;
-      counts[best]++;
-      const dst = best * K;
-      for (let j = 0; j < K; j++) sums[dst + j] += p[base + j];
-    }
-  }, { threads });
-  const out = new Float32Array(K * K);
-  for (let c = 0; c < K; c++) {
-    for (let j = 0; j < K; j++) out[c * K + j] = counts[c] > 0 ? sums[c * K + j] / counts[c] : NaN;
+/** The hyperparameter overrides of `key`: the shorthands, then `inputs.hyperparameters`. */
+export function overridesFor(inputs: ScoreInputs, key: string): Params {
+  const out: Params = {};
+  if (key === "odin" && inputs.odinTemperature !== undefined) {
+    out.temperature = inputs.odinTemperature;
   }
-  return { data: out, rows: K, cols: K };
+  if (key === "energy" && inputs.energyTemperature !== undefined) {
+    out.temperature = inputs.energyTemperature;
+  }
+  if (key === "kl" && inputs.klVariant !== undefined) out.variant = inputs.klVariant;
+  return { ...out, ...(inputs.hyperparameters?.[key] ?? {}) };
 }
 
 /**
- * Scores every set with every method and evaluates each OOD set against the ID set.
- * Methods must fit the head kind (see `checkMethodsForHead`).
+ * The one head-kind check of a method list: a method that does not read `kind` heads is a
+ * DataError naming the method and `where` (the head directory), before any work.
  */
-export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Promise<ScoreResult> {
-  const { head, id, ood, methods } = inputs;
-  if (ood.length === 0) {
-    throw new DataError("No OOD set given; pass at least one --ood NAME=DIR");
-  }
-  checkEvaluatedSets(head, [id, ...ood]);
-  const threads = inputs.threads;
-  const all = [id, ...ood];
-  const scores = new Map<string, Map<string, Float32Array>>();
-  const seconds: Record<string, number> = {};
-  const notes: string[] = [];
+export function checkMethodsForHead(
+  methods: readonly string[],
+  kind: "flat" | "group",
+  where = "the head",
+): void {
+  for (const m of methods) checkHeadKind(m, detectorByKey(m).needs.head, kind, where);
+}
 
-  const logitMethods = methods.filter((m) => m !== "mahalanobis");
+/** The logits of every set a method reads, computed once, and their wall time. */
+async function setLogits(
+  inputs: ScoreInputs,
+  sets: readonly NamedSet[],
+  logitMethods: readonly string[],
+): Promise<{ logits: Map<string, Matrix>; seconds: number }> {
+  const { head, threads } = inputs;
   const logits = new Map<string, Matrix>();
-  let logitsSeconds = 0;
-  if (logitMethods.length > 0) {
-    onStep?.(`logits of ${all.length} sets`);
-    const t0 = performance.now();
-    for (const s of all) {
-      logits.set(s.name, await linearLogits(s.set.features, head.weight, head.bias, { threads }));
-    }
-    logitsSeconds = elapsed(t0);
-    // One pass over N x K per set, shared by every logit-based method (~1 ns a value, under a
-    // tenth of the GEMM's time); a validation of the inputs like readFeatureSet's, so untimed.
-    for (const s of all) {
-      checkFiniteLogits(logits.get(s.name)!, {
-        method: logitMethods.join(", "),
-        set: s.name,
-        file: featuresFile(s),
-        weights: weightFile(head),
-      }, { features: s.set.features });
-    }
+  const t0 = performance.now();
+  for (const s of sets) {
+    logits.set(s.name, await linearLogits(s.set.features, head.weight, head.bias, { threads }));
   }
-
-  for (const method of methods) {
-    onStep?.(method);
-    const t0 = performance.now();
-    const per = new Map<string, Float32Array>();
-    switch (method) {
-      case "msp":
-        for (const s of all) {
-          per.set(
-            s.name,
-            await softmaxScoreFast(logits.get(s.name)!, "max-softmax", 1, { threads }),
-          );
-        }
-        break;
-      case "odin": {
-        const t = inputs.odinTemperature ?? ODIN_TEMPERATURE;
-        for (const s of all) {
-          per.set(
-            s.name,
-            await softmaxScoreFast(logits.get(s.name)!, "max-softmax", t, { threads }),
-          );
-        }
-        notes.push(
-          `odin: temperature ${t}, no input perturbation (eps = 0, as the released code ran ` +
-            `it; perturbation needs backbone gradients)`,
-        );
-        break;
-      }
-      case "energy":
-        for (const s of all) {
-          const t = inputs.energyTemperature ?? 1;
-          per.set(s.name, await softmaxScoreFast(logits.get(s.name)!, "energy", t, { threads }));
-        }
-        break;
-      case "mos": {
-        const layout = groupLayout(head.info.groups, head.info.num_classes);
-        for (const s of all) {
-          per.set(s.name, await mosFast(layout, logits.get(s.name)!, { threads }));
-        }
-        break;
-      }
-      case "kl": {
-        const variant = inputs.klVariant ?? "paper";
-        let templates: Matrix;
-        if (variant === "paper") {
-          const labels = id.set.labels;
-          if (labels.some((l) => l < 0)) {
-            throw new DataError(
-              `KL matching (paper variant) builds templates from the ID set's ground-truth ` +
-                `labels, but ${id.set.dir}/labels.npy has -1 entries; label the ID set or use ` +
-                `--kl-variant clean --train DIR`,
-            );
-          }
-          templates = klTemplates(softmaxRows(logits.get(id.name)!), labels, head.weight.rows);
-          notes.push(
-            "kl: paper variant (templates from ground-truth labels of the evaluated ID set)",
-          );
-        } else {
-          if (!inputs.train) {
-            throw new DataError("--kl-variant clean needs --train DIR (a held-out ID split)");
-          }
-          templates = await cleanTemplates(head, inputs.train, threads);
-          notes.push(`kl: clean variant (templates from predicted labels of ${inputs.train.dir})`);
-        }
-        for (const s of all) {
-          per.set(s.name, await klMatchingFromLogits(logits.get(s.name)!, templates, { threads }));
-        }
-        break;
-      }
-      case "mahalanobis": {
-        if (!inputs.train) {
-          throw new DataError(
-            "Mahalanobis needs the training features for class means and covariance; pass " +
-              "--train DIR (or drop mahalanobis from --methods)",
-          );
-        }
-        const train = inputs.train;
-        const model = await withSite(
-          { method, set: "--train", file: `${train.dir}/features.npy` },
-          () => fitMahalanobisFast(train.source, train.labels, head.info.num_classes, { threads }),
-        );
-        for (const s of all) {
-          per.set(s.name, await mahalanobisFast(model, s.set.features, { threads }));
-        }
-        notes.push("mahalanobis: penultimate features, class means + shared covariance of --train");
-        break;
-      }
-    }
-    seconds[method] = elapsed(t0) + (method === "mahalanobis" ? 0 : logitsSeconds);
-    // The overflow guard: one pass over each score vector, before any metric sees it.
-    for (const s of all) {
-      const site: NumericSite = { method, set: s.name, file: featuresFile(s) };
-      checkFiniteScores(per.get(s.name)!, site, s.set.features);
-    }
-    scores.set(method, per);
+  const seconds = elapsed(t0);
+  // One pass over N x K per set, shared by every logit-based method (~1 ns a value, under a
+  // tenth of the GEMM's time); a validation of the inputs like readFeatureSet's, so untimed.
+  for (const s of sets) {
+    checkFiniteLogits(logits.get(s.name)!, {
+      method: logitMethods.join(", "),
+      set: s.name,
+      file: featuresFile(s),
+      weights: weightFile(head),
+    }, { features: s.set.features });
   }
+  return { logits, seconds };
+}
 
+/** What a method's fit reads, from the inputs and the sets' logits (exported for tests). */
+export function fitContext(
+  inputs: ScoreInputs,
+  logits: Map<string, Matrix>,
+  overrides: Params,
+): DetectorContext {
+  const { head, id, train, idVal, oodVal } = inputs;
+  const fitSet = (s: NamedSet) => ({
+    features: s.set.features,
+    labels: s.set.labels,
+    logits: logits.get(s.name)!,
+    layers: s.layers,
+  });
+  return {
+    head: detectorHead(head),
+    protocol: "paper" as Protocol,
+    hyperparameters: overrides,
+    train: train
+      ? {
+        features: train.source,
+        labels: train.labels,
+        layers: train.layers,
+        file: `${train.dir}/features.npy`,
+      }
+      : undefined,
+    id: logits.has(id.name) ? { ...fitSet(id), file: `${id.set.dir}/labels.npy` } : undefined,
+    idVal: idVal && logits.has(idVal.name) ? fitSet(idVal) : undefined,
+    oodVal: oodVal && logits.has(oodVal.name) ? fitSet(oodVal) : undefined,
+    chunk: { threads: inputs.threads },
+    seed: inputs.seed ?? 0,
+  };
+}
+
+/** Fits `det` and scores every evaluated set with it; the overflow guard runs on each result. */
+async function runMethod(
+  det: AnyDetector,
+  inputs: ScoreInputs,
+  logits: Map<string, Matrix>,
+  overrides: Params,
+): Promise<Map<string, Float32Array>> {
+  const ctx = fitContext(inputs, logits, overrides);
+  const train = inputs.train;
+  const model = needsOf(det, overrides).train && train
+    ? await withSite(
+      { method: det.key, set: "--train", file: `${train.dir}/features.npy` },
+      () => det.fit(ctx),
+    )
+    : await det.fit(ctx);
+  const per = new Map<string, Float32Array>();
+  for (const s of [inputs.id, ...inputs.ood]) {
+    const z = logits.get(s.name) ?? emptyLogits(s.set.features.rows);
+    const scores = await det.score(model, s.set.features, z, s.layers);
+    checkFiniteScores(
+      scores,
+      { method: det.key, set: s.name, file: featuresFile(s) },
+      s.set.features,
+    );
+    per.set(s.name, scores);
+  }
+  return per;
+}
+
+/** A 0-column stand-in for the logits of a method that does not read them. */
+function emptyLogits(rows: number): Matrix {
+  return { data: new Float32Array(0), rows, cols: 0 };
+}
+
+/** The metric rows of every method and OOD set against the ID set. */
+function metricRows(inputs: ScoreInputs, scores: Map<string, Map<string, Float32Array>>) {
   const metrics: MetricRow[] = [];
-  for (const method of methods) {
+  const { id, ood } = inputs;
+  for (const method of inputs.methods) {
     const per = scores.get(method)!;
     for (const s of ood) {
       const m: DetectionMetrics = evaluate(per.get(id.name)!, per.get(s.name)!, {
@@ -306,7 +276,47 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
       });
     }
   }
+  return metrics;
+}
+
+/**
+ * Scores every set with every method and evaluates each OOD set against the ID set. Methods
+ * must fit the head kind (see {@linkcode checkMethodsForHead}).
+ */
+export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Promise<ScoreResult> {
+  const { head, id, ood, methods } = inputs;
+  if (ood.length === 0) {
+    throw new DataError("No OOD set given; pass at least one --ood NAME=DIR");
+  }
+  checkEvaluatedSets(head, [id, ...ood]);
+  const dets = methods.map((m) => detectorByKey(m));
+  checkMethodsForHead(methods, head.info.kind, head.dir);
+  const reads = (d: AnyDetector) => {
+    const n = needsOf(d, overridesFor(inputs, d.key));
+    return n.logits === true || n.evaluatedId === true;
+  };
+  const logitMethods = dets.filter(reads).map((d) => d.key);
+  let logits = new Map<string, Matrix>();
+  let logitsSeconds = 0;
+  if (logitMethods.length > 0 || dets.some((d) => d.needs.idVal || d.needs.oodVal)) {
+    const sets = [id, ...ood];
+    onStep?.(`logits of ${sets.length} sets`);
+    for (const v of [inputs.idVal, inputs.oodVal]) if (v) sets.push(v);
+    ({ logits, seconds: logitsSeconds } = await setLogits(inputs, sets, logitMethods));
+  }
+  const scores = new Map<string, Map<string, Float32Array>>();
+  const seconds: Record<string, number> = {};
+  const notes: string[] = [];
+  for (const det of dets) {
+    onStep?.(det.key);
+    const overrides = overridesFor(inputs, det.key);
+    const t0 = performance.now();
+    scores.set(det.key, await runMethod(det, inputs, logits, overrides));
+    seconds[det.key] = elapsed(t0) + (reads(det) ? logitsSeconds : 0);
+    const note = detectorNote(det, "paper", overrides);
+    if (note !== undefined) notes.push(note);
+  }
   // The default convention's metrics are the paper's and need no note.
   if (inputs.fprConvention === "openood") notes.push(metricsConventionNote("openood"));
-  return { scores, metrics, seconds, notes };
+  return { scores, metrics: metricRows(inputs, scores), seconds, notes };
 }

@@ -40,7 +40,7 @@
  */
 import { UsageError } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
-import { createRng, type Rng, shuffle } from "../random.ts";
+import { childSeed, createRng, type Rng, shuffle } from "../random.ts";
 import { validateGroups } from "../groups.ts";
 import { type ClassInfo, taxonomyGroupNames, taxonomyGroups } from "../io/classes.ts";
 import { OOD_MECHANISMS } from "./mechanisms.ts";
@@ -219,18 +219,6 @@ const STREAM = {
   oodVal: 8,
 } as const;
 
-/** A seed in [0, 2^53) for stream `id`, derived from the base seed so streams do not overlap. */
-function streamSeed(seed: number, id: number): number {
-  const rng = createRng(seed);
-  let hi = 0;
-  let lo = 0;
-  for (let i = 0; i <= id; i++) {
-    hi = rng.uint32() >>> 11;
-    lo = rng.uint32();
-  }
-  return hi * 4294967296 + lo;
-}
-
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 1) {
@@ -280,7 +268,7 @@ function makePrototypes(
     for (let d = 0; d < D; d++) {
       cls[c * D + d] = group[k * D + d] + s.classSpread * rng.normal();
     }
-    noise[c] = s.sampleNoise * Math.exp(s.classNoiseLogStd * rng.normal());
+    noise[c] = classNoise(rng, s);
   }
   return { offset, group, cls, noise, classGroup };
 }
@@ -343,7 +331,15 @@ function sizeWeightedGroup(rng: Rng, cumulative: Int32Array): number {
 /** Number of new classes an OOD set is drawn from (like an OOD data set's own classes). */
 const OOD_CLASSES = 50;
 
-function novelGroups(rng: Rng, p: Prototypes, n: number, s: BenchmarkStrengths): Matrix {
+/** What every OOD mechanism draws from: the prototypes, the groups and the strengths. */
+interface World {
+  p: Prototypes;
+  groups: number[][];
+  s: BenchmarkStrengths;
+}
+
+function novelGroups(rng: Rng, w: World, n: number): Matrix {
+  const { p, s } = w;
   const D = p.offset.length;
   const K = p.group.length / D;
   const newGroups = 4;
@@ -366,13 +362,35 @@ function novelGroups(rng: Rng, p: Prototypes, n: number, s: BenchmarkStrengths):
     for (let d = 0; d < D; d++) {
       cproto[c * D + d] = gproto[h * D + d] + s.classSpread * rng.normal();
     }
-    cnoise[c] = s.sampleNoise * Math.exp(s.classNoiseLogStd * rng.normal());
+    cnoise[c] = classNoise(rng, s);
   }
+  // Unknown inputs drive the learned features less than known ones (the feature-norm gap).
+  return sampleClasses(rng, p, cproto, cnoise, n, s, s.novelGroupAmplitude);
+}
+
+/** A class's noise level: lognormal around the sample noise. */
+function classNoise(rng: Rng, s: BenchmarkStrengths): number {
+  return s.sampleNoise * Math.exp(s.classNoiseLogStd * rng.normal());
+}
+
+/**
+ * n samples, each of a uniformly drawn one of the OOD_CLASSES prototypes in `cproto` with its
+ * noise level from `cnoise`, at `amplitude` times the usual amplitude draw.
+ */
+function sampleClasses(
+  rng: Rng,
+  p: Prototypes,
+  cproto: Float32Array,
+  cnoise: Float32Array,
+  n: number,
+  s: BenchmarkStrengths,
+  amplitude: number,
+): Matrix {
+  const D = p.offset.length;
   const data = new Float32Array(n * D);
   for (let i = 0; i < n; i++) {
     const c = rng.int(OOD_CLASSES);
-    // Unknown inputs drive the learned features less than known ones (the feature-norm gap).
-    const amp = s.novelGroupAmplitude * amplitudeDraw(rng, s);
+    const amp = amplitude * amplitudeDraw(rng, s);
     emit(rng, data, i, p.offset, cproto, c * D, amp, cnoise[c]);
   }
   return matrix(n, D, data);
@@ -385,13 +403,8 @@ function groupCumulative(groups: number[][]): Int32Array {
   return cum;
 }
 
-function novelClasses(
-  rng: Rng,
-  p: Prototypes,
-  groups: number[][],
-  n: number,
-  s: BenchmarkStrengths,
-): Matrix {
+function novelClasses(rng: Rng, w: World, n: number): Matrix {
+  const { p, groups, s } = w;
   const D = p.offset.length;
   const cum = groupCumulative(groups);
   const cproto = new Float32Array(OOD_CLASSES * D);
@@ -401,23 +414,14 @@ function novelClasses(
     for (let d = 0; d < D; d++) {
       cproto[c * D + d] = p.group[k * D + d] + s.novelClassSpread * s.classSpread * rng.normal();
     }
-    cnoise[c] = s.sampleNoise * Math.exp(s.classNoiseLogStd * rng.normal());
+    cnoise[c] = classNoise(rng, s);
   }
-  const data = new Float32Array(n * D);
-  for (let i = 0; i < n; i++) {
-    const c = rng.int(OOD_CLASSES);
-    emit(rng, data, i, p.offset, cproto, c * D, amplitudeDraw(rng, s), cnoise[c]);
-  }
-  return matrix(n, D, data);
+  // Amplitude factor 1: 1 * x is x exactly, so these bytes are those of the inline loop before.
+  return sampleClasses(rng, p, cproto, cnoise, n, s, 1);
 }
 
-function groupMixtures(
-  rng: Rng,
-  p: Prototypes,
-  groups: number[][],
-  n: number,
-  s: BenchmarkStrengths,
-): Matrix {
+function groupMixtures(rng: Rng, w: World, n: number): Matrix {
+  const { p, groups, s } = w;
   const D = p.offset.length;
   const K = groups.length;
   const proto = new Float32Array(D);
@@ -438,7 +442,8 @@ function groupMixtures(
   return matrix(n, D, data);
 }
 
-function diffuseTexture(rng: Rng, p: Prototypes, n: number, s: BenchmarkStrengths): Matrix {
+function diffuseTexture(rng: Rng, w: World, n: number): Matrix {
+  const { p, s } = w;
   const D = p.offset.length;
   const C = p.noise.length;
   const m = Math.max(1, Math.round(s.textureBlend));
@@ -484,6 +489,65 @@ function oodSplit(name: string, description: string, features: Matrix): Benchmar
  * ```
  */
 export function generateBenchmark(opts: BenchmarkOptions): SyntheticBenchmark {
+  const o = resolveOptions(opts);
+  const { seed, groups, C, D, s } = o;
+  const rngFor = (id: number) => createRng(childSeed(seed, id));
+  const p = makePrototypes(rngFor(STREAM.prototypes), groups, C, D, s);
+  const train = idSplit(
+    rngFor(STREAM.train),
+    p,
+    o.trainPerClass,
+    s,
+    "train",
+    `ID training set: ${o.trainPerClass} samples per class around ${C} class prototypes.`,
+  );
+  const val = idSplit(
+    rngFor(STREAM.val),
+    p,
+    o.valPerClass,
+    s,
+    "id",
+    `ID test set: ${o.valPerClass} samples per class, same distribution as train.`,
+  );
+  const w: World = { p, groups, s };
+  const ood = oodTestSplits(rngFor, w, o.oodCount);
+  // Its own stream, so its new classes and groups differ from the test sets' (held out).
+  const oodVal = opts.oodVal ? oodValSplit(rngFor(STREAM.oodVal), w, o.oodValCount) : undefined;
+  // Names from the class table only describe its own grouping, not an overriding `groups`.
+  const names = opts.groupNames ??
+    (opts.classes && !opts.groups ? taxonomyGroupNames(opts.classes) : undefined);
+  const description = describeBenchmark(o, names, [train, val, ...ood], oodVal);
+  return {
+    train,
+    val,
+    ood,
+    oodVal,
+    groups,
+    dim: D,
+    version: BENCHMARK_VERSION,
+    seed,
+    strengths: s,
+    description,
+  };
+}
+
+/** {@linkcode BenchmarkOptions} checked, with defaults filled in. */
+interface ResolvedOptions {
+  seed: number;
+  groups: number[][];
+  /** Number of classes. */
+  C: number;
+  /** Feature dimension. */
+  D: number;
+  trainPerClass: number;
+  valPerClass: number;
+  oodCount: number;
+  oodValCount: number;
+  s: BenchmarkStrengths;
+}
+
+/** Checks the options (a `UsageError` names the bad one) and fills in the defaults. */
+function resolveOptions(opts: BenchmarkOptions): ResolvedOptions {
   const seed = opts.seed;
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new UsageError(`Synthetic benchmark seed must be a non-negative integer, got ${seed}`);
@@ -507,6 +571,12 @@ export function generateBenchmark(opts: BenchmarkOptions): SyntheticBenchmark {
   const oodCount = positiveInt(opts.oodCount, 3000, "oodCount");
   const oodValCount = positiveInt(opts.oodValCount, oodCount, "oodValCount");
   const s: BenchmarkStrengths = { ...DEFAULT_STRENGTHS, ...(opts.strengths ?? {}) };
+  checkStrengths(s);
+  return { seed, groups, C, D, trainPerClass, valPerClass, oodCount, oodValCount, s };
+}
+
+/** Every strength finite, and the three with a range inside it; else a `UsageError`. */
+function checkStrengths(s: BenchmarkStrengths): void {
   for (const [key, v] of Object.entries(s)) {
     if (!Number.isFinite(v)) {
       throw new UsageError(`Synthetic benchmark strength ${key} must be a finite number, got ${v}`);
@@ -527,115 +597,90 @@ export function generateBenchmark(opts: BenchmarkOptions): SyntheticBenchmark {
       `Synthetic benchmark strength mixtureMinWeight must be in [0, 0.5], got ${s.mixtureMinWeight}`,
     );
   }
-  const rngFor = (id: number) => createRng(streamSeed(seed, id));
-  const p = makePrototypes(rngFor(STREAM.prototypes), groups, C, D, s);
+}
 
-  const train = idSplit(
-    rngFor(STREAM.train),
-    p,
-    trainPerClass,
-    s,
-    "train",
-    `ID training set: ${trainPerClass} samples per class around ${C} class prototypes.`,
-  );
-  const val = idSplit(
-    rngFor(STREAM.val),
-    p,
-    valPerClass,
-    s,
-    "id",
-    `ID test set: ${valPerClass} samples per class, same distribution as train.`,
-  );
-  const descr: Record<string, string> = {
-    "novel-groups": `Far OOD: ${OOD_CLASSES} new classes around 4 unseen group prototypes ` +
-      `(overlap ${s.novelGroupOverlap} with one known group's direction), amplitude ` +
-      `x${s.novelGroupAmplitude} (lower feature norm).`,
-    "novel-classes": `Near OOD: ${OOD_CLASSES} new classes inside known groups (chosen by size), ` +
-      `class spread x${s.novelClassSpread}.`,
-    "group-mixtures": `Mixtures w c_a + (1 - w) c_b of two known classes from different groups, ` +
-      `w uniform in [${s.mixtureMinWeight}, ${1 - s.mixtureMinWeight}].`,
-    "diffuse-texture": `Weak diffuse activations: the mean of ${s.textureBlend} random class ` +
-      `prototypes at amplitude ${s.textureAmplitude}, noise x${s.textureNoise}, plus strong ` +
-      `activity (mean +${s.textureBoost} * 0.8) on about half of ${s.textureChannels} fixed ` +
-      `texture channels.`,
-  };
-  const ood = [
+/** The four OOD test sets, each from its own stream, with their descriptions. */
+function oodTestSplits(rngFor: (id: number) => Rng, w: World, oodCount: number): BenchmarkSplit[] {
+  const s = w.s;
+  return [
     oodSplit(
       "novel-groups",
-      descr["novel-groups"],
-      novelGroups(rngFor(STREAM.novelGroups), p, oodCount, s),
+      `Far OOD: ${OOD_CLASSES} new classes around 4 unseen group prototypes ` +
+        `(overlap ${s.novelGroupOverlap} with one known group's direction), amplitude ` +
+        `x${s.novelGroupAmplitude} (lower feature norm).`,
+      novelGroups(rngFor(STREAM.novelGroups), w, oodCount),
     ),
     oodSplit(
       "novel-classes",
-      descr["novel-classes"],
-      novelClasses(rngFor(STREAM.novelClasses), p, groups, oodCount, s),
+      `Near OOD: ${OOD_CLASSES} new classes inside known groups (chosen by size), ` +
+        `class spread x${s.novelClassSpread}.`,
+      novelClasses(rngFor(STREAM.novelClasses), w, oodCount),
     ),
     oodSplit(
       "group-mixtures",
-      descr["group-mixtures"],
-      groupMixtures(rngFor(STREAM.mixtures), p, groups, oodCount, s),
+      `Mixtures w c_a + (1 - w) c_b of two known classes from different groups, ` +
+        `w uniform in [${s.mixtureMinWeight}, ${1 - s.mixtureMinWeight}].`,
+      groupMixtures(rngFor(STREAM.mixtures), w, oodCount),
     ),
     oodSplit(
       "diffuse-texture",
-      descr["diffuse-texture"],
-      diffuseTexture(rngFor(STREAM.texture), p, oodCount, s),
+      `Weak diffuse activations: the mean of ${s.textureBlend} random class ` +
+        `prototypes at amplitude ${s.textureAmplitude}, noise x${s.textureNoise}, plus strong ` +
+        `activity (mean +${s.textureBoost} * 0.8) on about half of ${s.textureChannels} fixed ` +
+        `texture channels.`,
+      diffuseTexture(rngFor(STREAM.texture), w, oodCount),
     ),
   ];
+}
 
-  let oodVal: BenchmarkSplit | undefined;
-  if (opts.oodVal) {
-    // Its own stream, so its new classes and groups differ from the test sets' (held out).
-    const rng = rngFor(STREAM.oodVal);
-    const quarter = Math.ceil(oodValCount / 4);
-    const parts = [
-      novelGroups(rng, p, quarter, s),
-      novelClasses(rng, p, groups, quarter, s),
-      groupMixtures(rng, p, groups, quarter, s),
-      diffuseTexture(rng, p, quarter, s),
-    ];
-    const data = new Float32Array(oodValCount * D);
-    // Interleave the four mechanisms so any prefix of the set mixes all of them.
-    for (let i = 0; i < oodValCount; i++) {
-      const part = parts[i % 4];
-      const r = Math.floor(i / 4);
-      data.set(part.data.subarray(r * D, (r + 1) * D), i * D);
-    }
-    oodVal = oodSplit(
-      "ood-val",
-      "Held-out OOD tuning set: the four mechanisms interleaved, with their own new classes " +
-        "and groups (never a test set).",
-      matrix(oodValCount, D, data),
-    );
+/**
+ * The held-out OOD tuning set: a quarter of `count` from each mechanism, all drawn from one
+ * stream `rng`, interleaved so that any prefix of the set mixes all four.
+ */
+function oodValSplit(rng: Rng, w: World, count: number): BenchmarkSplit {
+  const D = w.p.offset.length;
+  const quarter = Math.ceil(count / 4);
+  const parts = [
+    novelGroups(rng, w, quarter),
+    novelClasses(rng, w, quarter),
+    groupMixtures(rng, w, quarter),
+    diffuseTexture(rng, w, quarter),
+  ];
+  const data = new Float32Array(count * D);
+  for (let i = 0; i < count; i++) {
+    const part = parts[i % 4];
+    const r = Math.floor(i / 4);
+    data.set(part.data.subarray(r * D, (r + 1) * D), i * D);
   }
+  return oodSplit(
+    "ood-val",
+    "Held-out OOD tuning set: the four mechanisms interleaved, with their own new classes " +
+      "and groups (never a test set).",
+    matrix(count, D, data),
+  );
+}
 
-  // Names from the class table only describe its own grouping, not an overriding `groups`.
-  const names = opts.groupNames ??
-    (opts.classes && !opts.groups ? taxonomyGroupNames(opts.classes) : undefined);
+/** The benchmark's multi-line description: label space, feature model, every split. */
+function describeBenchmark(
+  o: ResolvedOptions,
+  names: readonly string[] | undefined,
+  splits: readonly BenchmarkSplit[],
+  oodVal: BenchmarkSplit | undefined,
+): string {
+  const { groups, C, D, s } = o;
+  const [train, val, ...ood] = splits;
   const sizes = groups.map((g, k) => `${names?.[k] ?? `group ${k}`} ${g.length}`).join(", ");
-  const description = [
-    `Synthetic benchmark v${BENCHMARK_VERSION} (seed ${seed}): ${C} classes in ${groups.length} ` +
+  return [
+    `Synthetic benchmark v${BENCHMARK_VERSION} (seed ${o.seed}): ${C} classes in ${groups.length} ` +
     `groups (${sizes}), ${D}-d rectified features.`,
     `Features: x = max(m0 + a (c_class - m0) + sigma e, 0); group prototypes spread ` +
     `${s.groupSpread}, classes spread ${s.classSpread} around their group, noise ${s.sampleNoise}.`,
     `train: ${train.features.rows} samples; id: ${val.features.rows} samples.`,
-    ...ood.flatMap((o) => {
-      const m = OOD_MECHANISMS.find((x) => x.set === o.name);
+    ...ood.flatMap((x) => {
+      const m = OOD_MECHANISMS.find((y) => y.set === x.name);
       const models = m ? [`  Models ${m.like}: ${m.effect}. Source: ${m.source}.`] : [];
-      return [`${o.name}: ${o.features.rows} samples. ${o.description}`, ...models];
+      return [`${x.name}: ${x.features.rows} samples. ${x.description}`, ...models];
     }),
     ...(oodVal ? [`ood-val: ${oodVal.features.rows} samples. ${oodVal.description}`] : []),
   ].join("\n");
-
-  return {
-    train,
-    val,
-    ood,
-    oodVal,
-    groups,
-    dim: D,
-    version: BENCHMARK_VERSION,
-    seed,
-    strengths: s,
-    description,
-  };
 }

@@ -116,13 +116,16 @@ export const OOD_MECHANISMS: readonly OodMechanism[] = Object.freeze([
  * ODIN is a logit score here: at T = 1000 without perturbation it ranks by the max logit's lead
  * over the mean logit. GradNorm is the feature norm times a softmax term, and its feature-norm
  * part dominates. ViM, fDBD and NNGuide combine a logit term with a feature-space one; the
- * feature-space term is what sets them apart from Energy, so they are counted there.
+ * feature-space term is what sets them apart from Energy, so they are counted there. OpenMax's
+ * score is a maximum softmax probability (over its recalibrated logits); Relation sums
+ * feature-space similarities to the training rows (weighted by softmax agreement), as KNN does.
  */
 export const SCORE_FAMILIES: Readonly<Record<string, ScoreFamily>> = Object.freeze({
   msp: "confidence",
   temperature: "confidence",
   gen: "confidence",
   kl: "confidence",
+  openmax: "confidence",
   odin: "logit",
   energy: "logit",
   mls: "logit",
@@ -142,6 +145,7 @@ export const SCORE_FAMILIES: Readonly<Record<string, ScoreFamily>> = Object.free
   she: "feature",
   fdbd: "feature",
   nnguide: "feature",
+  relation: "feature",
   mos: "group",
   "mos-temperature": "group",
   "mos-react": "group",

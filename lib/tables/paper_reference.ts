@@ -8,6 +8,7 @@
  */
 import { parse } from "csv-parse/sync";
 import { DataError } from "../errors.ts";
+import { REGISTRY } from "../detectors/registry.ts";
 
 /** Toolkit data set keys of the paper's four OOD sets, in the paper's column order. */
 export const PAPER_DATASETS: readonly string[] = Object.freeze([
@@ -25,15 +26,10 @@ export const PAPER_DATASET_LABELS: Readonly<Record<string, string>> = Object.fre
   textures: "Textures",
 });
 
-/** The paper's Table 1 method names, by toolkit key. */
-export const PAPER_METHOD_LABELS: Readonly<Record<string, string>> = Object.freeze({
-  msp: "MSP",
-  odin: "ODIN",
-  mahalanobis: "Mahalanobis",
-  energy: "Energy",
-  kl: "KL Matching",
-  mos: "MOS",
-});
+/** The paper's Table 1 method names, by toolkit key (the registry's labels of its six). */
+export const PAPER_METHOD_LABELS: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(REGISTRY.filter((d) => d.paper).map((d) => [d.key, d.label])),
+);
 
 /** Grouping strategies of the paper's Table 2 (appendix), toolkit key -> the paper's name. */
 export const PAPER_STRATEGY_LABELS: Readonly<Record<string, string>> = Object.freeze({

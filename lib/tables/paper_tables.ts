@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { parse } from "csv-parse/sync";
 import { DataError } from "../errors.ts";
 import {
   PAPER_ACCURACY,
@@ -22,7 +21,7 @@ import {
 } from "./paper_reference.ts";
 import { type Cell, formatCell, type Table, TEST_TIME_NOTE } from "./render.ts";
 import { type OodGroups, summaryBlocks } from "./ood_groups.ts";
-import { type MetricRow, METRICS_HEADER } from "../metrics/metric_row.ts";
+import type { MetricRow } from "../metrics/metric_row.ts";
 import { PAPER_METHODS } from "../scoring/methods.ts";
 
 export type { MetricRow } from "../metrics/metric_row.ts";
@@ -34,49 +33,6 @@ export const METHOD_ORDER: readonly string[] = PAPER_METHODS;
 /** Display name of a method key: the paper's name for its six methods, else the key itself. */
 export function methodLabel(key: string): string {
   return PAPER_METHOD_LABELS[key] ?? key;
-}
-
-/**
- * Parses `metrics.csv` text (header `method,dataset,auroc,fpr95,aupr_in,aupr_out`, percent).
- * Empty or `NaN` metric fields become `NaN` (rendered as missing). `source` names the file in
- * errors.
- */
-export function parseMetricsCsv(text: string, source = "metrics.csv"): MetricRow[] {
-  let rows: string[][];
-  try {
-    rows = parse(text, { skip_empty_lines: true, trim: true }) as string[][];
-  } catch (err) {
-    throw new DataError(`${source} is not valid CSV (${(err as Error).message}); rerun score`);
-  }
-  if (rows.length === 0 || rows[0].join(",") !== METRICS_HEADER.join(",")) {
-    throw new DataError(
-      `${source}: header must be "${METRICS_HEADER.join(",")}", got ` +
-        `"${(rows[0] ?? []).join(",")}"; rerun score to rewrite it`,
-    );
-  }
-  return rows.slice(1).map((r, i) => {
-    const line = i + 2;
-    if (r.length !== METRICS_HEADER.length) {
-      throw new DataError(`${source} line ${line} has ${r.length} fields; expected 6`);
-    }
-    const value = (j: number): number => {
-      const s = r[j];
-      if (s === "" || s.toLowerCase() === "nan") return NaN;
-      const v = Number(s);
-      if (!Number.isFinite(v)) {
-        throw new DataError(`${source} line ${line}: ${METRICS_HEADER[j]} "${s}" is not a number`);
-      }
-      return v;
-    };
-    return {
-      method: r[0],
-      dataset: r[1],
-      auroc: value(2),
-      fpr95: value(3),
-      aupr_in: value(4),
-      aupr_out: value(5),
-    };
-  });
 }
 
 type MetricKey = "auroc" | "fpr95" | "aupr_in" | "aupr_out";

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/assert_close.ts";
-import { DataError } from "../errors.ts";
 import {
   accuracyLine,
   accuracyTable,
   METHOD_ORDER,
   methodLabel,
   type MetricRow,
-  parseMetricsCsv,
   table1,
   table3,
 } from "./paper_tables.ts";
@@ -223,28 +221,6 @@ Deno.test("accuracyLine / accuracyTable: fractions in, percent out", () => {
   assertClose(t.rows[0][3] as number, -0.2, { atol: 1e-9, reason: "75 - 75.2 in float64" });
 });
 
-Deno.test("parseMetricsCsv: reads metrics.csv, NaN fields as missing, clear errors", () => {
-  const text = "method,dataset,auroc,fpr95,aupr_in,aupr_out\n" +
-    "msp,inaturalist,87.5,63.25,97.1,40\nmos,sun,NaN,,98,60\n";
-  const parsed = parseMetricsCsv(text);
-  assert.deepEqual(parsed[0], row("msp", "inaturalist", [87.5, 63.25, 97.1, 40]));
-  assert.ok(Number.isNaN(parsed[1].auroc) && Number.isNaN(parsed[1].fpr95));
-  assert.equal(parsed[1].aupr_in, 98);
-  assert.throws(
-    () => parseMetricsCsv("method,dataset,auroc\n", "out/metrics.csv"),
-    (e) => e instanceof DataError && /out\/metrics\.csv: header must be/.test(e.message),
-  );
-  assert.throws(
-    () => parseMetricsCsv("method,dataset,auroc,fpr95,aupr_in,aupr_out\nmsp,sun,x,1,2,3\n"),
-    /line 2: auroc "x" is not a number/,
-  );
-  const dup = [...rows, row("msp", "sun", [1, 2, 3, 4])];
-  assert.throws(
-    () => table1(dup, { datasets: two }),
-    /two rows for method "msp" on data set "sun"/,
-  );
-});
-
 Deno.test("table1 / table3: Near-OOD and Far-OOD averages before Average (hand-computed)", () => {
   const four: MetricRow[] = [
     row("msp", "inaturalist", [88, 60, 90, 10]),
@@ -299,4 +275,12 @@ Deno.test("table1 / table3: the test-time definition is one note of Table 1, non
   assert.equal(c.notes!.filter((n) => n.startsWith("Test time")).length, 1);
   const t3 = table3(rows, { datasets: two });
   assert.ok(!t3.notes!.some((n) => /test time/i.test(n)));
+});
+
+Deno.test("table1: two rows for one method and data set are an error", () => {
+  const dup = [...rows, row("msp", "sun", [1, 2, 3, 4])];
+  assert.throws(
+    () => table1(dup, { datasets: two }),
+    /two rows for method "msp" on data set "sun"/,
+  );
 });

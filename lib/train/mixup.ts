@@ -8,8 +8,8 @@
  * @module
  */
 import type { GroupLayout } from "../groups.ts";
-import { createRng, shuffle } from "../random.ts";
-import { deriveSeed, STREAM_MIXUP } from "./sampler.ts";
+import { createRng, deriveSeed, shuffle } from "../random.ts";
+import { STREAM_MIXUP } from "./sampler.ts";
 
 /** One batch's mixup draw. Both weights are float32 values, shared by every implementation. */
 export interface MixupDraw {

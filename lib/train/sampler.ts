@@ -8,39 +8,12 @@
  *
  * @module
  */
-import { createRng, shuffle } from "../random.ts";
+import { createRng, deriveSeed, shuffle } from "../random.ts";
 
-/** Random streams derived from one run seed; each gets its own generator per counter. */
+/** Random streams derived from one run seed (`deriveSeed`); each gets its own generator per counter. */
 export const STREAM_EPOCH = 1;
 /** Stream of the per-step mixup draws (lambda and pairing permutation). */
 export const STREAM_MIXUP = 2;
-
-function mix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * A seed for `createRng` that depends on (seed, stream, counter) only; distinct inputs give
- * unrelated generators (a 53-bit value from two independent 32-bit hashes).
- */
-export function deriveSeed(seed: number, stream: number, counter: number): number {
-  if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new RangeError(`Seed must be a non-negative integer, got ${seed}`);
-  }
-  const lo = seed >>> 0;
-  const hi = Math.floor(seed / 4294967296) >>> 0;
-  const c = counter >>> 0;
-  const cHi = Math.floor(counter / 4294967296) >>> 0;
-  let a = mix32(lo ^ 0x9e3779b9);
-  a = mix32(a ^ hi ^ 0x85ebca6b);
-  a = mix32(a ^ stream);
-  a = mix32(a ^ c);
-  a = mix32(a ^ cHi);
-  const b = mix32(a ^ 0xc2b2ae35);
-  return (a & 0x1fffff) * 4294967296 + b;
-}
 
 /** The permutation of `0..n-1` used in epoch `epoch` of a run seeded with `seed`. */
 export function epochPermutation(seed: number, epoch: number, n: number): Int32Array {

@@ -26,6 +26,7 @@
  */
 import type { GroupLayout } from "../groups.ts";
 import { buildModel, floatConst, type Initializer, int64Const, node } from "../ort/graph.ts";
+import { planGroupBuckets as planBuckets } from "../ort/group_buckets.ts";
 import type { NodeSpec, ValueSpec } from "../ort/graph.ts";
 import { createSession, f32Tensor, ort } from "../ort/session.ts";
 import { type MixupDraw, softTargets } from "./mixup.ts";
@@ -126,33 +127,14 @@ export function checkShape(shape: StepShape): void {
 export const DEFAULT_BUCKET_OVERHEAD = 3;
 
 /**
- * Packs groups into buckets for the padded group softmax. Groups are sorted by slice length
- * (descending) and cut into contiguous runs minimising
- * `sum(count_b x width_b) + overhead x buckets` (exact dynamic programme), where width is the
- * longest slice of the run and `overhead` is the cost of one more bucket in padded rows.
- * Returns the group ids of each bucket, longest first.
+ * Packs groups into buckets for the padded group softmax: `planGroupBuckets` of
+ * lib/ort/group_buckets.ts with the step's default overhead, in padded rows.
  */
 export function planGroupBuckets(
   sizes: ArrayLike<number>,
   overhead = DEFAULT_BUCKET_OVERHEAD,
 ): number[][] {
-  const K = sizes.length;
-  const order = Array.from({ length: K }, (_, k) => k).sort((a, b) => sizes[b] - sizes[a] || a - b);
-  const best = new Float64Array(K + 1).fill(Infinity);
-  const cut = new Int32Array(K + 1);
-  best[0] = 0;
-  for (let j = 1; j <= K; j++) {
-    for (let i = 0; i < j; i++) {
-      const c = best[i] + (j - i) * sizes[order[i]] + overhead;
-      if (c < best[j]) {
-        best[j] = c;
-        cut[j] = i;
-      }
-    }
-  }
-  const buckets: number[][] = [];
-  for (let j = K; j > 0; j = cut[j]) buckets.push(order.slice(cut[j], j));
-  return buckets.reverse();
+  return planBuckets(sizes, overhead);
 }
 
 /** Where each group's slice lives inside the packed internal output order. */
@@ -418,6 +400,58 @@ function makeInputs(B: number, D: number, O: number): StepInputs {
   };
 }
 
+type Feeds = Record<string, ort.Tensor>;
+
+/** Feeds / fetches of the k-step session (all inputs) and of the 1-step session (per input). */
+function stepFeeds(inputs: StepInputs[], mixup: boolean) {
+  const feedsOf = (j: number, as: number, feeds: Feeds) => {
+    const t = inputs[j].tensors;
+    feeds[`X${as}`] = t.X;
+    feeds[`T${as}`] = t.T;
+    feeds[`lr${as}`] = t.lr;
+    if (mixup) {
+      feeds[`perm${as}`] = t.perm;
+      feeds[`lam${as}`] = t.lam;
+      feeds[`lamc${as}`] = t.lamc;
+    }
+  };
+  const feedsK: Feeds = {};
+  const fetchesK: Feeds = {};
+  inputs.forEach((inp, j) => {
+    feedsOf(j, j, feedsK);
+    fetchesK[`loss${j}`] = inp.tensors.loss;
+  });
+  const feeds1 = inputs.map((_, j) => {
+    const f: Feeds = {};
+    feedsOf(j, 0, f);
+    return f;
+  });
+  const fetches1 = inputs.map((inp): Feeds => ({ loss0: inp.tensors.loss }));
+  return { feedsK, fetchesK, feeds1, fetches1 };
+}
+
+/** Writes each batch's soft targets and scalars into its step inputs. */
+function fillInputs(
+  shape: StepShape,
+  packed: PackedLayout,
+  inputs: StepInputs[],
+  batches: StepBatch[],
+): void {
+  batches.forEach(({ labels, draw, lr }, j) => {
+    if (shape.mixup !== (draw.perm !== null)) {
+      throw new RangeError(`This step was built with mixup ${shape.mixup}; the draw disagrees`);
+    }
+    const inp = inputs[j];
+    softTargets(inp.targets, labels, packed.width, shape.layout, draw, packed.column);
+    inp.scalars[0] = lr;
+    if (draw.perm) {
+      inp.perm.set(draw.perm);
+      inp.scalars[1] = draw.lam;
+      inp.scalars[2] = draw.lamc;
+    }
+  });
+}
+
 /**
  * Creates the ORT training step for `shape`: one session running `unroll` steps per call (and,
  * when `unroll > 1`, a one-step session for shorter runs). Unrolling amortises the per-run cost
@@ -445,46 +479,14 @@ export async function createOrtStep(
     ? await createSession(buildStepModel(shape, { ...options, unroll: 1 }), { threads })
     : sessionK;
   const inputs = Array.from({ length: k }, () => makeInputs(B, D, O));
-  const feedsOf = (j: number, as: number, feeds: Record<string, ort.Tensor>) => {
-    const t = inputs[j].tensors;
-    feeds[`X${as}`] = t.X;
-    feeds[`T${as}`] = t.T;
-    feeds[`lr${as}`] = t.lr;
-    if (shape.mixup) {
-      feeds[`perm${as}`] = t.perm;
-      feeds[`lam${as}`] = t.lam;
-      feeds[`lamc${as}`] = t.lamc;
-    }
-  };
-  const feedsK: Record<string, ort.Tensor> = {};
-  const fetchesK: Record<string, ort.Tensor> = {};
-  for (let j = 0; j < k; j++) {
-    feedsOf(j, j, feedsK);
-    fetchesK[`loss${j}`] = inputs[j].tensors.loss;
-  }
-  const feeds1 = inputs.map((_, j) => {
-    const f: Record<string, ort.Tensor> = {};
-    feedsOf(j, 0, f);
-    return f;
-  });
-  const fetches1 = inputs.map((inp) => ({ loss0: inp.tensors.loss } as Record<string, ort.Tensor>));
+  const { feedsK, fetchesK, feeds1, fetches1 } = stepFeeds(inputs, shape.mixup);
   const slots = [makeSlot(O, D), makeSlot(O, D)];
   let cur = 0;
-  const runOnce = async (
-    session: ort.InferenceSession,
-    feeds: Record<string, ort.Tensor>,
-    fetches: Record<string, ort.Tensor>,
-  ) => {
+  const runOnce = async (session: ort.InferenceSession, feeds: Feeds, fetches: Feeds) => {
     const a = slots[cur].tensors;
     const z = slots[1 - cur].tensors;
-    feeds.W = a.W;
-    feeds.b = a.b;
-    feeds.vW = a.vW;
-    feeds.vb = a.vb;
-    fetches.W2 = z.W;
-    fetches.b2 = z.b;
-    fetches.vW2 = z.vW;
-    fetches.vb2 = z.vb;
+    Object.assign(feeds, { W: a.W, b: a.b, vW: a.vW, vb: a.vb });
+    Object.assign(fetches, { W2: z.W, b2: z.b, vW2: z.vW, vb2: z.vb });
     await session.run(feeds, fetches);
     cur = 1 - cur;
   };
@@ -501,19 +503,7 @@ export async function createOrtStep(
       if (batches.length > k) {
         throw new RangeError(`A run takes at most ${k} steps, got ${batches.length}`);
       }
-      batches.forEach(({ labels, draw, lr }, j) => {
-        if (shape.mixup !== (draw.perm !== null)) {
-          throw new RangeError(`This step was built with mixup ${shape.mixup}; the draw disagrees`);
-        }
-        const inp = inputs[j];
-        softTargets(inp.targets, labels, O, shape.layout, draw, packed.column);
-        inp.scalars[0] = lr;
-        if (draw.perm) {
-          inp.perm.set(draw.perm);
-          inp.scalars[1] = draw.lam;
-          inp.scalars[2] = draw.lamc;
-        }
-      });
+      fillInputs(shape, packed, inputs, batches);
       if (batches.length === k) await runOnce(sessionK, feedsK, fetchesK);
       else {
         for (let j = 0; j < batches.length; j++) await runOnce(session1, feeds1[j], fetches1[j]);

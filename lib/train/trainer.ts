@@ -11,7 +11,7 @@
  */
 import { DataError } from "../errors.ts";
 import { type GroupLayout, groupPredict } from "../groups.ts";
-import { type Matrix, matrix } from "../matrix.ts";
+import { argmaxRows, type Matrix, matrix } from "../matrix.ts";
 import { forEachLogitsChunk, matrixSource } from "../ort/linear.ts";
 import { type Checkpoint, configHash, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { type HyperRule, learningRate } from "./hyperrule.ts";
@@ -153,6 +153,59 @@ function diverged(opts: TrainOptions, what: string): DataError {
   );
 }
 
+/** The hash a checkpoint must carry to be resumed by this run: everything that shapes its steps. */
+function trainConfigHash(opts: TrainOptions): Promise<string> {
+  const layout = opts.layout;
+  return configHash({
+    kind: layout ? "group" : "flat",
+    groups: layout?.groups ?? null,
+    numClasses: opts.numClasses,
+    rows: opts.source.rows,
+    cols: opts.source.cols,
+    labels: labelsHash(opts.labels),
+    rule: opts.rule,
+    seed: opts.seed,
+    key: opts.checkpoint?.key ?? "",
+  });
+}
+
+/**
+ * The checkpoint this run resumes from, its losses copied into `losses`; null without a
+ * checkpoint directory, without a matching checkpoint, or when it is past this run's last step.
+ */
+async function resumePoint(
+  opts: TrainOptions,
+  hash: string,
+  numOutputs: number,
+  losses: Float32Array,
+): Promise<Checkpoint | null> {
+  if (!opts.checkpoint) return null;
+  const found = await readCheckpoint(opts.checkpoint.dir, {
+    configHash: hash,
+    numOutputs,
+    dim: opts.source.cols,
+  });
+  if (!found || found.step > opts.rule.totalSteps) return null;
+  losses.set(found.losses.subarray(0, found.step));
+  return found;
+}
+
+/** Throws the divergence error when a weight or bias of the trained head is not finite. */
+function checkFiniteState(
+  opts: TrainOptions,
+  s: { weight: Float32Array; bias: Float32Array },
+  total: number,
+): void {
+  const badW = s.weight.findIndex((v) => v - v !== 0);
+  const badB = s.bias.findIndex((v) => v - v !== 0);
+  if (badW !== -1 || badB !== -1) {
+    const what = badW !== -1
+      ? `weight ${badW} is ${s.weight[badW]}`
+      : `bias ${badB} is ${s.bias[badB]}`;
+    throw diverged(opts, `after step ${total} ${what}`);
+  }
+}
+
 /**
  * Trains a head; resolves to its weights. See the module doc for determinism and resume.
  *
@@ -173,33 +226,10 @@ export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
   const O = layout ? layout.numOutputs : opts.numClasses;
   const total = rule.totalSteps;
   const shape: StepShape = { batch: B, dim: D, numOutputs: O, layout, mixup: rule.mixupAlpha > 0 };
-  const hash = await configHash({
-    kind: layout ? "group" : "flat",
-    groups: layout?.groups ?? null,
-    numClasses: opts.numClasses,
-    rows: source.rows,
-    cols: D,
-    labels: labelsHash(labels),
-    rule,
-    seed,
-    key: opts.checkpoint?.key ?? "",
-  });
+  const hash = await trainConfigHash(opts);
   const losses = new Float32Array(total);
-  let start = 0;
-  let resumed: Checkpoint | null = null;
-  if (opts.checkpoint) {
-    resumed = await readCheckpoint(opts.checkpoint.dir, {
-      configHash: hash,
-      numOutputs: O,
-      dim: D,
-    });
-    if (resumed && resumed.step <= total) {
-      start = resumed.step;
-      losses.set(resumed.losses.subarray(0, start));
-    } else {
-      resumed = null;
-    }
-  }
+  const resumed = await resumePoint(opts, hash, O, losses);
+  const start = resumed?.step ?? 0;
   const step: TrainStep = opts.engine === "reference"
     ? createReferenceStep(shape, resumed?.state)
     : await createOrtStep(shape, {
@@ -251,14 +281,7 @@ export async function trainHead(opts: TrainOptions): Promise<TrainResult> {
     }
     const s = step.state();
     // The last update has no next loss to reveal an overflow: check its weights once (O x D).
-    const badW = s.weight.findIndex((v) => v - v !== 0);
-    const badB = s.bias.findIndex((v) => v - v !== 0);
-    if (badW !== -1 || badB !== -1) {
-      const what = badW !== -1
-        ? `weight ${badW} is ${s.weight[badW]}`
-        : `bias ${badB} is ${s.bias[badB]}`;
-      throw diverged(opts, `after step ${total} ${what}`);
-    }
+    checkFiniteState(opts, s, total);
     if (opts.checkpoint && start < total) await save(total);
     return {
       weight: matrix(O, D, s.weight),
@@ -304,15 +327,4 @@ export async function evaluateAccuracy(
     }
   }, { threads });
   return counted > 0 ? correct / counted : NaN;
-}
-
-function argmaxRows(m: Matrix): Int32Array {
-  const out = new Int32Array(m.rows);
-  for (let i = 0; i < m.rows; i++) {
-    const row = i * m.cols;
-    let best = 0;
-    for (let j = 1; j < m.cols; j++) if (m.data[row + j] > m.data[row + best]) best = j;
-    out[i] = best;
-  }
-  return out;
 }

@@ -16,18 +16,12 @@
 import { DataError } from "../errors.ts";
 import { readFeatureMeta } from "../io/feature_set.ts";
 import { float16BitsToFloat32, type NpyDtype, openNpy, readNpy, readNpyHeader } from "../io/npy.ts";
+import { deriveSeed, mix32 } from "../random.ts";
 import { npyFeatureSource } from "./file_source.ts";
-import { deriveSeed } from "./sampler.ts";
 import type { FeatureSource } from "./trainer.ts";
 
 /** Random stream of the per-step view picks (sampler: 1, 2; extraction views: 101). */
 export const STREAM_VIEW_PICK = 102;
-
-function mix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /** Per-step key of {@linkcode viewIndex} (hoisted out of the per-row loop). */
 export function stepKey(seed: number, step: number): number {

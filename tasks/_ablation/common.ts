@@ -16,12 +16,12 @@ import { DataError, UsageError } from "../../lib/errors.ts";
 import type { NamedPath } from "../../lib/io/containment.ts";
 import { PAPER_DATASET_LABELS, PAPER_DATASETS } from "../../lib/tables/paper_reference.ts";
 import type { HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
-import { type FlagDef, type FlagValues, numberFlag } from "../_shared/cli.ts";
+import { defineFlags, type FlagValuesOf } from "../_shared/cli.ts";
 import { writeSyntheticSets } from "../_shared/synthetic_sets.ts";
 
 /** Flags every ablation task takes. */
-export function commonFlags(configDefault: string): Record<string, FlagDef> {
-  return {
+export function commonFlags(configDefault: string) {
+  return defineFlags({
     config: { type: "string", default: configDefault, help: "FILE  experiment config (YAML)" },
     demo: {
       type: "boolean",
@@ -32,25 +32,52 @@ export function commonFlags(configDefault: string): Record<string, FlagDef> {
       type: "string",
       help: "DIR   output directory (default: the config's out, or demo.out with --demo)",
     },
-    steps: { type: "string", help: "N   training steps per head (default: config / HyperRule)" },
-    seed: { type: "string", help: "N   training seed (default: the config's)" },
-    dim: { type: "string", help: "D   --demo: feature dimension (default: the config's)" },
+    steps: {
+      type: "number",
+      min: 1,
+      integer: true,
+      help: "N   training steps per head (default: config / HyperRule)",
+    },
+    seed: {
+      type: "number",
+      min: 0,
+      integer: true,
+      max: 2 ** 53 - 1,
+      help: "N   training seed (default: the config's)",
+    },
+    dim: {
+      type: "number",
+      min: 2,
+      integer: true,
+      max: 65536,
+      help: "D   --demo: feature dimension (default: the config's)",
+    },
     "train-per-class": {
-      type: "string",
+      type: "number",
+      min: 1,
+      integer: true,
       help: "N   --demo: synthetic training samples per class (default: the config's)",
     },
     png: { type: "boolean", help: "also write a PNG beside every SVG figure" },
-    threads: { type: "string", help: "N   onnxruntime threads (default: all cores)" },
+    threads: {
+      type: "number",
+      min: 1,
+      integer: true,
+      help: "N   onnxruntime threads (default: all cores)",
+    },
     force: { type: "boolean", help: "retrain and rescore every head" },
-  };
+  });
 }
+
+/** The parsed values of {@linkcode commonFlags} (each task's values have these and more). */
+export type CommonValues = FlagValuesOf<ReturnType<typeof commonFlags>>;
 
 /** Reads and parses the experiment YAML named by `--config`. */
 export async function loadConfig<K extends AblationKind>(
-  values: FlagValues,
+  values: CommonValues,
   kind: K,
 ): Promise<AblationConfigs[K]> {
-  const path = values.config as string;
+  const path = values.config;
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -98,32 +125,29 @@ export function overridesOf(train: TrainConfig): HyperRuleOverrides {
  * `--out`, `--steps`, `--seed`, `--dim`, `--train-per-class` override either.
  */
 export function runSettings(
-  values: FlagValues,
+  values: CommonValues,
   cfg: AblationConfigs[AblationKind],
 ): RunSettings {
-  const demo = values.demo === true;
-  for (const flag of ["dim", "train-per-class"]) {
+  const demo = values.demo;
+  for (const flag of ["dim", "train-per-class"] as const) {
     if (!demo && values[flag] !== undefined) {
       throw new UsageError(
         `--${flag} only applies with --demo (synthetic data); drop it or add --demo`,
       );
     }
   }
-  const steps = numberFlag(values, "steps", { min: 1, integer: true });
-  const seed = numberFlag(values, "seed", { min: 0, integer: true, max: 2 ** 53 - 1 });
   const overrides = demo ? { steps: cfg.demo.steps } : overridesOf(cfg.train);
-  if (steps !== undefined) overrides.steps = steps;
+  if (values.steps !== undefined) overrides.steps = values.steps;
   return {
     demo,
-    out: (values.out as string | undefined) ?? (demo ? cfg.demo.out : cfg.out),
+    out: values.out ?? (demo ? cfg.demo.out : cfg.out),
     overrides,
-    seed: seed ?? (demo ? cfg.demo.seed : cfg.train.seed),
-    threads: numberFlag(values, "threads", { min: 1, integer: true }),
-    force: values.force === true,
-    png: values.png === true,
-    dim: numberFlag(values, "dim", { min: 2, integer: true, max: 65536 }) ?? cfg.demo.dim,
-    trainPerClass: numberFlag(values, "train-per-class", { min: 1, integer: true }) ??
-      cfg.demo.trainPerClass,
+    seed: values.seed ?? (demo ? cfg.demo.seed : cfg.train.seed),
+    threads: values.threads,
+    force: values.force,
+    png: values.png,
+    dim: values.dim ?? cfg.demo.dim,
+    trainPerClass: values["train-per-class"] ?? cfg.demo.trainPerClass,
   };
 }
 
@@ -176,10 +200,10 @@ export async function demoSets(
  * The synthetic benchmark is an output (written under `--out`), not an input.
  */
 export function ablationInputs(
-  values: FlagValues,
+  values: CommonValues & { hierarchy?: string },
   o: { hierarchy?: string; data?: { root: string; sets: ResolvedSets; label?: string }[] },
 ): NamedPath[] {
-  const config = values.config as string;
+  const config = values.config;
   const inputs: NamedPath[] = [{ label: "--config", path: config }];
   if (o.hierarchy !== undefined) {
     const label = values.hierarchy === undefined ? `hierarchy of ${config}` : "--hierarchy";
@@ -214,11 +238,9 @@ export const METRIC_LABELS = Object.freeze({ auroc: "AUROC (%) ↑", fpr95: "FPR
 /** The subtitle every demo figure and table carries. */
 export const DEMO_SUBTITLE = "synthetic demo data (not the paper's data sets)";
 
-/** Parses a comma-separated list of integers from a flag (UsageError naming the flag). */
-export function intListFlag(values: FlagValues, name: string): number[] | undefined {
-  const raw = values[name];
+/** Parses a comma-separated list of integers given to flag `name` (UsageError naming it). */
+export function intListFlag(raw: string | undefined, name: string): number[] | undefined {
   if (raw === undefined) return undefined;
-  if (typeof raw !== "string") throw new UsageError(`--${name} takes a value`);
   const items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
   if (items.length === 0) throw new UsageError(`--${name} is empty; give integers, e.g. 1,2,3`);
   return [

@@ -11,7 +11,6 @@ import { readHierarchy } from "../../lib/grouping/hierarchy.ts";
 import { kmeansGroups } from "../../lib/grouping/kmeans.ts";
 import { randomGroups } from "../../lib/grouping/random_grouping.ts";
 import { type Grouping, taxonomyLevel } from "../../lib/grouping/taxonomy_levels.ts";
-import { ensureWritableDir } from "../../lib/io/atomic.ts";
 import {
   type ClassInfo,
   readClassTable,
@@ -20,17 +19,10 @@ import {
 } from "../../lib/io/classes.ts";
 import { readFeatureMeta } from "../../lib/io/feature_set.ts";
 import { openFeatureStream } from "../../lib/io/feature_stream.ts";
-import { acquireLock } from "../../lib/io/lock.ts";
-import {
-  buildManifest,
-  hashInputs,
-  manifestMatches,
-  writeManifest,
-} from "../../lib/io/manifest.ts";
+import { runStage } from "../../lib/io/stage.ts";
 import { readNpy, toFloat32, writeNpy } from "../../lib/io/npy.ts";
 import { type Matrix, matrix } from "../../lib/matrix.ts";
 import type { Strategy } from "../../lib/config/ablation_experiment.ts";
-import { removeOwnManifest } from "../_shared/result_dir.ts";
 
 /** Paper names of the strategies, as figure series and table rows show them. */
 export const STRATEGY_NAMES: Readonly<Record<Strategy, string>> = Object.freeze({
@@ -119,36 +111,35 @@ export async function classMeansCached(
   numClasses: number,
   cacheDir: string,
 ): Promise<Matrix> {
-  await ensureWritableDir(cacheDir, "--out");
-  const lock = await acquireLock(cacheDir, "class means");
-  try {
-    const inputs = await hashInputs({ train: trainDir });
-    const config = { num_classes: numClasses };
-    const file = `${cacheDir}/class_means.npy`;
-    if (await manifestMatches(cacheDir, { stage: "class_means", config, inputs })) {
-      const arr = await readNpy(file);
-      if (arr.shape.length === 2 && arr.shape[0] === numClasses) {
-        return matrix(arr.shape[0], arr.shape[1], toFloat32(arr));
+  const file = "class_means.npy";
+  const { result } = await runStage<Matrix>({
+    dir: cacheDir,
+    stage: "class_means",
+    purpose: "class means",
+    label: "--out",
+    config: { num_classes: numClasses },
+    inputs: { train: trainDir },
+    markers: [file],
+    reuse: async ({ dir }) => {
+      const arr = await readNpy(`${dir}/${file}`);
+      if (arr.shape.length !== 2 || arr.shape[0] !== numClasses) {
+        throw new DataError(
+          `${dir}/${file} has shape (${arr.shape.join(", ")}), not ${numClasses} class means, ` +
+            `though its manifest matches; delete ${dir} and rerun`,
+        );
       }
-    }
-    // Invalidate the stale result first (a crash below then means "redo"), never a foreign one.
-    await removeOwnManifest(cacheDir, "class_means");
-    const t0 = performance.now();
-    const means = await streamClassMeans(trainDir, numClasses);
-    await writeNpy(file, { dtype: "<f4", shape: [means.rows, means.cols], data: means.data });
-    await writeManifest(
-      cacheDir,
-      buildManifest({
-        stage: "class_means",
-        config,
-        inputs,
-        wallSeconds: (performance.now() - t0) / 1000,
-      }),
-    );
-    return means;
-  } finally {
-    lock.release();
-  }
+      return matrix(arr.shape[0], arr.shape[1], toFloat32(arr));
+    },
+    compute: () => streamClassMeans(trainDir, numClasses),
+    write: async (w, means) => {
+      await writeNpy(`${w.path}/${file}`, {
+        dtype: "<f4",
+        shape: [means.rows, means.cols],
+        data: means.data,
+      });
+    },
+  });
+  return result;
 }
 
 /** Per-class mean of a feature set's rows, streamed in blocks of `blockRows` (float64 sums). */

@@ -8,7 +8,7 @@
  */
 import { DataError } from "../../lib/errors.ts";
 import { type DatasetMetrics, metricsFor } from "../../lib/tables/ablation_tables.ts";
-import { parseMetricsCsv } from "../../lib/tables/paper_tables.ts";
+import { parseMetricsCsv } from "../../lib/metrics/metric_row.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
 import type { HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
 import { runScoreStage, runTrainStage } from "../_shared/stages.ts";

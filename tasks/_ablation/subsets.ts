@@ -11,19 +11,11 @@
  * @module
  */
 import { DataError } from "../../lib/errors.ts";
-import { ensureWritableDir } from "../../lib/io/atomic.ts";
-import { writeFeatureSet } from "../../lib/io/feature_set.ts";
+import { type FeatureSetInit, writeFeatureSet } from "../../lib/io/feature_set.ts";
 import { type FeatureStream, openFeatureStream } from "../../lib/io/feature_stream.ts";
-import { acquireLock } from "../../lib/io/lock.ts";
-import {
-  buildManifest,
-  hashInputs,
-  manifestMatches,
-  writeManifest,
-} from "../../lib/io/manifest.ts";
+import { runStage } from "../../lib/io/stage.ts";
 import { matrix } from "../../lib/matrix.ts";
 import { createRng, shuffle } from "../../lib/random.ts";
-import { removeOwnManifest } from "../_shared/result_dir.ts";
 
 /** The class order and per-class row seeds of one sampling seed. */
 export interface ClassSampler {
@@ -107,71 +99,77 @@ export interface ClassSubsetOptions {
   out: string;
 }
 
+/** One split of a subset, gathered in memory before anything is written. */
+interface SubsetSplit {
+  name: "train" | "id";
+  set: FeatureSetInit;
+}
+
+/** Gathers the rows of the sampled classes of one split, labels renumbered 0..C-1. */
+async function gatherSplit(
+  o: ClassSubsetOptions,
+  name: "train" | "id",
+  src: string,
+  perClass: number | null,
+): Promise<SubsetSplit> {
+  const relabel = new Map(o.classes.map((c, i) => [c, i]));
+  const stream = await openFeatureStream(src);
+  try {
+    const rows = sampleRows(stream.labels, o.classes, perClass, o.sampler, src);
+    if (rows.length === 0) {
+      throw new DataError(`${src} has no rows of the ${o.classes.length} sampled classes`);
+    }
+    const data = await gatherRows(stream, rows);
+    const labels = Int32Array.from(rows, (r) => relabel.get(stream.labels[r])!);
+    return {
+      name,
+      set: {
+        meta: {
+          dataset: `${stream.meta.dataset} (${o.classes.length} classes` +
+            (perClass === null ? ")" : `, ${perClass} per class)`),
+          backbone: stream.meta.backbone,
+          preprocess: stream.meta.preprocess,
+          num_classes: o.classes.length,
+          source: src,
+          classes: o.classes,
+        },
+        features: matrix(rows.length, stream.features.cols, data),
+        labels,
+      },
+    };
+  } finally {
+    stream.close();
+  }
+}
+
 /**
  * Writes (or reuses, when its manifest matches) `<out>/train` (perClass sampled rows per class)
- * and `<out>/id` (every ID test row of those classes), labels renumbered to 0..C-1.
+ * and `<out>/id` (every ID test row of those classes), labels renumbered to 0..C-1. A stage of
+ * lib/io/stage.ts: locked, staged, each set's meta.json and then manifest.json committed last,
+ * so a failure leaves the previous subset as it was.
  */
 export async function writeClassSubset(
   o: ClassSubsetOptions,
 ): Promise<{ train: string; id: string; reused: boolean }> {
-  const dirs = { train: `${o.out}/train`, id: `${o.out}/id` };
-  await ensureWritableDir(o.out, "--out");
-  const lock = await acquireLock(o.out, "class subset");
-  try {
-    const inputs = await hashInputs({ train: o.train, id: o.id });
-    const config = { classes: o.classes, per_class: o.perClass, seed: o.seed };
-    if (await manifestMatches(o.out, { stage: "class_subset", config, inputs })) {
-      return { ...dirs, reused: true };
-    }
-    // Invalidate the stale result first (a crash below then means "redo"), never a foreign one.
-    await removeOwnManifest(o.out, "class_subset");
-    const t0 = performance.now();
-    const relabel = new Map(o.classes.map((c, i) => [c, i]));
-    for (
-      const [split, src, perClass] of [
-        ["train", o.train, o.perClass],
-        ["id", o.id, null],
-      ] as const
-    ) {
-      const stream = await openFeatureStream(src);
-      try {
-        const rows = sampleRows(stream.labels, o.classes, perClass, o.sampler, src);
-        if (rows.length === 0) {
-          throw new DataError(`${src} has no rows of the ${o.classes.length} sampled classes`);
-        }
-        const data = await gatherRows(stream, rows);
-        const labels = Int32Array.from(rows, (r) => relabel.get(stream.labels[r])!);
-        await writeFeatureSet(dirs[split], {
-          meta: {
-            dataset: `${stream.meta.dataset} (${o.classes.length} classes` +
-              (perClass === null ? ")" : `, ${perClass} per class)`),
-            backbone: stream.meta.backbone,
-            preprocess: stream.meta.preprocess,
-            num_classes: o.classes.length,
-            source: src,
-            classes: o.classes,
-          },
-          features: matrix(rows.length, stream.features.cols, data),
-          labels,
-        });
-      } finally {
-        stream.close();
-      }
-    }
-    await writeManifest(
-      o.out,
-      buildManifest({
-        stage: "class_subset",
-        config,
-        seed: o.seed,
-        inputs,
-        wallSeconds: (performance.now() - t0) / 1000,
-      }),
-    );
-    return { ...dirs, reused: false };
-  } finally {
-    lock.release();
-  }
+  const { reused } = await runStage<SubsetSplit[]>({
+    dir: o.out,
+    stage: "class_subset",
+    purpose: "class subset",
+    label: "--out",
+    config: { classes: o.classes, per_class: o.perClass, seed: o.seed },
+    seed: o.seed,
+    inputs: { train: o.train, id: o.id },
+    markers: ["train/meta.json", "id/meta.json"],
+    reuse: () => Promise.resolve([]),
+    compute: async () => [
+      await gatherSplit(o, "train", o.train, o.perClass),
+      await gatherSplit(o, "id", o.id, null),
+    ],
+    write: async (w, splits) => {
+      for (const split of splits) await writeFeatureSet(`${w.path}/${split.name}`, split.set);
+    },
+  });
+  return { train: `${o.out}/train`, id: `${o.out}/id`, reused };
 }
 
 /**

@@ -7,36 +7,108 @@
 import { parseArgs } from "node:util";
 import { MosError, UsageError } from "../../lib/errors.ts";
 import { cleanupLiveResources } from "../../lib/io/cleanup.ts";
+import { installSignalHandlers } from "./signals.ts";
 
-/** One flag of a task. */
-export interface FlagDef {
-  type: "string" | "boolean";
-  multiple?: boolean;
-  default?: string | boolean;
+export { installSignalHandlers };
+
+/** Bounds of a number flag. */
+export interface NumberRule {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  /** Whether min is exclusive (value must be > min). */
+  exclusiveMin?: boolean;
+}
+
+interface FlagDefBase {
   short?: string;
   /** Shown in `--help`, e.g. "DIR  feature set of the training split". */
   help: string;
 }
 
+/** A flag with one string value: `string` when it has a default or is required, else optional. */
+export interface StringFlagDef extends FlagDefBase {
+  type: "string";
+  multiple?: false;
+  default?: string;
+  /** Refuse a run without it (UsageError naming the flag), so its value is a `string`. */
+  required?: boolean;
+}
+
+/** A repeatable string flag (`--ood a --ood b`): always a `string[]`, empty when not given. */
+export interface ListFlagDef extends FlagDefBase {
+  type: "string";
+  multiple: true;
+  default?: readonly string[];
+}
+
+/** A switch: always a `boolean`, false when not given (unless its default says otherwise). */
+export interface BooleanFlagDef extends FlagDefBase {
+  type: "boolean";
+  default?: boolean;
+}
+
+/**
+ * A number flag, checked against its rule (and {@linkcode FLAG_MAX} when the rule has no `max`)
+ * while the flags are parsed: `number` with a default, else `number | undefined`.
+ */
+export interface NumberFlagDef extends FlagDefBase, NumberRule {
+  type: "number";
+  default?: number;
+}
+
+/** One flag of a task. */
+export type FlagDef = StringFlagDef | ListFlagDef | BooleanFlagDef | NumberFlagDef;
+
 /** A task's interface: name (as in `deno task NAME`), summary, flags. */
-export interface TaskSpec {
+export interface TaskSpec<F extends Record<string, FlagDef> = Record<string, FlagDef>> {
   name: string;
   summary: string;
   usage: string;
-  flags: Record<string, FlagDef>;
+  flags: F;
   /** Extra lines printed at the end of `--help`. */
-  notes?: string[];
+  notes?: readonly string[];
   /** Whether positional arguments are accepted. */
   positionals?: boolean;
 }
 
-/** Parsed flag values. */
-export type FlagValues = Record<string, string | boolean | string[] | undefined>;
+/** Parsed flag values of a spec whose flag names are not known statically. */
+export type FlagValues = Record<string, string | boolean | string[] | number | undefined>;
+
+/** The parsed value of one flag, as std's parse_args types it. */
+export type FlagValue<D> = D extends { type: "boolean" } ? boolean
+  : D extends { type: "number" } ? (D extends { default: number } ? number : number | undefined)
+  : D extends { multiple: true } ? string[]
+  : D extends { default: string } | { required: true } ? string
+  : string | undefined;
+
+/**
+ * The parsed values of a spec's flags, one typed property per flag (see {@linkcode FlagValue});
+ * {@linkcode FlagValues} for a spec typed only as `Record<string, FlagDef>`.
+ */
+export type FlagValuesOf<F> = string extends keyof F ? FlagValues
+  : { -readonly [K in keyof F]: FlagValue<F[K]> };
+
+/**
+ * Declares a task's spec with its flag types kept (`const` inference), so the task's `main`
+ * receives typed values: `values.out` is `string | undefined`, `values.force` a `boolean`,
+ * `values.steps` a `number` when the flag is `{ type: "number", default: 100 }`.
+ */
+export function defineTask<const F extends Record<string, FlagDef>>(
+  spec: TaskSpec<F>,
+): TaskSpec<F> {
+  return spec;
+}
+
+/** Declares flags shared by several tasks, with their types kept for spreading into a spec. */
+export function defineFlags<const F extends Record<string, FlagDef>>(flags: F): F {
+  return flags;
+}
 
 /** Formats the `--help` text of a task. */
-export function helpText(spec: TaskSpec): string {
+export function helpText<F extends Record<string, FlagDef>>(spec: TaskSpec<F>): string {
   const lines = [`${spec.summary}`, "", `Usage: ${spec.usage}`, "", "Options:"];
-  const entries = Object.entries(spec.flags);
+  const entries: [string, FlagDef][] = Object.entries(spec.flags);
   for (const [name, def] of entries) {
     const short = def.short ? `-${def.short}, ` : "    ";
     const dflt = def.default !== undefined && def.default !== false
@@ -50,51 +122,92 @@ export function helpText(spec: TaskSpec): string {
   return lines.join("\n");
 }
 
-/** Parses `args` against the spec; throws UsageError on unknown flags or missing values. */
-export function parseFlags(
-  spec: TaskSpec,
-  args: string[],
-): { values: FlagValues; positionals: string[] } {
-  const options: Record<string, {
-    type: "string" | "boolean";
-    multiple?: boolean;
-    short?: string;
-    default?: string | boolean;
-  }> = {
+/** The `node:util` parseArgs options of a spec (numbers are strings there, checked afterwards). */
+function parseArgsOptions(spec: TaskSpec): Record<string, {
+  type: "string" | "boolean";
+  multiple?: boolean;
+  short?: string;
+  default?: string | boolean | string[];
+}> {
+  const options: ReturnType<typeof parseArgsOptions> = {
     help: { type: "boolean" },
     debug: { type: "boolean" },
   };
   for (const [name, def] of Object.entries(spec.flags)) {
-    options[name] = { type: def.type };
-    if (def.multiple) options[name].multiple = true;
+    options[name] = { type: def.type === "boolean" ? "boolean" : "string" };
+    if (def.type === "string" && def.multiple) options[name].multiple = true;
     if (def.short) options[name].short = def.short;
-    if (def.default !== undefined) options[name].default = def.default;
+    if (def.type === "boolean" && def.default !== undefined) options[name].default = def.default;
+    if (def.type === "string" && def.default !== undefined) {
+      options[name].default = typeof def.default === "string" ? def.default : [...def.default];
+    }
   }
-  // parseArgs refuses "--steps -1" as ambiguous; join such values so the number check below
-  // reports the flag and the bad value instead.
+  return options;
+}
+
+/**
+ * parseArgs refuses "--steps -1" as ambiguous; joins such values ("--steps=-1") so the number
+ * check reports the flag and the bad value instead.
+ */
+function joinNegativeValues(spec: TaskSpec, args: string[]): string[] {
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const name = args[i].startsWith("--") ? args[i].slice(2) : "";
     const next = args[i + 1];
+    const type = Object.hasOwn(spec.flags, name) ? spec.flags[name].type : undefined;
     if (
-      spec.flags[name]?.type === "string" && next !== undefined && /^-\d|^-\.\d/.test(next)
+      type !== undefined && type !== "boolean" && next !== undefined && /^-\d|^-\.\d/.test(next)
     ) {
       joined.push(`${args[i]}=${next}`);
       i++;
     } else joined.push(args[i]);
   }
+  return joined;
+}
+
+/**
+ * Gives every flag its typed value: booleans false and lists empty when not given, numbers
+ * checked and converted (their default when not given), required strings present.
+ */
+function typedValues(spec: TaskSpec, raw: FlagValues): FlagValues {
+  const values: FlagValues = { ...raw };
+  for (const [name, def] of Object.entries(spec.flags)) {
+    if (def.type === "boolean") values[name] = raw[name] === true;
+    else if (def.type === "number") {
+      values[name] = raw[name] === undefined
+        ? def.default
+        : parseNumber(name, raw[name] as string, def);
+    } else if (def.multiple) values[name] = raw[name] ?? [];
+    else if (def.required && (raw[name] === undefined || raw[name] === "")) {
+      throw new UsageError(`--${name} is required; see \`deno task ${spec.name} --help\``);
+    }
+  }
+  return values;
+}
+
+/**
+ * Parses `args` against the spec; throws UsageError on unknown flags, missing values, numbers
+ * outside their rule and missing required flags. The values are typed by the spec (see
+ * {@linkcode FlagValuesOf}).
+ */
+export function parseFlags<F extends Record<string, FlagDef>>(
+  spec: TaskSpec<F>,
+  args: string[],
+): { values: FlagValuesOf<F>; positionals: string[] } {
+  let parsed: { values: FlagValues; positionals: string[] };
   try {
-    const parsed = parseArgs({
-      args: joined,
-      options,
+    parsed = parseArgs({
+      args: joinNegativeValues(spec, args),
+      options: parseArgsOptions(spec),
       strict: true,
       allowPositionals: spec.positionals ?? false,
-    });
-    return { values: parsed.values as FlagValues, positionals: parsed.positionals };
+    }) as { values: FlagValues; positionals: string[] };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
     throw new UsageError(`${msg.replace(/\.$/, "")}; see \`deno task ${spec.name} --help\``);
   }
+  const values = typedValues(spec, parsed.values) as FlagValuesOf<F>;
+  return { values, positionals: parsed.positionals };
 }
 
 /** A required string flag. */
@@ -104,15 +217,6 @@ export function requireString(values: FlagValues, name: string, taskName: string
     throw new UsageError(`--${name} is required; see \`deno task ${taskName} --help\``);
   }
   return v;
-}
-
-/** Options for number flags. */
-export interface NumberRule {
-  min?: number;
-  max?: number;
-  integer?: boolean;
-  /** Whether min is exclusive (value must be > min). */
-  exclusiveMin?: boolean;
 }
 
 /**
@@ -146,18 +250,11 @@ export const FLAG_MAX: Readonly<Record<string, number>> = {
   "odin-temperature": 1e9,
 };
 
-/** Parses an optional number flag, throwing UsageError naming the flag and value when invalid. */
-export function numberFlag(
-  values: FlagValues,
-  name: string,
-  given: NumberRule = {},
-): number | undefined {
+/** Converts the text of number flag `name`, throwing UsageError naming the flag and value. */
+function parseNumber(name: string, raw: string, given: NumberRule): number {
   const rule = given.max === undefined && FLAG_MAX[name] !== undefined
     ? { ...given, max: FLAG_MAX[name] }
     : given;
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== "string") throw new UsageError(`--${name} takes a value`);
   const v = Number(raw);
   const what = rule.integer ? "an integer" : "a number";
   const bound = rule.min === undefined
@@ -173,24 +270,51 @@ export function numberFlag(
   return v;
 }
 
-/** Parses a comma-separated list flag against allowed values. */
-export function listFlag(
+/**
+ * Parses an optional number flag declared as a string, throwing UsageError naming the flag and
+ * value when invalid. A flag declared `{ type: "number", ... }` arrives parsed and needs no call.
+ */
+export function numberFlag(
   values: FlagValues,
   name: string,
-  allowed: readonly string[],
-  fallback: readonly string[],
-): string[] {
+  given: NumberRule = {},
+): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw === "number") return raw;
+  if (typeof raw !== "string") throw new UsageError(`--${name} takes a value`);
+  return parseNumber(name, raw, given);
+}
+
+/**
+ * The value of an optional string flag from values whose flags are not typed statically (a
+ * helper shared by several tasks); UsageError when the flag was declared otherwise.
+ */
+export function optionalString(values: FlagValues, name: string): string | undefined {
+  const v = values[name];
+  if (v !== undefined && typeof v !== "string") throw new UsageError(`--${name} takes a value`);
+  return v;
+}
+
+/** Parses a comma-separated list flag against allowed values. */
+export function listFlag<T extends string>(
+  values: FlagValues,
+  name: string,
+  allowed: readonly T[],
+  fallback: readonly T[],
+): T[] {
   const raw = values[name];
   if (raw === undefined) return [...fallback];
   if (typeof raw !== "string") throw new UsageError(`--${name} takes a value`);
   const items = raw.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "");
   if (items.length === 0) throw new UsageError(`--${name} is empty; give one of ${allowed}`);
+  const known: readonly string[] = allowed;
   for (const item of items) {
-    if (!allowed.includes(item)) {
+    if (!known.includes(item)) {
       throw new UsageError(`--${name}: unknown value "${item}"; choose from ${allowed.join(", ")}`);
     }
   }
-  return [...new Set(items)];
+  return [...new Set(items)] as T[];
 }
 
 /** Parses a choice flag. */
@@ -208,43 +332,6 @@ export function choiceFlag<T extends string>(
   return raw as T;
 }
 
-/** Exit codes of an interrupted run: 128 + the signal number, as shells report them. */
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
-
-/** "1 lock", "2 temp files" (plural by count). */
-function count(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? "" : "s"}`;
-}
-
-/**
- * Installs the SIGINT / SIGTERM handlers of a run: remove this process's temp files and staging
- * directories and release its locks (the registry of lib/io/cleanup.ts, synchronously), print
- * one line, exit 130 / 143. Returns the function that removes them again. The handlers do not
- * keep the process alive, and are removed when the task ends anyway.
- */
-export function installSignalHandlers(taskName: string): () => void {
-  const installed: [Deno.Signal, () => void][] = [];
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    const handler = () => {
-      const r = cleanupLiveResources();
-      const failed = r.failed.length ? `; could not remove ${r.failed.join(", ")}` : "";
-      console.error(
-        `interrupted: ${taskName} got ${sig}; released ${count(r.locks, "lock")}, removed ` +
-          `${r.removed} temp ${r.removed === 1 ? "file or directory" : "files and directories"}` +
-          `${failed}; rerun the same command to finish`,
-      );
-      Deno.exit(SIGNAL_EXIT[sig]);
-    };
-    try {
-      Deno.addSignalListener(sig, handler);
-      installed.push([sig, handler]);
-    } catch { /* a platform without this signal (SIGTERM on Windows) */ }
-  }
-  return () => {
-    for (const [sig, handler] of installed) Deno.removeSignalListener(sig, handler);
-  };
-}
-
 /**
  * Runs a task's main function with the shared error handling: `--help` prints help and exits 0;
  * a MosError prints `error: <message>` and exits with its code; anything else prints an internal
@@ -253,9 +340,9 @@ export function installSignalHandlers(taskName: string): () => void {
  * {@linkcode installSignalHandlers}); a failed run removes whatever of them is still registered
  * before it exits.
  */
-export async function runTask(
-  spec: TaskSpec,
-  main: (values: FlagValues, positionals: string[]) => Promise<void>,
+export async function runTask<F extends Record<string, FlagDef>>(
+  spec: TaskSpec<F>,
+  main: (values: FlagValuesOf<F>, positionals: string[]) => Promise<void>,
   args: string[] = Deno.args,
 ): Promise<void> {
   const debug = args.includes("--debug");

@@ -8,7 +8,7 @@
 import { NetworkError, STALLED, TIME_LIMIT } from "../../lib/download/http_download.ts";
 import { MosError, UsageError } from "../../lib/errors.ts";
 import type { NamedPath } from "../../lib/io/containment.ts";
-import { type FlagDef, type FlagValues, numberFlag } from "./cli.ts";
+import { defineFlags, type FlagValues, numberFlag, optionalString } from "./cli.ts";
 
 /** Default of `--time-limit`: two hours covers the largest BiT checkpoint (3.7 GB) at 0.5 MB/s. */
 export const DEFAULT_TIME_LIMIT_S = 7200;
@@ -19,20 +19,26 @@ export const DEFAULT_STALL_S = 60;
 /** Upper bound of `--stall-timeout`: one hour without a byte is a dead connection. */
 export const MAX_STALL_S = 3600;
 
-/** Flag definitions (`--time-limit`, `--stall-timeout`). */
-export const TIME_FLAGS: Record<string, FlagDef> = {
+/** Flag definitions (`--time-limit`, `--stall-timeout`), checked against their bounds. */
+export const TIME_FLAGS = defineFlags({
   "time-limit": {
-    type: "string",
-    default: String(DEFAULT_TIME_LIMIT_S),
+    type: "number",
+    min: 1,
+    max: MAX_TIME_LIMIT_S,
+    integer: true,
+    default: DEFAULT_TIME_LIMIT_S,
     help:
       `SECONDS  stop a download that takes longer (1..${MAX_TIME_LIMIT_S}; it resumes on rerun)`,
   },
   "stall-timeout": {
-    type: "string",
-    default: String(DEFAULT_STALL_S),
+    type: "number",
+    min: 1,
+    max: MAX_STALL_S,
+    integer: true,
+    default: DEFAULT_STALL_S,
     help: `SECONDS  stop a download that receives nothing this long (1..${MAX_STALL_S})`,
   },
-};
+});
 
 /** The parsed download flags. */
 export interface DownloadFlags {
@@ -47,11 +53,12 @@ export interface DownloadFlags {
 }
 
 /**
- * Parses `--mirror` (an http, https or file URL), `--time-limit` and `--stall-timeout`; every
- * mistake is a `UsageError` (exit 2) raised before anything is created.
+ * Parses `--mirror` (an http, https or file URL), `--time-limit` and `--stall-timeout` (numbers
+ * already when declared by {@linkcode TIME_FLAGS}); every mistake is a `UsageError` (exit 2)
+ * raised before anything is created.
  */
 export function downloadFlags(values: FlagValues): DownloadFlags {
-  const mirror = values.mirror as string | undefined;
+  const mirror = optionalString(values, "mirror");
   const inputs: NamedPath[] = [];
   if (mirror !== undefined) {
     let url: URL;

@@ -9,22 +9,20 @@
 import { DataError, UsageError } from "../../lib/errors.ts";
 import { readManifest } from "../../lib/io/manifest.ts";
 import { METRICS_CONVENTIONS, type MetricsConvention } from "../../lib/metrics/convention.ts";
-import { choiceFlag, type FlagDef, type FlagValues } from "./cli.ts";
+import { choiceFlag, defineFlags, type FlagValues } from "./cli.ts";
 
 /** The flag's name. */
-export const METRICS_CONVENTION_FLAG = "metrics-convention";
+export const METRICS_CONVENTION_FLAG = "metrics-convention" as const;
 
 /** Its first name, kept as an alias. */
-export const METRICS_CONVENTION_ALIAS = "fpr-convention";
+export const METRICS_CONVENTION_ALIAS = "fpr-convention" as const;
 
 /**
  * The two flag definitions, for a task's `flags` (no `default`: a default would make every run
  * look as if the flag were given, and hide a conflict between the two names).
  */
-export function metricsConventionFlags(
-  fallbackText: string,
-): Record<string, FlagDef> {
-  return {
+export function metricsConventionFlags(fallbackText: string) {
+  return defineFlags({
     [METRICS_CONVENTION_FLAG]: {
       type: "string",
       help: `paper|openood   FPR95 and AUPR rules: paper = the released MOS code's (OOD accepted ` +
@@ -35,7 +33,7 @@ export function metricsConventionFlags(
       type: "string",
       help: `paper|openood   old name of --${METRICS_CONVENTION_FLAG}, same values`,
     },
-  };
+  });
 }
 
 /**

@@ -7,10 +7,10 @@
 import { BIT_OUTPUTS, type BitOutput, type GroupNormImpl } from "../../lib/bit/resnet_v2_onnx.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { assertOutsideInputs, resolvePath } from "../../lib/io/containment.ts";
-import { choiceFlag, type FlagDef, type FlagValues, listFlag } from "./cli.ts";
+import { choiceFlag, defineFlags, type FlagValues, listFlag } from "./cli.ts";
 
 /** Flag definitions (`--outputs`, `--group-norm`). */
-export const ONNX_FLAGS: Record<string, FlagDef> = {
+export const ONNX_FLAGS = defineFlags({
   outputs: {
     type: "string",
     default: "features",
@@ -21,18 +21,18 @@ export const ONNX_FLAGS: Record<string, FlagDef> = {
     default: "instance",
     help: "instance | reduce | native  how GroupNorm is written in ONNX",
   },
-};
+});
 
 /** Parses the shared conversion flags. */
 export function onnxFlags(values: FlagValues): { outputs: BitOutput[]; groupNorm: GroupNormImpl } {
   return {
-    outputs: listFlag(values, "outputs", BIT_OUTPUTS, ["features"]) as BitOutput[],
-    groupNorm: choiceFlag(
+    outputs: listFlag<BitOutput>(values, "outputs", BIT_OUTPUTS, ["features"]),
+    groupNorm: choiceFlag<GroupNormImpl>(
       values,
       "group-norm",
-      ["instance", "reduce", "native"] as const,
+      ["instance", "reduce", "native"],
       "instance",
-    ) as GroupNormImpl,
+    ),
   };
 }
 

@@ -17,7 +17,7 @@ import {
   type PaperTablesResult,
   stagePaperTables,
   TABLES_MARKERS,
-} from "../tables.ts";
+} from "./paper_tables.ts";
 import type { ResultDir } from "./result_dir.ts";
 import { runScoreStage, runTrainStage } from "./stages.ts";
 

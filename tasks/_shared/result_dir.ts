@@ -13,21 +13,15 @@
  *
  * @module
  */
-import { DataError } from "../../lib/errors.ts";
-import { writeFileAtomic } from "../../lib/io/atomic.ts";
 import { assertOutsideInputs, type NamedPath } from "../../lib/io/containment.ts";
-import { acquireLock, type Lock } from "../../lib/io/lock.ts";
-import { readManifest } from "../../lib/io/manifest.ts";
-import { prepareOutDir, removeFreshOutDir } from "../../lib/io/out_dir.ts";
-import { commitStaging, createStaging, discardStaging } from "../../lib/io/staging.ts";
+import {
+  checkOwnManifest,
+  commitStaged,
+  type StagedWriter,
+  withLockedDir,
+} from "../../lib/io/stage.ts";
 
-/** Writes result files into the staging directory; each call returns the file's final path. */
-export interface StagedWriter {
-  /** Stages UTF-8 `text` as `name` (a relative path; subdirectories are created). */
-  text(name: string, text: string): Promise<string>;
-  /** Stages `data` as `name`. */
-  bytes(name: string, data: Uint8Array): Promise<string>;
-}
+export type { StagedWriter };
 
 /** A locked result directory (see {@linkcode withResultDir}). */
 export interface ResultDir {
@@ -72,65 +66,13 @@ export async function withResultDir<T>(
   o: ResultDirOptions,
   body: (dir: ResultDir) => Promise<T>,
 ): Promise<T> {
-  const flag = o.flag ?? "--out";
-  if (o.inputs) assertOutsideInputs({ label: flag, path: out }, o.inputs);
-  const outDir = await prepareOutDir(out, flag);
-  let lock: Lock | undefined;
-  let ok = false;
-  try {
-    lock = await acquireLock(out, o.purpose);
-    const result = await body({
+  const label = o.flag ?? "--out";
+  if (o.inputs) assertOutsideInputs({ label, path: out }, o.inputs);
+  return await withLockedDir(out, { purpose: o.purpose, label }, () =>
+    body({
       out,
-      commit: (write, markers) => commitFiles(out, write, markers),
-    });
-    ok = true;
-    return result;
-  } finally {
-    lock?.release();
-    if (!ok) await removeFreshOutDir(outDir);
-  }
-}
-
-async function commitFiles(
-  out: string,
-  write: (w: StagedWriter) => Promise<void>,
-  markers: readonly string[],
-): Promise<string[]> {
-  const staging = await createStaging(out).catch((err) => {
-    throw new DataError(
-      `Cannot create a staging directory in ${out} (${
-        err instanceof Error ? err.message.split("\n")[0] : err
-      }); free space there or choose another output directory (--out)`,
-    );
-  });
-  const files: string[] = [];
-  const put = async (name: string, data: Uint8Array): Promise<string> => {
-    if (name === "" || name.startsWith("/") || name.split("/").includes("..")) {
-      throw new RangeError(`staged file name must be a relative path inside --out: ${name}`);
-    }
-    const slash = name.lastIndexOf("/");
-    try {
-      if (slash !== -1) await Deno.mkdir(`${staging}/${name.slice(0, slash)}`, { recursive: true });
-      await writeFileAtomic(`${staging}/${name}`, data);
-    } catch (err) {
-      // The user knows the final name, not the staging directory's.
-      if (err instanceof DataError) throw new DataError(err.message.replaceAll(staging, out));
-      throw err;
-    }
-    files.push(`${out}/${name}`);
-    return `${out}/${name}`;
-  };
-  try {
-    await write({
-      text: (name, text) => put(name, new TextEncoder().encode(text)),
-      bytes: put,
-    });
-    await commitStaging(staging, out, markers);
-  } catch (e) {
-    await discardStaging(staging);
-    throw e;
-  }
-  return files;
+      commit: (write, markers) => commitStaged(out, write, markers, { label }),
+    }));
 }
 
 /**
@@ -139,21 +81,8 @@ async function commitFiles(
  * not written by this stage, so it is left alone and the run stops with one line naming it.
  */
 export async function removeOwnManifest(dir: string, stage: string): Promise<void> {
-  const path = `${dir}/manifest.json`;
-  try {
-    await Deno.lstat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
-  const m = await readManifest(dir);
-  const tool = (m as { tool?: unknown } | null)?.tool;
-  if (!m || tool !== "mos-toolkit" || m.stage !== stage) {
-    throw new DataError(
-      `${path} was not written by this stage (${
-        m ? `stage "${m.stage}"` : "not a mos-toolkit manifest"
-      }, expected "${stage}"); it is left alone: choose another --out or move that directory`,
-    );
-  }
-  await Deno.remove(path);
+  await checkOwnManifest(dir, stage, { label: "--out" });
+  await Deno.remove(`${dir}/manifest.json`).catch((err) => {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  });
 }

@@ -1,45 +1,28 @@
 /**
  * Stages shared by the single-step tasks (train-head, score) and the pipelines (demo, table1):
- * each takes a lock on its output directory, skips work whose manifest matches its config and
- * inputs, writes every file atomically and the manifest last.
+ * the train stage here, the score stage in ./score_stage.ts (re-exported). Every check that can fail runs first, then the stage runner (lib/io/stage.ts) locks the output
+ * directory, skips work whose manifest matches its config and inputs, and stages every file with
+ * the manifest last, so a failure keeps the previous result.
  *
  * @module
  */
-import { DataError, UsageError } from "../../lib/errors.ts";
+import { DataError } from "../../lib/errors.ts";
 import { groupLayout } from "../../lib/groups.ts";
-import { writeTextAtomic } from "../../lib/io/atomic.ts";
 import { readClassTable } from "../../lib/io/classes.ts";
 import { assertOutsideInputs, type NamedPath } from "../../lib/io/containment.ts";
 import { type FeatureSet, readFeatureSet } from "../../lib/io/feature_set.ts";
 import { openFeatureStream } from "../../lib/io/feature_stream.ts";
 import { type Head, readHead, writeHead } from "../../lib/io/head.ts";
-import { acquireLock } from "../../lib/io/lock.ts";
-import {
-  buildManifest,
-  hashInputs,
-  manifestMatches,
-  writeManifest,
-} from "../../lib/io/manifest.ts";
-import { intervalsCsv, writeScoreOutputs } from "../../lib/io/score_files.ts";
-import { prepareOutDir, removeFreshOutDir } from "../../lib/io/out_dir.ts";
-import { commitStaging, createStaging, discardStaging } from "../../lib/io/staging.ts";
+import { runStage } from "../../lib/io/stage.ts";
 import { assertFitsInMemory } from "../../lib/memory_budget.ts";
-import { scoreMapIntervals } from "../../lib/metrics/bootstrap.ts";
-import type { FprConvention } from "../../lib/metrics/fpr95.ts";
-import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.ts";
-import {
-  checkEvaluatedSets,
-  type KlVariant,
-  type NamedSet,
-  type ScoreResult,
-  scoreSets,
-} from "../../lib/scoring/score_sets.ts";
 import { resolveGroups } from "../../lib/train/groups_spec.ts";
 import { hyperRule, type HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
 import { type FileFeatureSource, npyFeatureSource } from "../../lib/train/file_source.ts";
 import { evaluateAccuracy, gatherSource, trainHead } from "../../lib/train/trainer.ts";
 import { openViewSource, type ViewSource } from "../../lib/train/view_source.ts";
 import { createProgress } from "./progress.ts";
+
+export { runScoreStage, type ScoreStageOptions, type ScoreStageResult } from "./score_stage.ts";
 
 /** Number of classes of a training set: meta.num_classes when recorded, else max label + 1. */
 export function numClassesOf(set: FeatureSet): number {
@@ -81,386 +64,220 @@ export interface TrainStageResult {
   valAccuracy: number | null;
 }
 
+/** Sets above 1 GiB (ImageNet train: 5.2 GB as float16) are gathered from the file batch by batch. */
+const FILE_SOURCE_BYTES = 1 << 30;
+
+/** The training set: in memory, or (large sets) labels and meta with the features on disk. */
+interface TrainSet {
+  set: FeatureSet;
+  fPath: string;
+  fileSource?: FileFeatureSource;
+}
+
+/** Everything training needs, checked before the output directory is touched. */
+interface TrainPlan {
+  numClasses: number;
+  groups: number[][] | null;
+  choice: string;
+  val?: FeatureSet;
+  rule: ReturnType<typeof hyperRule>;
+}
+
 /** Trains (or reuses) a head; see the module doc for the guarantees. */
 export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageResult> {
-  const label = o.label ?? "train-head";
   const trainInputs: NamedPath[] = [{ label: "--features", path: o.features }];
   if (o.val) trainInputs.push({ label: "--val", path: o.val });
   if (typeof o.groups === "string" && !["flat", "taxonomy"].includes(o.groups)) {
     trainInputs.push({ label: "--groups", path: o.groups });
   }
   assertOutsideInputs({ label: "--out", path: o.out }, trainInputs);
-  // Sets above 1 GiB (ImageNet train: 5.2 GB as float16) are gathered from the file batch by
-  // batch, so memory stays bounded by the batch, not the set; same bytes as reading it whole.
-  const FILE_SOURCE_BYTES = 1 << 30;
-  const fPath = `${o.features}/features.npy`;
-  const big = await Deno.stat(fPath).then((s) => s.size > FILE_SOURCE_BYTES, () => false);
-  let set: FeatureSet;
-  let fileSource: FileFeatureSource | undefined;
+  const src = await openTrainSet(o.features);
   let viewSrc: ViewSource | null = null;
-  if (big) {
-    const stream = await openFeatureStream(o.features);
-    try {
-      const { rows, cols } = stream.features;
-      if (rows !== stream.meta.count || cols !== stream.meta.dim) {
-        throw new DataError(
-          `${fPath} is ${rows} x ${cols} but ${o.features}/meta.json says count ` +
-            `${stream.meta.count}, dim ${stream.meta.dim}; rewrite the feature set`,
-        );
-      }
-      fileSource = npyFeatureSource(stream.features);
-    } catch (e) {
-      stream.close();
-      throw e;
-    }
-    // Only labels and meta are used from `set` below; the features stay on disk.
-    set = {
-      dir: stream.dir,
-      meta: stream.meta,
-      labels: stream.labels,
-      features: { rows: fileSource.rows, cols: fileSource.cols, data: new Float32Array(0) },
-    };
-  } else {
-    set = await readFeatureSet(o.features);
-  }
   try {
-    if (set.features.rows === 0) {
-      throw new DataError(
-        `--features ${o.features} is empty (0 samples); training needs labelled rows`,
-      );
-    }
-    const C = o.numClasses ?? numClassesOf(set);
-    checkTrainMemory(o, set, C);
-    let fileText: string | undefined;
-    const choice = typeof o.groups === "string" ? o.groups : "groups (computed)";
-    if (typeof o.groups !== "string") {
-      fileText = JSON.stringify(o.groups);
-    } else if (o.groups !== "flat" && o.groups !== "taxonomy") {
-      try {
-        fileText = await Deno.readTextFile(o.groups);
-      } catch {
-        throw new DataError(
-          `--groups ${o.groups}: file not found; use flat, taxonomy or a JSON file of class-id groups`,
-        );
-      }
-    }
-    const classTable = o.groups === "taxonomy" ? await readClassTable() : undefined;
-    const groups = resolveGroups(choice, C, { fileText, classTable });
-    const layout = groups ? groupLayout(groups, C) : null;
-    for (let i = 0; i < set.labels.length; i++) {
-      if (!(set.labels[i] >= 0 && set.labels[i] < C)) {
-        throw new DataError(
-          `${o.features}/labels.npy: label ${set.labels[i]} at row ${i} is outside [0, ${C}); ` +
-            `training features need class labels 0..${C - 1}`,
-        );
-      }
-    }
-    const val = o.val ? await readFeatureSet(o.val, { numClasses: C }) : undefined;
-    if (val && val.meta.dim !== set.meta.dim) {
-      throw new DataError(
-        `--val ${o.val} has D = ${val.meta.dim} but --features ${o.features} has D = ` +
-          `${set.meta.dim}; use features from the same backbone`,
-      );
-    }
-    const rule = hyperRule(set.features.rows, o.overrides);
+    const plan = await planTraining(o, src.set);
     // Augmented views (extract --views V): one seeded view per example per step.
     viewSrc = await openViewSource(o.features, o.seed, FILE_SOURCE_BYTES);
     const views = viewSrc ? viewSrc.views : 1;
     const config = {
-      kind: groups ? "group" : "flat",
-      groups,
-      num_classes: C,
-      rule,
+      kind: plan.groups ? "group" : "flat",
+      groups: plan.groups,
+      num_classes: plan.numClasses,
+      rule: plan.rule,
       seed: o.seed,
       ...(views > 1 ? { views } : {}),
     };
-    const inputPaths: Record<string, string> = { features: o.features };
-    if (o.val) inputPaths.val = o.val;
-
-    const outDir = await prepareOutDir(o.out, "--out");
-    let done = false;
-    const lock = await acquireLock(o.out, "train-head").catch(async (e) => {
-      await removeFreshOutDir(outDir);
-      throw e;
-    });
-    try {
-      const inputs = await hashInputs(inputPaths);
-      if (!o.force && await manifestMatches(o.out, { stage: "train_head", config, inputs })) {
+    const inputs: Record<string, string> = { features: o.features };
+    if (o.val) inputs.val = o.val;
+    const run = await runStage({
+      dir: o.out,
+      stage: "train_head",
+      purpose: "train-head",
+      label: "--out",
+      config,
+      seed: o.seed,
+      inputs,
+      force: o.force,
+      markers: ["head.json"],
+      reuse: async () => {
         const head = await readHead(o.out);
         const acc = head.info.train?.val_accuracy;
-        done = true;
-        return { head, skipped: true, valAccuracy: typeof acc === "number" ? acc : null };
-      }
-      // The previous head stays intact (and consistent with its manifest) until the new one is
-      // written in full; see commitStaging.
-      const t0 = performance.now();
-      const progress = createProgress({ label, total: rule.totalSteps, unit: "steps" });
-      let started = false;
-      const result = await trainHead({
-        source: viewSrc ?? fileSource ?? gatherSource(set.features),
-        featuresPath: viewSrc ? `${o.features}/views.npy` : fPath,
-        labels: set.labels,
-        numClasses: C,
-        layout,
-        rule,
-        seed: o.seed,
-        threads: o.threads,
-        checkpoint: {
-          dir: `${o.out}/.checkpoint`,
-          every: Math.max(50, Math.ceil(rule.totalSteps / 20)),
-          // Never resume a checkpoint of other features (same shape and labels).
-          key: inputs.features,
-        },
-        onProgress: (step, _total, loss) => {
-          if (!started) started = true;
-          progress.update(step, `loss ${loss.toFixed(4)}`);
-        },
-      });
-      progress.finish(
-        `final loss ${result.finalLoss.toFixed(4)}` +
-          (result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ""),
-      );
-      const valAccuracy = val
-        ? await evaluateAccuracy(
-          result.weight,
-          result.bias,
-          layout,
-          val.features,
-          val.labels,
-          o.threads,
-        )
-        : null;
-      const head: Head = {
-        info: {
-          kind: groups ? "group" : "flat",
-          num_classes: C,
-          groups: groups ?? [],
-          backbone: set.meta.backbone,
-          features: `${set.meta.dataset} (${set.meta.backbone}) ${inputs.features}`,
-          train: {
-            config: { ...rule, groups: choice, views },
-            seed: o.seed,
-            steps: result.steps,
-            final_loss: result.finalLoss,
-            val_accuracy: valAccuracy,
-          },
-        },
-        weight: result.weight,
-        bias: result.bias,
-      };
-      const staging = await createStaging(o.out);
-      try {
-        await writeHead(staging, head);
-        await writeManifest(
-          staging,
-          buildManifest({
-            stage: "train_head",
-            config,
-            seed: o.seed,
-            inputs,
-            wallSeconds: (performance.now() - t0) / 1000,
-          }),
-        );
-        await commitStaging(staging, o.out, ["head.json", "manifest.json"]);
-      } catch (e) {
-        await discardStaging(staging);
-        throw e;
-      }
-      await Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {});
-      head.dir = o.out;
-      done = true;
-      return { head, skipped: false, valAccuracy };
-    } finally {
-      lock.release();
-      if (!done) await removeFreshOutDir(outDir);
-    }
+        return { head, valAccuracy: typeof acc === "number" ? acc : null };
+      },
+      // The checkpoint never resumes other features (same shape and labels).
+      compute: (ctx) => trainAndEvaluate(o, src, plan, viewSrc, ctx.inputs.features),
+      write: (w, r) => writeHead(w.path, r.head),
+      committed: () => Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {}),
+    });
+    if (!run.reused) run.result.head.dir = o.out;
+    return { ...run.result, skipped: run.reused };
   } finally {
-    fileSource?.close();
+    src.fileSource?.close();
     viewSrc?.close();
   }
 }
 
-/** Options of {@linkcode runScoreStage}. */
-export interface ScoreStageOptions {
-  head: string;
-  id: { name: string; dir: string };
-  ood: { name: string; dir: string }[];
-  train?: string;
-  methods: MethodKey[];
-  klVariant: KlVariant;
-  fprConvention: FprConvention;
-  odinTemperature: number;
-  out: string;
-  threads?: number;
-  force?: boolean;
-  onStep?: (message: string) => void;
-  /** Bootstrap 95% intervals into metrics_ci.csv (resamples, seed). */
-  ci?: { resamples: number; seed: number };
-}
-
-/** Result of a score stage: the computed result, or null when reused (read metrics.csv). */
-export interface ScoreStageResult {
-  result: ScoreResult | null;
-  skipped: boolean;
-}
-
-/** Scores (or reuses) one head against ID + OOD sets into `out`. */
-export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageResult> {
-  // Before anything is read: the output must not be (in) an input. `--out` equal to the head
-  // directory once replaced the head's manifest.json.
-  const scoreInputs: NamedPath[] = [
-    { label: "--head", path: o.head },
-    { label: "--id", path: o.id.dir },
-    ...o.ood.map((s) => ({ label: `--ood ${s.name}=`, path: s.dir })),
-  ];
-  if (o.train) scoreInputs.push({ label: "--train", path: o.train });
-  assertOutsideInputs({ label: "--out", path: o.out }, scoreInputs);
-  const head = await readHead(o.head);
-  checkMethodsForHead(o.methods, head.info.kind, o.head);
-  const config = {
-    methods: o.methods,
-    id: o.id.name,
-    ood: o.ood.map((s) => s.name),
-    kl_variant: o.klVariant,
-    // Not the former `fpr_convention` key: "openood" now sets AUPR too, and Mahalanobis scores
-    // moved to the authors' -0.5 scale, so a directory scored before is not reused.
-    metrics_convention: o.fprConvention,
-    odin_temperature: o.odinTemperature,
-    ...(o.ci ? { ci: o.ci } : {}),
-  };
-  const usesTrain = o.methods.includes("mahalanobis") ||
-    (o.methods.includes("kl") && o.klVariant === "clean");
-  const inputPaths: Record<string, string> = { head: o.head, [`id:${o.id.name}`]: o.id.dir };
-  for (const s of o.ood) inputPaths[`ood:${s.name}`] = s.dir;
-  if (usesTrain && o.train) inputPaths.train = o.train;
-
-  const C = head.info.num_classes;
-  const read = async (n: { name: string; dir: string }): Promise<NamedSet> => {
-    const set = await readFeatureSet(n.dir, { numClasses: C });
-    const want = head.info.backbone;
-    if (typeof want === "string" && set.meta.backbone !== want) {
+/**
+ * Opens the training set. Sets above 1 GiB are gathered from the file batch by batch, so memory
+ * stays bounded by the batch, not the set; same bytes as reading it whole.
+ */
+async function openTrainSet(features: string): Promise<TrainSet> {
+  const fPath = `${features}/features.npy`;
+  const big = await Deno.stat(fPath).then((s) => s.size > FILE_SOURCE_BYTES, () => false);
+  if (!big) return { set: await readFeatureSet(features), fPath };
+  const stream = await openFeatureStream(features);
+  let fileSource: FileFeatureSource;
+  try {
+    const { rows, cols } = stream.features;
+    if (rows !== stream.meta.count || cols !== stream.meta.dim) {
       throw new DataError(
-        `Feature set ${n.dir} comes from backbone "${set.meta.backbone}" but head ${o.head} was ` +
-          `trained on "${want}" features; score features of the head's backbone`,
+        `${fPath} is ${rows} x ${cols} but ${features}/meta.json says count ` +
+          `${stream.meta.count}, dim ${stream.meta.dim}; rewrite the feature set`,
       );
     }
-    return { name: n.name, set };
-  };
-  const id = await read(o.id);
-  const ood: NamedSet[] = [];
-  for (const s of o.ood) ood.push(await read(s));
-  // Every check that can fail runs before the output directory is touched.
-  checkEvaluatedSets(head, [id, ...ood]);
-  if (usesTrain && !o.train) {
-    throw new UsageError(
-      o.methods.includes("mahalanobis")
-        ? "--methods mahalanobis needs --train DIR (class means and covariance come from the " +
-          "training features); add --train or drop mahalanobis"
-        : "--kl-variant clean needs --train DIR (templates come from a held-out ID split)",
-    );
-  }
-  if (o.methods.includes("kl") && o.klVariant === "paper" && id.set.labels.some((l) => l < 0)) {
-    throw new DataError(
-      `KL matching (paper variant) builds templates from the ID set's labels, but ` +
-        `${id.set.dir}/labels.npy has -1 entries; label the ID set or use --kl-variant clean --train DIR`,
-    );
-  }
-  let train: Awaited<ReturnType<typeof openFeatureStream>> | undefined;
-  if (usesTrain && o.train) {
-    try {
-      train = await openFeatureStream(o.train, { numClasses: C });
-    } catch (e) {
-      throw e instanceof DataError ? new DataError(`--train: ${e.message}`) : e;
-    }
-  }
-  try {
-    if (train) {
-      if (train.meta.dim !== head.weight.cols) {
-        throw new DataError(
-          `--train ${o.train} has D = ${train.meta.dim} but head ${o.head} expects D = ` +
-            `${head.weight.cols}; use training features of the head's backbone`,
-        );
-      }
-      const bad = train.labels.findIndex((l) => l < 0);
-      if (bad !== -1 && o.methods.includes("mahalanobis")) {
-        throw new DataError(
-          `${o.train}/labels.npy has label ${train.labels[bad]} at row ${bad}; Mahalanobis ` +
-            `statistics need labelled ID training rows (no -1)`,
-        );
-      }
-    }
+    fileSource = npyFeatureSource(stream.features);
   } catch (e) {
-    train?.close();
+    stream.close();
     throw e;
   }
+  // Only labels and meta are used from `set`; the features stay on disk.
+  const set: FeatureSet = {
+    dir: stream.dir,
+    meta: stream.meta,
+    labels: stream.labels,
+    features: { rows: fileSource.rows, cols: fileSource.cols, data: new Float32Array(0) },
+  };
+  return { set, fPath, fileSource };
+}
 
-  try {
-    checkScoreMemory(head, [id, ...ood], o.methods);
-    const outDir = await prepareOutDir(o.out, "--out");
-    let done = false;
-    const lock = await acquireLock(o.out, "score").catch(async (e) => {
-      await removeFreshOutDir(outDir);
-      throw e;
-    });
-    try {
-      const inputs = await hashInputs(inputPaths);
-      if (!o.force && await manifestMatches(o.out, { stage: "score", config, inputs })) {
-        done = true;
-        return { result: null, skipped: true };
-      }
-      // The previous result stays intact (and readable) until every new file exists.
-      const t0 = performance.now();
-      const result = await scoreSets({
-        head,
-        id,
-        ood,
-        methods: o.methods,
-        train: train ? { dir: train.dir, source: train.features, labels: train.labels } : undefined,
-        klVariant: o.klVariant,
-        fprConvention: o.fprConvention,
-        odinTemperature: o.odinTemperature,
-        threads: o.threads,
-      }, o.onStep);
-      const staging = await createStaging(o.out);
-      try {
-        await writeScoreOutputs(staging, result);
-        if (o.ci) {
-          o.onStep?.(`bootstrap intervals (${o.ci.resamples} resamples)`);
-          const rows = scoreMapIntervals(result.scores, o.id.name, o.ood.map((s) => s.name), {
-            resamples: o.ci.resamples,
-            seed: o.ci.seed,
-            fprConvention: o.fprConvention,
-          });
-          await writeTextAtomic(`${staging}/metrics_ci.csv`, intervalsCsv(rows, o.ci));
-        }
-        await writeManifest(
-          staging,
-          buildManifest({
-            stage: "score",
-            config,
-            inputs,
-            wallSeconds: (performance.now() - t0) / 1000,
-          }),
-        );
-        await commitStaging(staging, o.out, [
-          "timings.csv",
-          "metrics_ci.csv",
-          "metrics.csv",
-          "manifest.json",
-        ]);
-      } catch (e) {
-        await discardStaging(staging);
-        throw e;
-      }
-      done = true;
-      return { result, skipped: false };
-    } finally {
-      lock.release();
-      if (!done) await removeFreshOutDir(outDir);
-    }
-  } finally {
-    train?.close();
+/** Classes, groups, labels, the validation set and the schedule, all checked. */
+async function planTraining(o: TrainStageOptions, set: FeatureSet): Promise<TrainPlan> {
+  if (set.features.rows === 0) {
+    throw new DataError(
+      `--features ${o.features} is empty (0 samples); training needs labelled rows`,
+    );
   }
+  const C = o.numClasses ?? numClassesOf(set);
+  checkTrainMemory(o, set, C);
+  let fileText: string | undefined;
+  const choice = typeof o.groups === "string" ? o.groups : "groups (computed)";
+  if (typeof o.groups !== "string") {
+    fileText = JSON.stringify(o.groups);
+  } else if (o.groups !== "flat" && o.groups !== "taxonomy") {
+    try {
+      fileText = await Deno.readTextFile(o.groups);
+    } catch {
+      throw new DataError(
+        `--groups ${o.groups}: file not found; use flat, taxonomy or a JSON file of class-id groups`,
+      );
+    }
+  }
+  const classTable = o.groups === "taxonomy" ? await readClassTable() : undefined;
+  const label = typeof o.groups === "string" ? `--groups ${o.groups}` : undefined;
+  const groups = resolveGroups(choice, C, { fileText, classTable, label });
+  for (let i = 0; i < set.labels.length; i++) {
+    if (!(set.labels[i] >= 0 && set.labels[i] < C)) {
+      throw new DataError(
+        `${o.features}/labels.npy: label ${set.labels[i]} at row ${i} is outside [0, ${C}); ` +
+          `training features need class labels 0..${C - 1}`,
+      );
+    }
+  }
+  const val = o.val ? await readFeatureSet(o.val, { numClasses: C }) : undefined;
+  if (val && val.meta.dim !== set.meta.dim) {
+    throw new DataError(
+      `--val ${o.val} has D = ${val.meta.dim} but --features ${o.features} has D = ` +
+        `${set.meta.dim}; use features from the same backbone`,
+    );
+  }
+  const rule = hyperRule(set.features.rows, o.overrides);
+  return { numClasses: C, groups, choice, val, rule };
+}
+
+/** Trains the head (resuming its checkpoint) and measures its accuracy on the validation set. */
+async function trainAndEvaluate(
+  o: TrainStageOptions,
+  src: TrainSet,
+  plan: TrainPlan,
+  viewSrc: ViewSource | null,
+  featuresHash: string,
+): Promise<{ head: Head; valAccuracy: number | null }> {
+  const { set } = src;
+  const { rule, numClasses: C, groups, val } = plan;
+  const layout = groups ? groupLayout(groups, C) : null;
+  const progress = createProgress({
+    label: o.label ?? "train-head",
+    total: rule.totalSteps,
+    unit: "steps",
+  });
+  const result = await trainHead({
+    source: viewSrc ?? src.fileSource ?? gatherSource(set.features),
+    featuresPath: viewSrc ? `${o.features}/views.npy` : src.fPath,
+    labels: set.labels,
+    numClasses: C,
+    layout,
+    rule,
+    seed: o.seed,
+    threads: o.threads,
+    checkpoint: {
+      dir: `${o.out}/.checkpoint`,
+      every: Math.max(50, Math.ceil(rule.totalSteps / 20)),
+      key: featuresHash,
+    },
+    onProgress: (step, _total, loss) => progress.update(step, `loss ${loss.toFixed(4)}`),
+  });
+  progress.finish(
+    `final loss ${result.finalLoss.toFixed(4)}` +
+      (result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ""),
+  );
+  const valAccuracy = val
+    ? await evaluateAccuracy(
+      result.weight,
+      result.bias,
+      layout,
+      val.features,
+      val.labels,
+      o.threads,
+    )
+    : null;
+  const head: Head = {
+    info: {
+      kind: groups ? "group" : "flat",
+      num_classes: C,
+      groups: groups ?? [],
+      backbone: set.meta.backbone,
+      features: `${set.meta.dataset} (${set.meta.backbone}) ${featuresHash}`,
+      train: {
+        config: { ...rule, groups: plan.choice, views: viewSrc ? viewSrc.views : 1 },
+        seed: o.seed,
+        steps: result.steps,
+        final_loss: result.finalLoss,
+        val_accuracy: valAccuracy,
+      },
+    },
+    weight: result.weight,
+    bias: result.bias,
+  };
+  return { head, valAccuracy };
 }
 
 /** Bytes per float32. */
@@ -487,24 +304,5 @@ function checkTrainMemory(o: TrainStageOptions, set: FeatureSet, C: number): voi
     o.numClasses !== undefined
       ? "give the number of classes the labels use"
       : "check labels.npy for a stray label, or pass --num-classes with the real class count",
-  );
-}
-
-/**
- * Refuses a scoring run whose logits (N x O per set, held with the features) and per-class
- * statistics (Mahalanobis means, KL templates: C x D and C x O) do not fit.
- */
-function checkScoreMemory(head: Head, sets: NamedSet[], methods: readonly MethodKey[]): void {
-  const O = head.weight.rows;
-  const D = head.weight.cols;
-  let rows = 0;
-  for (const s of sets) rows = Math.max(rows, s.set.features.rows);
-  let bytes = 2 * rows * O * F32;
-  if (methods.includes("mahalanobis")) bytes += head.info.num_classes * D * F32 + 2 * D * D * 8;
-  if (methods.includes("kl")) bytes += 2 * head.info.num_classes * O * F32;
-  assertFitsInMemory(
-    bytes,
-    `Scoring ${rows} rows with head ${head.dir} (${O} outputs x ${D} features)`,
-    "score the sets in smaller parts or on a machine with more memory",
   );
 }
