@@ -21,7 +21,7 @@
  */
 import { parseBenchArgs } from "./bench_args.ts";
 import { peerEnv, PYTHON, pythonHas, runPeer } from "./peer_env.ts";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { inferArch } from "../lib/bit/arch.ts";
 import { randomBitWeights } from "../lib/bit/random_weights.ts";
 import { encodeNpz } from "../lib/bit/npz.ts";

@@ -9,6 +9,7 @@
 export class MosError extends Error {
   /** Process exit code the task should use: 1 runtime / data failure, 2 usage error. */
   readonly exitCode: 1 | 2;
+  /** An error with a one-line `message` for the user and the exit code (default 1). */
   constructor(message: string, exitCode: 1 | 2 = 1) {
     super(message);
     this.name = "MosError";
@@ -18,6 +19,7 @@ export class MosError extends Error {
 
 /** Bad command-line usage (unknown flag, bad number, missing required flag): exit code 2. */
 export class UsageError extends MosError {
+  /** A usage error with `message`; exit code 2. */
   constructor(message: string) {
     super(message, 2);
     this.name = "UsageError";
@@ -26,6 +28,7 @@ export class UsageError extends MosError {
 
 /** Bad or inconsistent input data (unreadable .npy, NaN features, wrong dims): exit code 1. */
 export class DataError extends MosError {
+  /** A data error with `message`; exit code 1. */
   constructor(message: string) {
     super(message, 1);
     this.name = "DataError";

@@ -11,10 +11,13 @@ import type { Matrix } from "./matrix.ts";
 
 /** Precomputed index tables for a grouping of C classes. */
 export interface GroupLayout {
+  /** C, the number of classes. */
   numClasses: number;
+  /** K, the number of groups. */
   numGroups: number;
   /** O = C + K. */
   numOutputs: number;
+  /** Class ids of each group; class `groups[k][j]` sits at slice index `j + 1`. */
   groups: number[][];
   /** Output index where group k's slice starts (its "others" logit). */
   starts: Int32Array;

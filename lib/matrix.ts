@@ -6,8 +6,11 @@
 
 /** A row-major matrix: element (i, j) is `data[i * cols + j]`. */
 export interface Matrix {
+  /** The `rows * cols` elements, row-major. */
   data: Float32Array;
+  /** Row count (samples for features and logits, outputs O for a weight matrix). */
   rows: number;
+  /** Values per row; `data.length` is `rows * cols`. */
   cols: number;
 }
 

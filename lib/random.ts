@@ -154,6 +154,8 @@ function checkSeed(seed: number): void {
  *
  * @example
  * ```ts
+ * const runSeed = 0;
+ * const step = 1500; // training step t: the same generator whether or not the run resumed
  * const rng = createRng(deriveSeed(runSeed, 2, step));
  * ```
  */

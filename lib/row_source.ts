@@ -11,7 +11,9 @@ import type { Matrix } from "./matrix.ts";
 
 /** Rows of a float32 matrix read a block at a time. */
 export interface RowSource {
+  /** Number of rows the source holds. */
   rows: number;
+  /** Values per row. */
   cols: number;
   /** Writes rows `[start, start + count)` into `out` (row-major, `count * cols` values). */
   readRows(start: number, count: number, out: Float32Array): void | Promise<void>;
@@ -24,6 +26,7 @@ export interface RowSource {
  *
  * @example
  * ```ts
+ * import { matrix } from "./matrix.ts";
  * const source = matrixSource(matrix(2, 3));
  * source.view!(1, 1); // row 1, sharing memory with the matrix
  * ```

@@ -84,6 +84,7 @@ function reduceRows(
  *
  * @example
  * ```ts
+ * import { matrix } from "./matrix.ts";
  * logsumexpRows(matrix(1, 2, new Float32Array([0, 0]))); // [ln 2]
  * ```
  */

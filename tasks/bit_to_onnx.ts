@@ -93,7 +93,7 @@ async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
   }
 
   const t0 = performance.now();
-  const weights = await readNpz(npzPath);
+  const weights = await readNpz(npzPath, { hint: "pass the BiT .npz checkpoint with --npz" });
   if (headOut !== undefined && ![...weights.keys()].some((k) => k.endsWith("head/conv2d/kernel"))) {
     throw new UsageError(
       `--head-out ${headOut}: ${npzPath} has no classifier head (head/conv2d/kernel); drop --head-out`,
@@ -101,7 +101,15 @@ async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
   }
   const space = values["label-space"];
   if (space !== undefined) await checkLabelSpace(space, weights, npzPath);
-  const r = await convertBitCheckpoint({ weights, npzPath, out, arch, outputs, groupNorm });
+  const r = await convertBitCheckpoint({
+    weights,
+    npzPath,
+    out,
+    arch,
+    outputs,
+    groupNorm,
+    labels: { arch: "--arch", outputs: "--outputs" },
+  });
   const head = headOut === undefined ? "" : `; ${await writeCheckpointHead(
     headOut,
     weights,

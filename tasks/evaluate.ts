@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { assertUniqueNames, parseNamedPath } from "./_shared/named_paths.ts";
+import { type NamedArg, parseIdAndOod } from "./_shared/named_paths.ts";
 import { UsageError } from "../lib/errors.ts";
 import { assertOutsideInputs, type NamedPath } from "../lib/io/containment.ts";
 import { intervalsCsv, metricsJson } from "../lib/io/score_files.ts";
@@ -25,6 +25,7 @@ import {
   metricsConventionFlags,
 } from "./_shared/metrics_convention_flag.ts";
 import { withResultDir } from "./_shared/result_dir.ts";
+import { INTERVALS_FLAG_WORDING } from "./_shared/interval_note.ts";
 
 export const SPEC = defineTask({
   name: "evaluate",
@@ -74,16 +75,9 @@ type Values = FlagValuesOf<typeof SPEC.flags>;
 
 /** The evaluate options from the typed flags; exported for tests. */
 export function evaluateOptions(values: Values) {
-  const named = (raw: string, flag: string, dflt?: string) => {
-    const { name, path } = parseNamedPath(raw, flag, "FILE", "scores/sun.npy", dflt);
-    return { name, file: path };
-  };
-  const id = named(values.id, "id", "id");
-  if (values.ood.length === 0) {
-    throw new UsageError("--ood NAME=FILE is required (at least one OOD score file)");
-  }
-  const ood = values.ood.map((raw) => named(raw, "ood"));
-  assertUniqueNames([id.name, ...ood.map((o) => o.name)]);
+  const sets = parseIdAndOod(values.id, values.ood, "FILE", "scores/sun.npy");
+  const asFile = (s: NamedArg) => ({ name: s.name, file: s.path });
+  const [id, ood] = [asFile(sets.id), sets.ood.map(asFile)];
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(values.method)) {
     throw new UsageError(`--method "${values.method}" must be letters, digits, "_", "-" or "."`);
   }
@@ -170,7 +164,11 @@ async function main(values: Values): Promise<void> {
     console.error(`evaluate: wrote ${o.out}/metrics.csv and ${o.out}/metrics.json`);
   }
   console.log(renderTerminal(metricsTable(rows, o.id.name)));
-  if (intervals) console.log("\n" + renderTerminal(intervalsByRow(intervals)));
+  if (intervals) {
+    console.log(
+      "\n" + renderTerminal(intervalsByRow(intervals, undefined, INTERVALS_FLAG_WORDING)),
+    );
+  }
 }
 
 if (import.meta.main) await runTask(SPEC, main);

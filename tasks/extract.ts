@@ -9,10 +9,11 @@ import { MAX_SHARDS } from "../lib/extract/merge.ts";
 import { assertOutsideInputs } from "../lib/io/containment.ts";
 import { type ImageList, listImageFolder, readImageList } from "../lib/extract/image_list.ts";
 import { MAX_IMAGE_PIXELS } from "../lib/extract/preprocess.ts";
-import { resolveShard } from "../lib/extract/shard.ts";
 import { PREPROCESS_KINDS } from "../lib/extract/transform_spec.ts";
 import { CUDA_INSTALL } from "../lib/extract/backbone_session.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
+import { EXTRACT_FLAG_LABELS } from "./_shared/extract_labels.ts";
+import { resolveShard } from "./_shared/shard_flags.ts";
 import { choiceFlag, defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 
 const SPEC = defineTask({
@@ -153,9 +154,12 @@ async function imageList(values: Values): Promise<ImageList> {
       : [{ label: "--list", path: list! }, { label: "--root", path: root! }]),
   ]);
   if (images !== undefined) {
-    return await listImageFolder(images.replace(/\/+$/, ""), { unlabeled: values.unlabeled });
+    return await listImageFolder(images.replace(/\/+$/, ""), {
+      unlabeled: values.unlabeled,
+      labels: EXTRACT_FLAG_LABELS,
+    });
   }
-  const read = await readImageList(list!, root!.replace(/\/+$/, ""));
+  const read = await readImageList(list!, root!.replace(/\/+$/, ""), EXTRACT_FLAG_LABELS);
   if (!values.unlabeled) return read;
   return { ...read, entries: read.entries.map((e) => ({ ...e, label: -1 })) };
 }
@@ -210,6 +214,7 @@ async function main(values: Values): Promise<void> {
       views: values.views,
       viewSeed: values["view-seed"],
       otherInputs: values.list !== undefined ? [{ label: "--list", path: values.list }] : [],
+      labels: EXTRACT_FLAG_LABELS,
     },
     (p) => {
       progress ??= createProgress({

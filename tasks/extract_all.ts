@@ -16,6 +16,7 @@ import {
 import { type ImageList, listImageFolder } from "../lib/extract/image_list.ts";
 import { assertOutsideInputs } from "../lib/io/containment.ts";
 import { createProgress, type Progress } from "./_shared/progress.ts";
+import { EXTRACT_FLAG_LABELS } from "./_shared/extract_labels.ts";
 import { CUDA_INSTALL } from "../lib/extract/backbone_session.ts";
 import { choiceFlag, defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 
@@ -79,6 +80,7 @@ async function checkSets(plan: ExtractPlan, sets: PlannedSet[], countCheck: bool
     }
     const list = await listImageFolder(set.images.replace(/\/+$/, ""), {
       unlabeled: set.unlabeled,
+      labels: EXTRACT_FLAG_LABELS,
     });
     if (countCheck && list.entries.length !== set.count) {
       throw new DataError(
@@ -175,6 +177,7 @@ async function main(values: Values): Promise<void> {
         views: set.views,
         viewSeed: set.viewSeed,
         otherInputs: inputs,
+        labels: EXTRACT_FLAG_LABELS,
       },
       (p) => {
         progress ??= createProgress({

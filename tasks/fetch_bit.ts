@@ -64,7 +64,7 @@ function floats(weights: Map<string, NpyArray>): number {
 
 async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
   const flags = downloadFlags(values);
-  const spec = bitModel(values.model, flags.mirror);
+  const spec = bitModel(values.model, flags.mirror, { label: "--model" });
   const dest = values.dest.replace(/\/+$/, "") || ".";
   const out = values.out ?? `${dest}/${spec.model.toLowerCase().replaceAll("-", "_")}.onnx`;
   const headOut = values["head-out"];
@@ -100,6 +100,7 @@ async function download(o: FetchJob) {
       dest: npzPath,
       maxBytes: bitCheckpointCap(spec),
       what: `the ${spec.model} checkpoint`,
+      sourceHint: "the URL or --mirror",
       idleTimeoutMs: flags.stallMs,
       timeLimitMs: flags.timeLimitMs,
       onProgress: (done, total) => {
@@ -149,7 +150,7 @@ async function verify(o: FetchJob, reused: boolean) {
   };
   let weights: Map<string, NpyArray>;
   try {
-    weights = await readNpz(npzPath);
+    weights = await readNpz(npzPath, { hint: "pass the BiT .npz checkpoint with --npz" });
   } catch (err) {
     if (err instanceof DataError) return await reject(`cannot be read (${err.message})`);
     throw err;
@@ -198,6 +199,7 @@ async function fetchAndConvert(o: FetchJob): Promise<void> {
     arch: spec.arch,
     outputs: o.outputs,
     groupNorm: o.groupNorm,
+    labels: { outputs: "--outputs" },
   });
   const head = o.headOut === undefined
     ? ""

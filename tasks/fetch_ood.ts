@@ -93,6 +93,7 @@ async function installOne(
     const r = await installOodSet(spec, {
       dest,
       mirror: flags.mirror,
+      sourceHint: "the URL or --mirror",
       keepArchive: values["keep-archives"],
       idleTimeoutMs: flags.stallMs,
       timeLimitMs: deadline - Date.now(),

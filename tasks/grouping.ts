@@ -79,7 +79,10 @@ async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
     ? undefined
     : paperSpace
     ? await taxonomyAt(k, hierarchy)
-    : levelWithGroups(await loadLabelSpace(space), k, C);
+    : levelWithGroups(await loadLabelSpace(space), k, C, {
+      label: "--k",
+      hint: "pick one of these or drop taxonomy from --strategies",
+    });
 
   await finishAblation(a, dataInputs(values, data, hierarchy), async (dir) => {
     const sets = await setsOf(a, data);

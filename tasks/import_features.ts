@@ -42,6 +42,7 @@ async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
     backbone: values.backbone,
     numClasses: values["num-classes"],
     force: values.force,
+    forceHint: "pass --force to import the set again",
   });
   console.log(
     `import-features: ${values.dir}/meta.json written: ${meta.dataset}, ${meta.count} x ` +

@@ -69,7 +69,9 @@ async function main(flags: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
 
   await withResultDir(out, { purpose: "import-torch", inputs }, async (dir) => {
     say(`reading ${pth}`);
-    const checkpoint = await readTorchCheckpoint(pth);
+    const checkpoint = await readTorchCheckpoint(pth, {
+      hint: "pass the checkpoint saved by torch.save with --pth",
+    });
     const sha = await hashFile(pth);
     const table = await readClassTable(flags.classes);
     const groups = taxonomyGroups(table);
@@ -82,6 +84,7 @@ async function main(flags: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
       head: headMode,
       groupNorm,
       metadata: { source_pth: pth.split("/").pop()!, source_sha256: sha },
+      hints: { noHead: "pass --head none to import only the backbone" },
     });
     const source = { pth: pth.split("/").pop()!, sha256: sha, format: checkpoint.format };
     const config = { head: headMode, group_norm: groupNorm, arch: r.arch.name };

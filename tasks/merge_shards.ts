@@ -36,7 +36,10 @@ async function main(
   }
   const dirs = positionals.map((d) => d.replace(/\/+$/, ""));
   // mergeShards refuses an --out that is, holds or lies inside a shard (symlinks resolved).
-  const s = await mergeShards(out, dirs);
+  const s = await mergeShards(out, dirs, {
+    label: "--out",
+    writtenBy: "`deno task extract --shard i/n`",
+  });
   for (const w of s.warnings) console.error(`warning: ${w}`);
   console.log(
     `merged ${s.shards} shards into ${s.outDir}: ${s.count} images, dim ${s.dim}, ` +

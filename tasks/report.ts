@@ -48,7 +48,11 @@ async function main(values: FlagValuesOf<typeof SPEC.flags>): Promise<void> {
   const { path, report } = await withResultDir(
     dir,
     { purpose: SPEC.name, inputs: [], flag: "--results" },
-    (d) => writeReport(d, (w) => console.error(`warning: ${w}`)),
+    (d) =>
+      writeReport(d, (w) => console.error(`warning: ${w}`), {
+        label: "--results",
+        hint: "pass the --out of one finished task",
+      }),
   );
   const c = report.counts;
   console.log(

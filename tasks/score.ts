@@ -4,14 +4,20 @@
  *
  * @module
  */
-import { UsageError } from "../lib/errors.ts";
+import { DEFAULT_KL_BLOCK_MB } from "../lib/ort/kl_kernel.ts";
+import { DEFAULT_MAHALANOBIS_BLOCK_MB } from "../lib/ort/mahalanobis_kernel.ts";
 import { readHead } from "../lib/io/head.ts";
 import { labelRangeWarnings } from "../lib/extract/label_range.ts";
-import { assertUniqueNames, parseNamedPath } from "./_shared/named_paths.ts";
+import { type NamedArg, parseIdAndOod } from "./_shared/named_paths.ts";
 import { parseIntervalsCsv } from "../lib/io/score_files.ts";
 import { intervalsByRow } from "../lib/tables/interval_tables.ts";
 import { renderTerminal } from "../lib/tables/terminal.ts";
-import { defaultMethods, detectorNote, PAPER_METHODS } from "../lib/detectors/registry.ts";
+import {
+  defaultMethods,
+  detectorNote,
+  PAPER_METHODS,
+  scoreableMethods,
+} from "../lib/detectors/registry.ts";
 import { ODIN_DETECTOR as ODIN } from "../lib/detectors/paper_logit.ts";
 import type { KlVariant } from "../lib/scoring/score_sets.ts";
 import {
@@ -19,7 +25,11 @@ import {
   metricsConventionFlags,
 } from "./_shared/metrics_convention_flag.ts";
 import { runScoreStage } from "./_shared/stages.ts";
+import { INTERVALS_FLAG_WORDING } from "./_shared/interval_note.ts";
 import { choiceFlag, defineTask, type FlagValuesOf, listFlag, runTask } from "./_shared/cli.ts";
+
+/** Methods score can run: the paper's six and every detector that needs no ID-val / OOD-val. */
+const SCOREABLE = scoreableMethods();
 
 export const SPEC = defineTask({
   name: "score",
@@ -44,7 +54,7 @@ export const SPEC = defineTask({
     },
     methods: {
       type: "string",
-      help: `LIST  comma-separated, from ${PAPER_METHODS.join(",")} ` +
+      help: `LIST  comma-separated, from ${SCOREABLE.join(",")} ` +
         `(default: every method that fits the head: flat -> ${
           defaultMethods("flat", true).join(",")
         }; group -> ${defaultMethods("group", true).join(",")}; mahalanobis only with --train)`,
@@ -68,6 +78,14 @@ export const SPEC = defineTask({
       min: 1,
       integer: true,
       help: "N   onnxruntime threads (default: all cores)",
+    },
+    "block-mb": {
+      type: "number",
+      min: 1,
+      integer: true,
+      max: 65536,
+      help: `MB   bound of KL's template blocks and Mahalanobis's class-mean blocks (default ` +
+        `${DEFAULT_KL_BLOCK_MB} / ${DEFAULT_MAHALANOBIS_BLOCK_MB}); lower it for 21k-class heads`,
     },
     force: { type: "boolean", help: "recompute even when manifest.json matches" },
     ci: {
@@ -101,28 +119,22 @@ type ScoreFlags = FlagValuesOf<typeof SPEC.flags>;
 
 /** Parses and validates the score flags; exported for tests. */
 export function parseScoreFlags(values: ScoreFlags) {
-  const named = (raw: string, flag: string, dflt?: string) => {
-    const { name, path } = parseNamedPath(raw, flag, "DIR", "features/sun", dflt);
-    return { name, dir: path };
-  };
-  const id = named(values.id, "id", "id");
-  if (values.ood.length === 0) {
-    throw new UsageError("--ood NAME=DIR is required (at least one OOD set)");
-  }
-  const ood = values.ood.map((r) => named(r, "ood"));
-  assertUniqueNames([id.name, ...ood.map((o) => o.name)]);
+  const sets = parseIdAndOod(values.id, values.ood, "DIR", "features/sun");
+  const asDir = (s: NamedArg) => ({ name: s.name, dir: s.path });
+  const [id, ood] = [asDir(sets.id), sets.ood.map(asDir)];
   return {
     headDir: values.head,
     id,
     ood,
     train: values.train,
-    methods: listFlag(values, "methods", PAPER_METHODS, PAPER_METHODS),
+    methods: listFlag(values, "methods", SCOREABLE, PAPER_METHODS),
     explicitMethods: values.methods !== undefined,
     klVariant: choiceFlag<KlVariant>(values, "kl-variant", ["paper", "clean"], "paper"),
     fprConvention: metricsConventionFlag(values, "paper"),
     odinTemperature: values["odin-temperature"],
     out: values.out,
     threads: values.threads,
+    blockMb: values["block-mb"],
     force: values.force,
     ci: values.ci ? { resamples: values.resamples, seed: values["ci-seed"] } : undefined,
   };
@@ -150,6 +162,7 @@ async function main(values: ScoreFlags): Promise<void> {
     odinTemperature: opts.odinTemperature,
     out: opts.out,
     threads: opts.threads,
+    blockMb: opts.blockMb,
     force: opts.force,
     ci: opts.ci,
     onStep: (step) => {
@@ -170,7 +183,13 @@ async function main(values: ScoreFlags): Promise<void> {
     // AUPR intervals stay in metrics_ci.csv.
     const path = `${opts.out}/metrics_ci.csv`;
     console.log(
-      renderTerminal(intervalsByRow(parseIntervalsCsv(await Deno.readTextFile(path), path))),
+      renderTerminal(
+        intervalsByRow(
+          parseIntervalsCsv(await Deno.readTextFile(path), path),
+          undefined,
+          INTERVALS_FLAG_WORDING,
+        ),
+      ),
     );
   } else {
     console.log((await Deno.readTextFile(`${opts.out}/metrics.csv`)).trimEnd());

@@ -4,7 +4,7 @@
  * configuration where they meet, and figures with one line per method per OOD set and metric.
  */
 import assert from "node:assert/strict";
-import { parse } from "csv-parse/sync";
+import { parse } from "npm:csv-parse@7.0.3/sync";
 import { inspectSvg } from "../lib/figures/svg_inspect.ts";
 import { readFeatureSet } from "../lib/io/feature_set.ts";
 import { readHead } from "../lib/io/head.ts";

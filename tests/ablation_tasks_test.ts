@@ -5,7 +5,7 @@
  * finished head without touching it.
  */
 import assert from "node:assert/strict";
-import { parse } from "csv-parse/sync";
+import { parse } from "npm:csv-parse@7.0.3/sync";
 import { inspectSvg } from "../lib/figures/svg_inspect.ts";
 import { describeRun, runTask, snapshotTree, withTempDir } from "./cli_helpers.ts";
 

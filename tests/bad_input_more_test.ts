@@ -13,7 +13,7 @@
  * EROFS / ENOSPC error the kernel gives. Each case's name says which was used.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import {
   checkErrorLine,
   copyTree,

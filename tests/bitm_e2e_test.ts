@@ -7,7 +7,7 @@
  * stays within a few seconds; the full 480 x 480 check is a one-off run (see the report).
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { assertClose } from "./assert_close.ts";
 import { exists, ok, runTask, withTempDir } from "./cli_helpers.ts";
 import { inferArch } from "../lib/bit/arch.ts";

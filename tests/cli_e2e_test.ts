@@ -188,6 +188,55 @@ Deno.test("cli e2e: train-head -> score -> tables on a separable fixture", async
       }
     });
 
+    await t.step(
+      "score runs registry detectors too: MaxLogit = max logit; KNN needs --train",
+      async () => {
+        const out = `${root}/score_modern`;
+        const noTrain = await runTask("score.ts", [
+          "--head",
+          flat,
+          ...sets,
+          "--methods",
+          "mls,knn",
+        ]);
+        assert.equal(noTrain.code, 2, describeRun("score.ts", [], noTrain));
+        assert.match(noTrain.stderr, /--methods knn needs --train DIR/);
+        const unknown = await runTask("score.ts", ["--head", flat, ...sets, "--methods", "react"]);
+        assert.equal(unknown.code, 2, "react needs an ID-val split, which score does not have");
+        await ok("score.ts", [
+          "--head",
+          flat,
+          ...sets,
+          "--train",
+          fx.train,
+          "--methods",
+          "mls,knn",
+          "--out",
+          out,
+        ]);
+        await checkScoreDir(out, ["mls", "knn"], lengths);
+        // MaxLogit by hand: max_c (x w_c + b_c) over the head's files, in float64.
+        const w = await readNpy(`${flat}/weight.npy`);
+        const b = await readNpy(`${flat}/bias.npy`);
+        const x = await readNpy(`${fx.val}/features.npy`);
+        const [C, D] = w.shape;
+        const want = Array.from({ length: x.shape[0] }, (_, i) => {
+          let best = -Infinity;
+          for (let c = 0; c < C; c++) {
+            let s = Number(b.data[c]);
+            for (let j = 0; j < D; j++) s += Number(x.data[i * D + j]) * Number(w.data[c * D + j]);
+            best = Math.max(best, s);
+          }
+          return best;
+        });
+        assertClose(await readScores(`${out}/scores/mls/id.npy`), want, {
+          atol: 1e-4,
+          rtol: 1e-5,
+          reason: "float32 logits",
+        });
+      },
+    );
+
     await t.step("score rerun with the same args is up to date and changes nothing", async () => {
       const before = await snapshotTree(sFlat);
       const r = await ok("score.ts", flatScoreArgs);

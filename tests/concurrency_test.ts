@@ -7,7 +7,7 @@
  * respected.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import {
   deadPid,
   describeRun,

@@ -22,7 +22,7 @@
  * resume from the checkpoint of the old features.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { inferArch } from "../lib/bit/arch.ts";
 import { randomBitWeights } from "../lib/bit/random_weights.ts";
 import { buildBitOnnx } from "../lib/bit/resnet_v2_onnx.ts";

@@ -8,7 +8,7 @@
  * the test requires only closeness there and logs whether the bytes happened to agree.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { assertClose } from "./assert_close.ts";
 import { bytesEqual, listFiles, ok, withTempDir, writeFixture } from "./cli_helpers.ts";
 import { inferArch } from "../lib/bit/arch.ts";

@@ -14,7 +14,7 @@
  * - memory estimates and numeric bounds; a failed run leaves no `--out` it created.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import {
   checkErrorLine,
   copyTree,

@@ -4,7 +4,7 @@
  * merged, each compared byte for byte with an uninterrupted single run.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { assertClose } from "./assert_close.ts";
 import { encodeNpz } from "../lib/bit/npz.ts";
 import { randomBitWeights } from "../lib/bit/random_weights.ts";

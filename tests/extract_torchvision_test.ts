@@ -7,7 +7,7 @@
  * the ImageNet-1k indices of the folders; ambiguous outputs give one error listing them.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { readNpy, toFloat32 } from "../lib/io/npy.ts";
 import { buildModel, floatConst, node } from "../lib/ort/graph.ts";
 import { createRng } from "../lib/random.ts";

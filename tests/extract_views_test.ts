@@ -4,7 +4,7 @@
  * same model, for determinism (same seed, same bytes), and through a 2-shard merge.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { assertClose } from "./assert_close.ts";
 import { describeRun, runTask } from "./cli_helpers.ts";
 import { convertBitCheckpoint } from "../lib/bit/convert.ts";

@@ -6,7 +6,7 @@
  * the named model. extract-all runs a two-set plan.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { closedPort, makeTarGz, serveFiles } from "./http_fixture.ts";
 import { describeRun, runTask } from "./cli_helpers.ts";
 import { convertBitCheckpoint } from "../lib/bit/convert.ts";

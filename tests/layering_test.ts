@@ -198,3 +198,132 @@ Deno.test("layering: no module in tasks/ imports a task entry point", async () =
   }
   assert.deepEqual(bad, []);
 });
+
+/**
+ * The string and template literals of `src` with their line numbers, comments skipped. A
+ * template's `${...}` bodies are scanned as code (their own literals are reported separately),
+ * and the literal text keeps a `${}` placeholder where each body was. Regex literals are not
+ * recognised; a quote inside one would start a bogus literal, which lib/ code avoids.
+ */
+function stringLiterals(src: string): { line: number; text: string }[] {
+  const found: { line: number; text: string }[] = [];
+  let i = 0;
+  let line = 1;
+  const step = () => {
+    if (src[i] === "\n") line++;
+    i++;
+  };
+  // Scans code until an unmatched "}" (inside a template body) or the end of the source.
+  const code = (inTemplate: boolean): void => {
+    let depth = 0;
+    while (i < src.length) {
+      const c = src[i];
+      const next = src[i + 1];
+      if (c === "/" && next === "/") {
+        while (i < src.length && src[i] !== "\n") step();
+      } else if (c === "/" && next === "*") {
+        const end = src.indexOf("*/", i + 2);
+        const stop = end < 0 ? src.length : end + 2;
+        while (i < stop) step();
+      } else if (c === '"' || c === "'") {
+        const start = line;
+        let text = "";
+        step();
+        while (i < src.length && src[i] !== c && src[i] !== "\n") {
+          if (src[i] === "\\") {
+            text += src[i + 1] ?? "";
+            step();
+          } else text += src[i];
+          step();
+        }
+        step();
+        found.push({ line: start, text });
+      } else if (c === "`") {
+        template();
+      } else if (c === "{") {
+        depth++;
+        step();
+      } else if (c === "}") {
+        if (inTemplate && depth === 0) return;
+        depth--;
+        step();
+      } else step();
+    }
+  };
+  const template = (): void => {
+    const start = line;
+    let text = "";
+    step(); // opening backtick
+    while (i < src.length && src[i] !== "`") {
+      if (src[i] === "\\") {
+        text += src[i + 1] ?? "";
+        step();
+        step();
+      } else if (src[i] === "$" && src[i + 1] === "{") {
+        step();
+        step();
+        code(true);
+        step(); // closing brace
+        text += "${}";
+      } else {
+        text += src[i];
+        step();
+      }
+    }
+    step(); // closing backtick
+    found.push({ line: start, text });
+  };
+  code(false);
+  return found;
+}
+
+/** A command-line flag in text: `--` and a lower-case word, not part of a longer dash run. */
+const FLAG = /(?<![\w-])--[a-z][a-z0-9-]*/;
+
+/** Literals of lib/ code that contain a flag name, as "file:line: text". */
+function flagLiterals(file: string, src: string): string[] {
+  return stringLiterals(src).filter((s) => FLAG.test(s.text)).map((s) =>
+    `${file}:${s.line}: ${s.text}`
+  );
+}
+
+/**
+ * lib/ literals allowed to name a flag, by file and the literal's exact text. Only text that is
+ * not a user-facing message of a library call belongs here; each entry says why.
+ */
+const FLAG_LITERAL_ALLOWLIST: { file: string; text: string; why: string }[] = [];
+
+Deno.test("layering: the string-literal scanner reads literals, not comments", () => {
+  const snippet = [
+    `// "--commented" is no literal`,
+    `/** \`--doc\` in JSDoc */`,
+    `const a = "--plain";`,
+    `const b = 'it\\'s --single';`,
+    'const c = `${label} ${x ? `--nested ${y}` : "--inner"} --outer`;',
+    "const d = `multi",
+    "line --flag`; const e = '---- rule'; const f = \"a--b\";",
+  ].join("\n");
+  assert.deepEqual(flagLiterals("x.ts", snippet), [
+    "x.ts:3: --plain",
+    "x.ts:4: it's --single",
+    "x.ts:5: --nested ${}",
+    "x.ts:5: --inner",
+    "x.ts:5: ${} ${} --outer",
+    "x.ts:6: multi\nline --flag",
+  ]);
+});
+
+Deno.test("layering: lib/ messages describe the data and never name a CLI flag", async () => {
+  const files = (await tsFiles("lib")).filter((f) => !f.endsWith("_test.ts"));
+  const bad: string[] = [];
+  for (const f of files) {
+    const src = await Deno.readTextFile(`${REPO_ROOT}/${f}`);
+    for (const hit of flagLiterals(f, src)) {
+      const text = hit.slice(hit.indexOf(": ") + 2);
+      if (FLAG_LITERAL_ALLOWLIST.some((a) => a.file === f && a.text === text)) continue;
+      bad.push(hit);
+    }
+  }
+  // Tasks add the flag names: a lib function takes a label (default: a noun for the data).
+  assert.deepEqual(bad, []);
+});

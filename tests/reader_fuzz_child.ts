@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { zipSync } from "fflate";
+import { zipSync } from "npm:fflate@0.8.3";
 import { parseNpz } from "../lib/bit/npz.ts";
 import { DataError } from "../lib/errors.ts";
 import { readFeatureSet } from "../lib/io/feature_set.ts";

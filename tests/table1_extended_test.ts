@@ -5,7 +5,7 @@
  * from (AUROC by pair counting, the ID-test size of the split, CIs bracketing the estimate).
  */
 import assert from "node:assert/strict";
-import { parse } from "csv-parse/sync";
+import { parse } from "npm:csv-parse@7.0.3/sync";
 import { assertClose } from "./assert_close.ts";
 import { describeRun, runTask, withTempDir } from "./cli_helpers.ts";
 import { readNpy } from "../lib/io/npy.ts";

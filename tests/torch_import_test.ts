@@ -7,7 +7,7 @@
  * from the extracted features.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { readHead } from "../lib/io/head.ts";
 import { readNpy, toFloat32 } from "../lib/io/npy.ts";
 import { createSession, f32Tensor } from "../lib/ort/session.ts";

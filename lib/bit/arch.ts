@@ -19,7 +19,7 @@ export const BIT_DEPTHS: Readonly<Record<number, readonly [number, number, numbe
   152: [3, 8, 36, 3],
 };
 
-/** The published BiT models (`--arch` names). */
+/** The published BiT models (architecture names). */
 export const BIT_ARCH_NAMES = ["r50x1", "r101x1", "r50x3", "r152x2", "r101x3", "r152x4"] as const;
 
 /** A published BiT model name. */
@@ -33,6 +33,7 @@ export interface BitArch {
   units: [number, number, number, number];
   /** Width factor: root channels / 64 (fractional only for test-sized models). */
   width: number;
+  /** Output channels of the 7x7 root convolution (64 x width). */
   rootChannels: number;
   /** Bottleneck (3x3 conv) channels per block. */
   midChannels: [number, number, number, number];
@@ -83,12 +84,14 @@ function need(
 /**
  * Reads the architecture from the checkpoint's keys and shapes (units per block from the unit
  * keys, channels from the kernels) and checks every expected array is present with the right
- * shape. With `expected` (an `--arch` name other than `auto`) the result must match it.
+ * shape. With `expected` (a published name other than `auto`) the result must match it; `o.label`
+ * names that setting in the error (default "architecture").
  */
 export function inferArch(
   weights: Map<string, NpyArray>,
   file: string,
   expected: BitArchName | "auto" = "auto",
+  o: { label?: string } = {},
 ): BitArch {
   const prefix = weights.has("resnet/root_block/standardized_conv2d/kernel") ? "resnet/" : "";
   const rootKey = `${prefix}root_block/standardized_conv2d/kernel`;
@@ -141,9 +144,10 @@ export function inferArch(
     prefix,
   };
   if (expected !== "auto" && expected !== name) {
+    const label = o.label ?? "architecture";
     throw new UsageError(
-      `--arch ${expected} does not match ${file}, whose weights are ${name} ` +
-        `(units ${units.join(",")}, root channels ${rootChannels}); use --arch auto or the ` +
+      `${label} ${expected} does not match ${file}, whose weights are ${name} ` +
+        `(units ${units.join(",")}, root channels ${rootChannels}); use ${label} auto or the ` +
         "matching name",
     );
   }

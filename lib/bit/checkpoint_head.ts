@@ -32,7 +32,7 @@ export function checkpointHead(
   const K = arch.numClasses;
   if (K === 0) {
     throw new UsageError(
-      `--head-out: ${source} has no classifier head (resnet/head/conv2d/kernel); drop --head-out`,
+      `${source} has no classifier head (resnet/head/conv2d/kernel); there is no head to write`,
     );
   }
   const D = featureDim(arch);

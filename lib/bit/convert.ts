@@ -27,6 +27,8 @@ export interface ConvertOptions {
   arch?: BitArchName | "auto";
   outputs?: BitOutput[];
   groupNorm?: GroupNormImpl;
+  /** How messages name the settings (default "architecture", "output list"). */
+  labels?: { arch?: string; outputs?: string };
 }
 
 /** What {@linkcode convertBitCheckpoint} wrote. */
@@ -103,6 +105,8 @@ async function writeTemp(
  *
  * @example
  * ```ts
+ * declare const weights: Uint8Array; // external tensor data
+ * declare const model: Uint8Array; // serialized ModelProto that references it
  * await writeFilesStaged([["m.onnx.data", [weights]], ["m.onnx", [model]]]);
  * ```
  */
@@ -154,13 +158,14 @@ export async function writeFilesStaged(
  */
 export async function convertBitCheckpoint(opts: ConvertOptions): Promise<ConvertResult> {
   const { weights, npzPath, out } = opts;
-  const bit = inferArch(weights, npzPath, opts.arch ?? "auto");
+  const bit = inferArch(weights, npzPath, opts.arch ?? "auto", { label: opts.labels?.arch });
   const external = needsExternalData(weights);
   const dataName = `${out.split("/").pop()}.data`;
   const model = buildBitOnnx(weights, bit, {
     outputs: opts.outputs ?? ["features"],
     groupNorm: opts.groupNorm ?? "instance",
     externalDataName: external ? dataName : undefined,
+    label: opts.labels?.outputs,
     metadata: { source_npz: npzPath.split("/").pop()!, source_sha256: await hashFile(npzPath) },
   });
   await writeFilesStaged(

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type UnzipFileInfo, unzipSync, zipSync } from "fflate";
+import { type UnzipFileInfo, unzipSync, zipSync } from "npm:fflate@0.8.3";
 import { DataError } from "../errors.ts";
 import { encodeNpy, type NpyArray, parseNpy } from "../io/npy.ts";
 import { oneLine, quoteValue } from "../io/quote.ts";
@@ -74,14 +74,20 @@ export function parseNpz(bytes: Uint8Array, name: string): Map<string, NpyArray>
   return out;
 }
 
-/** Reads an `.npz` file; see {@linkcode parseNpz}. */
-export async function readNpz(path: string): Promise<Map<string, NpyArray>> {
+/**
+ * Reads an `.npz` file; see {@linkcode parseNpz}. A missing file is a DataError ending in
+ * `o.hint` (default "pass a BiT .npz checkpoint").
+ */
+export async function readNpz(
+  path: string,
+  o: { hint?: string } = {},
+): Promise<Map<string, NpyArray>> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new DataError(`${path} not found; pass the BiT .npz checkpoint with --npz`);
+      throw new DataError(`${path} not found; ${o.hint ?? "pass a BiT .npz checkpoint"}`);
     }
     throw err;
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { zipSync } from "fflate";
+import { zipSync } from "npm:fflate@0.8.3";
 import { DataError } from "../errors.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { parseNpz } from "./npz.ts";

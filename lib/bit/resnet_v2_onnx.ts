@@ -18,7 +18,7 @@
  *
  * @module
  */
-import onnxProto from "onnx-proto";
+import onnxProto from "npm:onnx-proto@8.0.1";
 import { DataError, UsageError } from "../errors.ts";
 import { type NpyArray, toFloat32 } from "../io/npy.ts";
 import { type BitArch, featureDim, GROUP_NORM_EPS, unitKey, unitStride, WS_EPS } from "./arch.ts";
@@ -62,12 +62,17 @@ export interface BitOnnxOptions {
   externalDataName?: string;
   /** Extra `metadata_props` entries (source checkpoint hash, ...). */
   metadata?: Record<string, string>;
+  /** How messages name the list of outputs (default "output list"). */
+  label?: string;
 }
 
 /** A built model: the `.onnx` bytes and, with external data, the side file's chunks. */
 export interface BitOnnxModel {
+  /** The serialized ONNX ModelProto (the `.onnx` file's bytes). */
   model: Uint8Array;
+  /** The side file's bytes as chunks (alignment padding included); empty without a side file. */
   externalData: Uint8Array[];
+  /** The graph's outputs, in graph order. */
   outputs: BitOutput[];
 }
 
@@ -277,10 +282,11 @@ export function buildBitOnnx(
   options: BitOnnxOptions = {},
 ): BitOnnxModel {
   const outputs = [...(options.outputs ?? ["features"])];
-  if (outputs.length === 0) throw new UsageError("--outputs is empty; give at least one output");
+  const label = options.label ?? "output list";
+  if (outputs.length === 0) throw new UsageError(`${label} is empty; give at least one output`);
   if (outputs.includes("logits") && arch.numClasses === 0) {
     throw new UsageError(
-      "--outputs logits needs a checkpoint with a head (resnet/head/conv2d/kernel); this one " +
+      `${label} logits needs a checkpoint with a head (resnet/head/conv2d/kernel); this one ` +
         "has none: drop logits",
     );
   }

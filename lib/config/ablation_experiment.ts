@@ -299,6 +299,7 @@ const PARSERS: { [K in AblationKind]: (p: Parsed) => AblationConfigs[K] } = {
  *
  * @example
  * ```ts
+ * const text = await Deno.readTextFile("experiments/grouping.yaml");
  * const cfg = parseAblationExperiment(text, "experiments/grouping.yaml", "grouping");
  * cfg.k; // 8
  * ```

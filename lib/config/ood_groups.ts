@@ -18,7 +18,9 @@ import { ConfigReader } from "./reader.ts";
 
 /** The two groups, each a list of OOD set names (the keys of `sets.ood`). */
 export interface OodGroups {
+  /** Near-OOD set names. */
   near: string[];
+  /** Far-OOD set names. */
   far: string[];
 }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parse } from "yaml";
+import { parse } from "npm:yaml@2.9.1";
 import { DataError } from "../errors.ts";
 
 /**

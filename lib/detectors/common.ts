@@ -24,7 +24,9 @@ import { logsumexpRows } from "../softmax.ts";
 
 /** The trained linear head a detector reads: `logits = x W^T + b`, W is O x D. */
 export interface DetectorHead {
+  /** Weight matrix W, O x D (one row per output logit). */
   weight: Matrix;
+  /** Bias b, length O. */
   bias: Float32Array;
   /** "flat": O = C softmax classes; "group": the paper's group-softmax layout (O = C + K). */
   kind: "flat" | "group";

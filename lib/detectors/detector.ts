@@ -28,7 +28,7 @@
  */
 import { DataError, UsageError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import type { RowSource } from "../ort/linear.ts";
+import type { RowSource } from "../row_source.ts";
 import { checkHeadKind, checkLogitsFinite, type DetectorHead, type HeadKind } from "./common.ts";
 
 export { checkHeadKind, type HeadKind };
@@ -42,7 +42,9 @@ export type Params = Record<string, HyperValue>;
 
 /** A hyperparameter's default and sweep grid. */
 export interface HyperSpec<V extends HyperValue = HyperValue> {
+  /** Value used when the caller does not override it (the method's published default). */
   default: V;
+  /** Values swept when tuning the parameter (held-out protocol, ablations). */
   grid: readonly V[];
 }
 
@@ -60,6 +62,7 @@ export type LayerSet = Record<string, Matrix | RowSource>;
 
 /** What a detector's fit reads (each flag: the fit fails with a DataError without it). */
 export interface DetectorNeeds {
+  /** The kind of head the detector accepts: "flat", "group" or "any". */
   head: HeadKind;
   /** Streams ID training features from `ctx.train`. */
   train?: boolean;
@@ -81,14 +84,19 @@ export interface DetectorNeeds {
 
 /** A labelled set handed to a fit in memory. */
 export interface FitSet {
+  /** Penultimate features, N x D. */
   features: Matrix;
+  /** Class labels in [0, C), length N. */
   labels: Int32Array;
+  /** The head's logits of the features, N x O. */
   logits: Matrix;
+  /** Pooled outputs of earlier layers, by name, for layer-reading detectors. */
   layers?: LayerSet;
 }
 
 /** What `fit` may read. */
 export interface DetectorContext<P extends Params = Params> {
+  /** The trained head the scores are computed from. */
   head: DetectorHead;
   /**
    * The protocol the fit runs under (default "paper"): under "heldout", `idVal` is a split of
@@ -107,19 +115,31 @@ export interface DetectorContext<P extends Params = Params> {
   oodVal?: { features: Matrix; logits: Matrix; layers?: LayerSet };
   /** Chunking / threads for the onnxruntime kernels (fit and score). */
   chunk?: KnnSearchOptions;
+  /**
+   * MiB bound of the blocks that grow with the number of classes: KL's templates
+   * (lib/ort/kl_kernel.ts) and Mahalanobis's class means (lib/ort/mahalanobis_kernel.ts).
+   * Default: each kernel's own default.
+   */
+  blockMb?: number;
   /** Seed for detectors that sample (NNGuide's bank); default 0. */
   seed?: number;
 }
 
 /** What every entry declares besides its fit (see the module doc). */
 export interface DetectorInfo<M, P extends Params> {
+  /** Registry key used on the command line and in results (e.g. "msp", "react"). */
   readonly key: string;
+  /** Display name in tables and figures. */
   readonly label: string;
+  /** True for the paper's six methods (Table 1 of MOS). */
   readonly paper?: boolean;
+  /** True for this toolkit's group-aware extensions (labelled "(extension)", not in any paper). */
   readonly extension?: boolean;
+  /** What the fit reads; a missing input is a DataError. */
   readonly needs: DetectorNeeds;
   /** A line for a table's notes that holds under every protocol and parameter. */
   readonly note?: string;
+  /** Default and sweep grid of every hyperparameter. */
   readonly hyperparameters: ParamSpecs<P>;
   /** Needs that depend on a parameter value (merged over `needs`). */
   needsWith?(params: P): Partial<DetectorNeeds>;
@@ -217,6 +237,7 @@ export function need<T>(value: T | undefined, key: string, what: string): T {
 
 /** An entry as written in the registry: `fit` receives the typed, resolved parameters. */
 export interface DetectorSpec<M, P extends Params> extends DetectorInfo<M, P> {
+  /** Fits the model from `ctx` with the resolved parameters (the head is already checked). */
   fit(ctx: DetectorContext<P>, params: P): M | Promise<M>;
 }
 

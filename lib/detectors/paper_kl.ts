@@ -27,10 +27,11 @@ export type KlVariant = "paper" | "clean";
 
 type KlParams = { variant: KlVariant };
 
-/** KL's model: the K x K templates and the kernel threads. */
+/** KL's model: the K x K templates, the kernel threads and its template block bound. */
 interface KlModel {
   templates: Matrix;
   threads?: number;
+  blockMb?: number;
 }
 
 /**
@@ -77,7 +78,8 @@ function paperTemplates(
         `with a training set`,
     );
   }
-  return klTemplates(softmaxRows(id.logits), id.labels, head.weight.rows);
+  // Classes without ID rows would be NaN rows that the score skips: leave them out.
+  return klTemplates(softmaxRows(id.logits), id.labels, head.weight.rows, { dropEmpty: true });
 }
 
 /** KL matching; see the module doc. */
@@ -99,20 +101,23 @@ export const KL_DETECTOR = defineDetector<KlModel, KlParams>({
       : "kl: clean variant (templates from predicted labels of the training features)",
   fit: async (ctx, p) => {
     const threads = ctx.chunk?.threads;
+    const blockMb = ctx.blockMb;
     if (ctx.protocol === "heldout") {
       const val = need(ctx.idVal, "kl", "the ID validation split's logits");
-      return { templates: klTemplatesClean(softmaxRows(val.logits)), threads };
+      return { templates: klTemplatesClean(softmaxRows(val.logits)), threads, blockMb };
     }
     if (p.variant === "paper") {
       const id = need(ctx.id, "kl", "the evaluated ID set's logits and labels (paper variant)");
-      return { templates: paperTemplates(ctx.head, id), threads };
+      return { templates: paperTemplates(ctx.head, id), threads, blockMb };
     }
     const train = need(ctx.train, "kl", "a held-out ID split of training features (clean variant)");
     return {
       templates: await cleanTemplatesStream(ctx.head, train.features, { threads }),
       threads,
+      blockMb,
     };
   },
-  score: (m, _x, z) => klMatchingFromLogits(z, m.templates, { threads: m.threads }),
+  score: (m, _x, z) =>
+    klMatchingFromLogits(z, m.templates, { threads: m.threads, blockMb: m.blockMb }),
   reference: (m, _x, z) => klMatching(softmaxRows(z), m.templates),
 });

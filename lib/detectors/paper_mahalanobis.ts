@@ -9,7 +9,7 @@
  */
 import { DataError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import type { RowSource } from "../ort/linear.ts";
+import type { RowSource } from "../row_source.ts";
 import {
   fitMahalanobisFast,
   mahalanobisFast,
@@ -37,6 +37,8 @@ function numClassesOf(head: DetectorHead): number {
 interface MahalanobisFit {
   model: MahalanobisModel;
   threads?: number;
+  /** MiB bound of the class-mean blocks of the score (lib/ort/mahalanobis_kernel.ts). */
+  blockMb?: number;
 }
 
 /** The paper's Mahalanobis baseline on penultimate features. */
@@ -56,9 +58,9 @@ export const MAHALANOBIS_DETECTOR = defineDetector<MahalanobisFit>({
       numClassesOf(ctx.head),
       { threads },
     );
-    return { model, threads };
+    return { model, threads, blockMb: ctx.blockMb };
   },
-  score: (m, x) => mahalanobisFast(m.model, x, { threads: m.threads }),
+  score: (m, x) => mahalanobisFast(m.model, x, { threads: m.threads, blockMb: m.blockMb }),
   reference: (m, x) => mahalanobis(m.model, x),
 });
 

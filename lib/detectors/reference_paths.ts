@@ -8,7 +8,7 @@
  */
 import type { GroupLayout } from "../groups.ts";
 import type { Matrix } from "../matrix.ts";
-import type { RowSource } from "../ort/linear.ts";
+import type { RowSource } from "../row_source.ts";
 import { mos } from "../scores/mos.ts";
 import { ashRow, type AshVariant } from "./ash.ts";
 import type { DetectorHead } from "./common.ts";

@@ -10,6 +10,12 @@
  *
  * @example
  * ```ts
+ * import type { Matrix } from "../matrix.ts";
+ * import type { DetectorHead } from "./common.ts";
+ * import type { FitSet } from "./detector.ts";
+ * declare const head: DetectorHead; // a flat head: detectorHead(await readHead(dir))
+ * declare const idVal: FitSet; // ID validation features, labels and logits
+ * declare const features: Matrix, logits: Matrix; // the set to score
  * const det = detectorByKey("react");
  * const model = await det.fit({ head, idVal, hyperparameters: { percentile: 95 } });
  * const scores = await det.score(model, features, logits);
@@ -108,6 +114,17 @@ export function defaultMethods(kind: "flat" | "group", withTrain: boolean): stri
     const n = needsOf(d);
     const head: HeadKind = n.head;
     return d.paper && (head === kind || head === "any") && (withTrain || !n.train);
+  }).map((d) => d.key);
+}
+
+/**
+ * Keys of the methods that need nothing beyond a head, the evaluated sets and, for some, a
+ * labelled training set (no ID-val split, OOD-val set or layer outputs): what `score` can run.
+ */
+export function scoreableMethods(): string[] {
+  return REGISTRY.filter((d) => {
+    const n = needsOf(d);
+    return !n.idVal && !n.oodVal && !n.layers;
   }).map((d) => d.key);
 }
 

@@ -1,7 +1,7 @@
 import { matrix } from "../matrix.ts";
 import { matrixSource } from "../ort/linear.ts";
 import { assertClose } from "../../tests/assert_close.ts";
-import { type DetectorHead } from "./common.ts";
+import type { DetectorHead } from "./common.ts";
 import { headOrigin } from "./principal_space.ts";
 import { fitResidual, residual } from "./residual.ts";
 import { fitVim, vim } from "./vim.ts";

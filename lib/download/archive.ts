@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { Gunzip } from "fflate";
-import tarStream, { type Extract, type Header } from "tar-stream";
+import { Gunzip } from "npm:fflate@0.8.3";
+import tarStream, { type Extract, type Header } from "npm:tar-stream@3.2.2";
 import { DataError } from "../errors.ts";
 import { isImageFile } from "../extract/image_list.ts";
 import { trackResource } from "../io/cleanup.ts";

@@ -32,13 +32,18 @@ export const BIT_MODEL_NAMES: readonly string[] = BIT_ARCH_NAMES.flatMap((a) => 
 
 /**
  * The checkpoint called `name` (case-insensitive), its URL on `mirror` when given (a base URL
- * serving the same file names). Unknown names are a `UsageError` listing the known ones.
+ * serving the same file names). Unknown names are a `UsageError` listing the known ones, naming
+ * `name` as `o.label` (default "model"; a task passes its flag, e.g. "--model").
  */
-export function bitModel(name: string, mirror?: string): BitModelSpec {
+export function bitModel(
+  name: string,
+  mirror?: string,
+  o: { label?: string } = {},
+): BitModelSpec {
   const model = BIT_MODEL_NAMES.find((m) => m.toLowerCase() === name.toLowerCase());
   if (!model) {
     throw new UsageError(
-      `--model "${name}" is not a published BiT checkpoint; use one of ` +
+      `${o.label ?? "model"} "${name}" is not a published BiT checkpoint; use one of ` +
         BIT_MODEL_NAMES.filter((m) => !m.endsWith("ILSVRC2012")).join(", ") +
         " (or BiT-M-...-ILSVRC2012)",
     );

@@ -54,6 +54,11 @@ export interface DownloadOptions {
   maxBytes?: number;
   /** What the file is, for the size message (e.g. "the BiT-S-R101x1 checkpoint"). */
   what?: string;
+  /**
+   * What to check when the server's answer is not the published file (default "the URL"); a
+   * task may name its flag too, e.g. "the URL or --mirror".
+   */
+  sourceHint?: string;
   /** Called as bytes arrive: bytes on disk so far and the total (null when the server omits it). */
   onProgress?: (done: number, total: number | null) => void;
   /** Abort when no byte arrives for this long (default 60 s). */
@@ -224,6 +229,8 @@ interface DownloadContext {
   max: number;
   /** "<size>, more than the <max> <what> can be", for size messages. */
   tooBig: (size: number) => string;
+  /** `opts.sourceHint`, or "the URL". */
+  sourceHint: string;
 }
 
 function contextOf(opts: DownloadOptions): DownloadContext {
@@ -237,6 +244,7 @@ function contextOf(opts: DownloadOptions): DownloadContext {
     host: hostOf(opts.url),
     max,
     tooBig: (size) => `${formatBytes(size)}, more than the ${formatBytes(max)} ${what} can be`,
+    sourceHint: opts.sourceHint ?? "the URL",
   };
 }
 
@@ -395,7 +403,7 @@ async function rangeOf(
   }
   await res.body?.cancel();
   throw new DataError(
-    `${ctx.url} answered HTTP ${res.status} ${res.statusText}; check the URL (or --mirror) and ` +
+    `${ctx.url} answered HTTP ${res.status} ${res.statusText}; check ${ctx.sourceHint} and ` +
       "that the file is still published there",
   );
 }
@@ -410,8 +418,8 @@ async function checkAnnouncedSize(
     await res.body?.cancel();
     await dropPart(ctx.part);
     throw new DataError(
-      `${ctx.url} announces ${ctx.tooBig(total)}; it is not the published file (check the URL ` +
-        "or --mirror); nothing was kept",
+      `${ctx.url} announces ${ctx.tooBig(total)}; it is not the published file (check ` +
+        `${ctx.sourceHint}); nothing was kept`,
     );
   }
   const expected = ctx.opts.expectedSize;
@@ -473,7 +481,7 @@ async function streamBody(
         throw new DataError(
           `${url} sent more than ${formatBytes(max)}, more than ${
             opts.what ?? "the file"
-          } can be; it is not the published file (check the URL or --mirror); the partial file ` +
+          } can be; it is not the published file (check ${ctx.sourceHint}); the partial file ` +
             "was deleted",
         );
       }

@@ -167,14 +167,19 @@ Deno.test("downloadFile: more than maxBytes, announced or sent, stops with one l
         e instanceof DataError &&
         e.message ===
           `${s.base}/claims.bin announces 46.6 GiB, more than the 97.7 KiB the test file can ` +
-            "be; it is not the published file (check the URL or --mirror); nothing was kept",
+            "be; it is not the published file (check the URL); nothing was kept",
     );
     await assert.rejects(
-      downloadFile({ url: `${s.base}/chunked.bin`, dest: `${dir}/k.bin`, maxBytes: 100_000 }),
+      downloadFile({
+        url: `${s.base}/chunked.bin`,
+        dest: `${dir}/k.bin`,
+        maxBytes: 100_000,
+        sourceHint: "the URL or the mirror",
+      }),
       (e: unknown) =>
         e instanceof DataError && /chunked\.bin sent more than 97\.7 KiB, more than the file/
           .test(e.message) &&
-        /partial file was deleted/.test(e.message),
+        /\(check the URL or the mirror\); the partial file was deleted/.test(e.message),
     );
     assert.deepEqual([...Deno.readDirSync(dir)], [], "no part, no side file");
     // Exactly at the cap is fine.

@@ -140,6 +140,11 @@ export interface InstallOptions {
   dest: string;
   /** Base URL serving the same archive file names (a local mirror); default the published URL. */
   mirror?: string;
+  /**
+   * What to check when the server's answer is not the published archive (default "the URL"; a
+   * task may name its flag, see `DownloadOptions.sourceHint`).
+   */
+  sourceHint?: string;
   /** Keep the archive after a verified unpack (default: delete it). */
   keepArchive?: boolean;
   /** Download progress: bytes so far, total (null when unknown). */
@@ -264,6 +269,7 @@ export async function installOodSet(
       dest: archive,
       maxBytes: opts.maxArchiveBytes ?? oodArchiveCap(spec),
       what: `the ${spec.name} archive`,
+      sourceHint: opts.sourceHint,
       onProgress: opts.onDownload,
       idleTimeoutMs: opts.idleTimeoutMs,
       timeLimitMs: opts.timeLimitMs,

@@ -12,6 +12,7 @@ import { float32ToFloat16Bits, writeNpy } from "../io/npy.ts";
 import { f32Tensor } from "../ort/session.ts";
 import type { ExtractConfig, RunContext } from "./extract_config.ts";
 import { partName, type PartRecord, storageDtype, VIEWS } from "./extract_parts.ts";
+import { extractLabels } from "./labels.ts";
 import {
   configureDecoder,
   cropFlipRgb,
@@ -45,12 +46,12 @@ function errorReason(err: unknown): string {
   return "corrupt or truncated image data";
 }
 
-/** The error of `--strict` for the unreadable image at list position `skipped[0]`. */
+/** The error of a strict run for the unreadable image at list position `skipped[0]`. */
 export function strictError(cfg: ExtractConfig, skipped: [number, string]): DataError {
   const e = cfg.list.entries[skipped[0]];
   return new DataError(
     `${cfg.list.root}/${e.path}: cannot read the image (${skipped[1]}); remove or replace it, ` +
-      "or rerun without --strict to skip unreadable images",
+      `or rerun without ${extractLabels(cfg.labels).strict} to skip unreadable images`,
   );
 }
 
@@ -131,7 +132,8 @@ async function infer(
       t.dims[3] === 1;
     if (t.type !== "float32" || (t.dims.length !== 2 && !flat) || t.dims[0] !== fed) {
       throw new DataError(
-        `--model ${ctx.cfg.modelPath}: output '${source}' is ${t.type} with shape ` +
+        `${extractLabels(ctx.cfg.labels).model} ${ctx.cfg.modelPath}: output '${source}' is ` +
+          `${t.type} with shape ` +
           `(${t.dims.join(", ")}) for ${fed} images; expected float32 N x D`,
       );
     }

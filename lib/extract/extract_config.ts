@@ -8,22 +8,30 @@
 import type { NamedPath } from "../io/containment.ts";
 import type { Backbone } from "./backbone_session.ts";
 import type { ImageList } from "./image_list.ts";
+import type { ExtractLabels } from "./labels.ts";
 import { type Resizer, viewResizeFor } from "./preprocess.ts";
 import type { Shard } from "./shard.ts";
 import type { PreprocessKind, TransformSpec } from "./transform_spec.ts";
 
 /** Everything an extraction needs. */
 export interface ExtractConfig {
+  /** The backbone's .onnx file. */
   modelPath: string;
+  /** Images to extract, in output row order, with their root and labels. */
   list: ImageList;
+  /** Directory of the feature set written (features.npy, labels.npy, meta.json, ...). */
   outDir: string;
   /** Dataset name for meta.json. */
   dataset: string;
   /** Backbone name for meta.json. */
   backbone: string;
+  /** Images per inference call (a batch the model fixes wins). */
   batch: number;
+  /** Intra-op threads of the onnxruntime session. */
   threads: number;
+  /** Execution provider: the CPU, or onnxruntime's CUDA provider. */
   device: "cpu" | "cuda";
+  /** Storage type of features and other outputs (logits.npy is always float32). */
   dtype: "f32" | "f16";
   /**
    * Input side. Default: the side the model's input declares, else 480 for `bit` and 224 for
@@ -38,7 +46,9 @@ export interface ExtractConfig {
   logitsOutput?: string;
   /** `bit` only: Pillow-exact bilinear (default) or libvips' faster `linear` kernel. */
   resizer?: Resizer;
+  /** The part of the list this run extracts (0/1: all of it). */
   shard: Shard;
+  /** Fail with a DataError on the first unreadable image instead of skipping it. */
   strict: boolean;
   /** Recompute even when the output is complete and up to date. */
   force?: boolean;
@@ -62,6 +72,11 @@ export interface ExtractConfig {
    * `--list` file or an extraction plan (`--config`).
    */
   otherInputs?: NamedPath[];
+  /**
+   * How messages name the inputs and settings (a task passes its flag names); defaults describe
+   * the data ("model", "output directory", ...).
+   */
+  labels?: ExtractLabels;
 }
 
 /** The training views of a run. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parse } from "yaml";
+import { parse } from "npm:yaml@2.9.1";
 import { DataError } from "../errors.ts";
 
 /** One set of the plan, defaults applied. */

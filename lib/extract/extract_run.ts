@@ -53,6 +53,7 @@ import {
 } from "./extract_parts.ts";
 import { listHash } from "./image_list.ts";
 import { FIXED_FILES, outputFileName, planSetFiles } from "./set_files.ts";
+import { extractLabels } from "./labels.ts";
 import { shardRange } from "./shard.ts";
 import { DEFAULT_SIZE, inputDims, transformSpec } from "./transform_spec.ts";
 
@@ -60,8 +61,11 @@ export type { ExtractConfig } from "./extract_config.ts";
 
 /** Progress of a run: images handled (decoded or skipped) out of the shard's total. */
 export interface ExtractProgress {
+  /** Images handled so far by this run (decoded or skipped). */
   done: number;
+  /** Images in the shard. */
   total: number;
+  /** Unreadable images skipped so far (no feature row). */
   skipped: number;
   /** Images already done by an earlier, interrupted run. */
   resumed: number;
@@ -69,17 +73,23 @@ export interface ExtractProgress {
 
 /** What a run did. */
 export interface ExtractSummary {
+  /** The feature set's directory. */
   outDir: string;
   /** Images with features. */
   count: number;
+  /** Unreadable images skipped (no feature row). */
   skipped: number;
   /** Images in this shard. */
   total: number;
+  /** Columns of features.npy (the primary output's dimension). */
   dim: number;
+  /** Images taken from parts of an earlier, interrupted run (0 when up to date). */
   resumed: number;
   /** True when the output was already complete and nothing was recomputed. */
   upToDate: boolean;
+  /** Feature-set names of the stored outputs, `features` first. */
   outputs: string[];
+  /** Wall-clock duration of the run, in seconds. */
   seconds: number;
   /** Lines for the user (lib prints nothing): foreign files left alone in `--out`. */
   warnings: string[];
@@ -99,10 +109,11 @@ function existsSync(path: string): boolean {
  * image root, and {@linkcode ExtractConfig.otherInputs}.
  */
 export function extractionInputs(cfg: ExtractConfig): NamedPath[] {
-  const inputs: NamedPath[] = [{ label: "--model", path: cfg.modelPath }];
+  const l = extractLabels(cfg.labels);
+  const inputs: NamedPath[] = [{ label: l.model, path: cfg.modelPath }];
   const data = `${cfg.modelPath}.data`;
-  if (existsSync(data)) inputs.push({ label: "--model data file", path: data });
-  inputs.push({ label: cfg.list.layout === "list" ? "--root" : "--images", path: cfg.list.root });
+  if (existsSync(data)) inputs.push({ label: `${l.model} data file`, path: data });
+  inputs.push({ label: cfg.list.layout === "list" ? l.root : l.images, path: cfg.list.root });
   return [...inputs, ...(cfg.otherInputs ?? [])];
 }
 
@@ -137,9 +148,10 @@ function resolveRun(cfg: ExtractConfig, backbone: Backbone): Omit<RunContext, "k
   const kind = cfg.preprocess ?? "bit";
   const declared = backbone.inputSize;
   if (cfg.size !== undefined && declared !== undefined && cfg.size !== declared) {
+    const l = extractLabels(cfg.labels);
     throw new DataError(
-      `--size ${cfg.size}: --model ${cfg.modelPath} takes ${declared} x ${declared} inputs; ` +
-        `drop --size or pass --size ${declared}`,
+      `${l.size} ${cfg.size}: ${l.model} ${cfg.modelPath} takes ${declared} x ${declared} ` +
+        `inputs; drop ${l.size} or pass ${l.size} ${declared}`,
     );
   }
   const size = cfg.size ?? declared ?? DEFAULT_SIZE[kind];
@@ -161,6 +173,7 @@ function resolveRun(cfg: ExtractConfig, backbone: Backbone): Omit<RunContext, "k
 
 function assertMemory(ctx: Omit<RunContext, "key">): void {
   const { cfg, backbone, transform } = ctx;
+  const l = extractLabels(cfg.labels);
   const views = cfg.views ?? 1;
   const need = extractionMemoryBytes({
     images: ctx.end - ctx.start,
@@ -175,7 +188,7 @@ function assertMemory(ctx: Omit<RunContext, "key">): void {
     need,
     `extracting ${cfg.list.root} (batch ${ctx.batch} of ${transform.size}x${transform.size} ` +
       `images, chunk ${ctx.chunkSize}${views > 1 ? `, ${views} views` : ""})`,
-    "use a smaller --batch, --chunk or --size",
+    `use a smaller ${l.batch}, ${l.chunk} or ${l.size}`,
   );
 }
 
@@ -189,7 +202,8 @@ export async function runExtraction(
 ): Promise<ExtractSummary> {
   const t0 = performance.now();
   // Usage before anything else: --out may not be or hold an input (exit 2, nothing created).
-  assertOutsideInputs({ label: "--out", path: cfg.outDir }, extractionInputs(cfg));
+  const out = extractLabels(cfg.labels).out;
+  assertOutsideInputs({ label: out, path: cfg.outDir }, extractionInputs(cfg));
   viewSettings(cfg, cfg.size ?? DEFAULT_SIZE[cfg.preprocess ?? "bit"]);
   // The model is opened (and its outputs checked) before --out is touched: a bad --model must
   // not create or damage the output directory.
@@ -198,6 +212,7 @@ export async function runExtraction(
     threads: cfg.threads,
     featuresOutput: cfg.featuresOutput,
     logitsOutput: cfg.logitsOutput,
+    labels: cfg.labels,
   });
   try {
     const base = resolveRun(cfg, backbone);
@@ -206,7 +221,7 @@ export async function runExtraction(
     // sequence is extraction's own, see the module doc.
     return await withLockedDir(
       cfg.outDir,
-      { purpose: "extract", label: "--out" },
+      { purpose: "extract", label: out },
       () => extractWith(base, onProgress, t0),
     );
   } finally {
@@ -272,7 +287,11 @@ async function upToDate(
     await readJsonOrNull<Partial<RunRecord>>(`${ctx.partsDir}/run.json`),
   );
   // Nothing is written, so a foreign file a reader would pick up is only reported.
-  const plan = await planSetFiles(cfg.outDir, files, { task: "extract", internal: [PARTS] })
+  const plan = await planSetFiles(cfg.outDir, files, {
+    task: "extract",
+    internal: [PARTS],
+    label: extractLabels(cfg.labels).out,
+  })
     .catch((err) => {
       if (err instanceof DataError) return { warnings: [err.message] };
       throw err;
@@ -335,7 +354,11 @@ async function extractWith(
     if (done) return done;
     // Before anything is written: refuse a foreign file the result would overwrite or a reader
     // would take for part of it. The previous result stays complete until the commit.
-    const plan = await planSetFiles(cfg.outDir, files, { task: "extract", internal: [PARTS] });
+    const plan = await planSetFiles(cfg.outDir, files, {
+      task: "extract",
+      internal: [PARTS],
+      label: extractLabels(cfg.labels).out,
+    });
     runRecord = await startParts(ctx, id);
     const records = await loadRecords(ctx.partsDir, {
       key: id.key,

@@ -12,10 +12,13 @@
 import { createHash } from "node:crypto";
 import { DataError } from "../errors.ts";
 import { readClassTable } from "../io/classes.ts";
+import { type ExtractLabels, extractLabels } from "./labels.ts";
 
 /** One image: its path relative to the root (always `/`-separated) and its label (-1: none). */
 export interface ImageEntry {
+  /** Path relative to the list's root, `/`-separated. */
   path: string;
+  /** Class index in the head's label space, -1 when the image has none. */
   label: number;
 }
 
@@ -23,6 +26,7 @@ export interface ImageEntry {
 export interface ImageList {
   /** Directory the entry paths are relative to. */
   root: string;
+  /** The images, in the order of the output rows. */
   entries: ImageEntry[];
   /** Class folder names, sorted (ImageFolder only). */
   classes?: string[];
@@ -46,13 +50,15 @@ const WNID = /^n\d{8}$/;
 /**
  * Labels of sorted class folders: ImageNet-1k indices when every name is a wnid (`table`: wnid ->
  * index, read from the class table when omitted), else 0..C-1. A wnid outside the table is a
- * DataError naming the folder.
+ * DataError naming the folder (`names`: how messages name the inputs, see {@linkcode ExtractLabels}).
  */
 export async function folderLabels(
   root: string,
   classes: readonly string[],
   table?: ReadonlyMap<string, number>,
+  names: ExtractLabels = {},
 ): Promise<{ labels: number[]; order: LabelOrder }> {
+  const l = extractLabels(names);
   if (classes.length === 0 || !classes.every((c) => WNID.test(c))) {
     return { labels: classes.map((_, i) => i), order: "sorted folders" };
   }
@@ -61,9 +67,8 @@ export async function folderLabels(
     const i = index.get(c);
     if (i === undefined) {
       throw new DataError(
-        `--images ${root}: folder ${c} is a WordNet id but not one of the 1000 ImageNet-1k ` +
-          "classes of data/imagenet1k_classes.tsv; pass --list with explicit labels, or " +
-          "--unlabeled",
+        `${l.images} ${root}: folder ${c} is a WordNet id but not one of the 1000 ImageNet-1k ` +
+          `classes of data/imagenet1k_classes.tsv; ${l.labelsHint}`,
       );
     }
     return i;
@@ -144,14 +149,16 @@ async function walkFiles(dir: string, rel: string): Promise<string[]> {
  * order 0..C-1) and its image files, recursively, are that class's samples; image files directly
  * in `root` are then an error (ambiguous layout). Without sub-directories it is a flat folder and
  * every label is -1; `unlabeled` gives every image -1 in an ImageFolder too. Files without an
- * image extension are counted in `ignored`, as torchvision ignores them.
+ * image extension are counted in `ignored`, as torchvision ignores them. `labels` names the
+ * inputs in messages (default "image folder", "image list").
  */
 export async function listImageFolder(
   root: string,
-  opts: { unlabeled?: boolean } = {},
+  opts: { unlabeled?: boolean; labels?: ExtractLabels } = {},
 ): Promise<ImageList> {
+  const l = extractLabels(opts.labels);
   if (!await isDir(root)) {
-    throw new DataError(`--images ${root} is not a directory; pass the dataset root folder`);
+    throw new DataError(`${l.images} ${root} is not a directory; pass the dataset root folder`);
   }
   const top: string[] = [];
   const classes: string[] = [];
@@ -169,27 +176,27 @@ export async function listImageFolder(
       if (isImageFile(f)) entries.push({ path: f, label: -1 });
       else ignored++;
     }
-    if (entries.length === 0) throw new DataError(`--images ${root} holds no image files`);
+    if (entries.length === 0) throw new DataError(`${l.images} ${root} holds no image files`);
     return { root, entries, layout: "flat", ignored };
   }
   const stray = top.filter(isImageFile);
   if (stray.length > 0) {
     throw new DataError(
-      `--images ${root} has class folders and also images at its top level (e.g. ` +
-        `"${stray[0]}"); move them into a class folder or pass an explicit --list`,
+      `${l.images} ${root} has class folders and also images at its top level (e.g. ` +
+        `"${stray[0]}"); move them into a class folder or pass an explicit ${l.list}`,
     );
   }
   ignored += top.length;
   const { labels, order } = opts.unlabeled
     ? { labels: classes.map(() => -1), order: undefined }
-    : await folderLabels(root, classes);
+    : await folderLabels(root, classes, undefined, opts.labels);
   for (let c = 0; c < classes.length; c++) {
     for (const f of await walkFiles(`${root}/${classes[c]}`, classes[c])) {
       if (isImageFile(f)) entries.push({ path: f, label: labels[c] });
       else ignored++;
     }
   }
-  if (entries.length === 0) throw new DataError(`--images ${root} holds no image files`);
+  if (entries.length === 0) throw new DataError(`${l.images} ${root} holds no image files`);
   return {
     root,
     entries,
@@ -219,9 +226,15 @@ function normaliseRelative(p: string): string | null {
  * (label an integer >= -1; a path may contain spaces when a tab separates the label, or when the
  * last word is not an integer). Blank lines and lines starting with `#` are skipped. Absolute
  * paths, paths leaving the root and duplicates are a `DataError` naming the line. `name` is the
- * list file's name for messages.
+ * list file's name for messages; `labels.root` names the folder the paths are relative to
+ * (default "image root").
  */
-export function parseImageList(text: string, name: string): ImageEntry[] {
+export function parseImageList(
+  text: string,
+  name: string,
+  labels: ExtractLabels = {},
+): ImageEntry[] {
+  const { root } = extractLabels(labels);
   const entries: ImageEntry[] = [];
   const firstLine = new Map<string, number>();
   const lines = text.split(/\r?\n/);
@@ -248,7 +261,7 @@ export function parseImageList(text: string, name: string): ImageEntry[] {
     const norm = normaliseRelative(path);
     if (norm === null) {
       throw new DataError(
-        `${where}: "${path}" is absolute or leaves --root; list paths relative to --root`,
+        `${where}: "${path}" is absolute or leaves ${root}; list paths relative to ${root}`,
       );
     }
     const prev = firstLine.get(norm);
@@ -262,17 +275,25 @@ export function parseImageList(text: string, name: string): ImageEntry[] {
   return entries;
 }
 
-/** Reads an image list file; entries keep the file's order. */
-export async function readImageList(listPath: string, root: string): Promise<ImageList> {
+/**
+ * Reads an image list file; entries keep the file's order. `labels` names the list and its root
+ * in messages (default "image list", "image root").
+ */
+export async function readImageList(
+  listPath: string,
+  root: string,
+  labels: ExtractLabels = {},
+): Promise<ImageList> {
+  const l = extractLabels(labels);
   let text: string;
   try {
     text = await Deno.readTextFile(listPath);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new DataError(`--list ${listPath} not found`);
+    if (err instanceof Deno.errors.NotFound) throw new DataError(`${l.list} ${listPath} not found`);
     throw err;
   }
-  if (!await isDir(root)) throw new DataError(`--root ${root} is not a directory`);
-  return { root, entries: parseImageList(text, listPath), layout: "list", ignored: 0 };
+  if (!await isDir(root)) throw new DataError(`${l.root} ${root} is not a directory`);
+  return { root, entries: parseImageList(text, listPath, labels), layout: "list", ignored: 0 };
 }
 
 /**

@@ -79,7 +79,7 @@ Deno.test("parseImageList: labels, tabs, spaces in names, comments; keeps file o
 Deno.test("parseImageList: duplicates, escapes and absolute paths are DataErrors naming the line", () => {
   const cases: [string, RegExp][] = [
     ["a.jpg 1\nb.jpg\n./a.jpg 2\n", /l\.txt line 3: .*duplicates line 1/],
-    ["a.jpg\n../secret.jpg\n", /l\.txt line 2: .*leaves --root/],
+    ["a.jpg\n../secret.jpg\n", /l\.txt line 2: .*leaves image root/],
     ["x/../../b.jpg\n", /line 1/],
     ["a.jpg\n/etc/passwd\n", /l\.txt line 2: .*absolute/],
     ["a.jpg\tcat\n", /line 1: label "cat"/],
@@ -157,7 +157,41 @@ Deno.test("folderLabels: a wnid outside the table is a DataError naming the fold
   });
   await assert.rejects(folderLabels("/r", ["n00000001", "n09999999"], table), (e: unknown) => {
     assert.ok(e instanceof DataError);
-    assert.match(e.message, /--images \/r: folder n09999999 is a WordNet id but not one of/);
+    assert.match(e.message, /image folder \/r: folder n09999999 is a WordNet id but not one of/);
     return true;
   });
+});
+
+Deno.test("image lists: library messages name the data, a caller's labels replace the nouns", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(listImageFolder(`${dir}/nope`), {
+      name: "DataError",
+      message: `image folder ${dir}/nope is not a directory; pass the dataset root folder`,
+    });
+    await assert.rejects(listImageFolder(`${dir}/nope`, { labels: { images: "--images" } }), {
+      message: `--images ${dir}/nope is not a directory; pass the dataset root folder`,
+    });
+    await assert.rejects(readImageList(`${dir}/l.txt`, dir), {
+      message: `image list ${dir}/l.txt not found`,
+    });
+    await Deno.writeTextFile(`${dir}/l.txt`, "a.jpg\n");
+    await assert.rejects(readImageList(`${dir}/l.txt`, `${dir}/nope`), {
+      message: `image root ${dir}/nope is not a directory`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.throws(() => parseImageList("../x.jpg\n", "l.txt"), {
+    message: 'l.txt line 1: "../x.jpg" is absolute or leaves image root; list paths relative ' +
+      "to image root",
+  });
+  const table = new Map([["n00000001", 0]]);
+  await assert.rejects(
+    folderLabels("/r", ["n09999999"], table),
+    (e: unknown) =>
+      e instanceof DataError && e.message.startsWith("image folder /r: folder n09999999") &&
+      e.message.endsWith("; give explicit labels in an image list, or extract it unlabeled") &&
+      !/--/.test(e.message),
+  );
 });

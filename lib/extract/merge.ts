@@ -53,12 +53,17 @@ interface ShardSet {
 
 /** What a merge produced. */
 export interface MergeSummary {
+  /** Directory of the merged feature set. */
   outDir: string;
+  /** Shard feature sets merged. */
   shards: number;
+  /** Images with features in the merged set (sum over shards). */
   count: number;
+  /** Images the shards skipped as unreadable (sum over shards). */
   skipped: number;
+  /** Columns of features.npy. */
   dim: number;
-  /** Lines for the user (lib prints nothing): foreign files left alone in `--out`. */
+  /** Lines for the user (lib prints nothing): foreign files left alone in the output directory. */
   warnings: string[];
 }
 
@@ -75,7 +80,7 @@ function canonical(v: unknown): string {
   );
 }
 
-async function readShard(dir: string): Promise<ShardSet> {
+async function readShard(dir: string, writtenBy: string): Promise<ShardSet> {
   const meta = await readFeatureMeta(dir);
   const s = meta.shard as ShardInfo | undefined;
   if (
@@ -85,8 +90,7 @@ async function readShard(dir: string): Promise<ShardSet> {
     )
   ) {
     throw new DataError(
-      `${dir}/meta.json has no shard record; merge only feature sets written by ` +
-        "`deno task extract --shard i/n`",
+      `${dir}/meta.json has no shard record; merge only feature sets written by ${writtenBy}`,
     );
   }
   if (
@@ -220,20 +224,27 @@ async function tileShards(sets: readonly ShardSet[]): Promise<Tiled> {
  * `outDir`: every output array, labels, paths, skipped.tsv, manifest and meta.json (last), staged
  * and committed at the end. Refuses with a `UsageError` an `outDir` that overlaps a shard, and
  * with a `DataError` naming the offending directory anything inconsistent, before `outDir` is
- * created or changed.
+ * created or changed. Messages name `outDir` by `o.label` (default "output directory") and say
+ * that shards are written by `o.writtenBy` (default "a sharded extraction").
  */
-export async function mergeShards(outDir: string, dirs: readonly string[]): Promise<MergeSummary> {
+export async function mergeShards(
+  outDir: string,
+  dirs: readonly string[],
+  o: { label?: string; writtenBy?: string } = {},
+): Promise<MergeSummary> {
+  const label = o.label ?? "output directory";
   const t0 = performance.now();
   if (dirs.length === 0) throw new DataError("no shard directories given");
   assertOutsideInputs(
-    { label: "--out", path: outDir },
+    { label, path: outDir },
     dirs.map((d, i) => ({ label: `shard directory ${i + 1}`, path: d })),
   );
   if (dirs.length > MAX_SHARDS) {
     throw new UsageError(`${dirs.length} shard directories given; at most ${MAX_SHARDS}`);
   }
   const sets: ShardSet[] = [];
-  for (const d of dirs) sets.push(await readShard(d));
+  const writtenBy = o.writtenBy ?? "a sharded extraction";
+  for (const d of dirs) sets.push(await readShard(d, writtenBy));
   sets.sort((a, b) => a.shard.index - b.shard.index);
   checkSameRun(sets);
   const tiled = await tileShards(sets);
@@ -247,9 +258,9 @@ export async function mergeShards(outDir: string, dirs: readonly string[]): Prom
   const files = setFileNames(outputs);
   // The stage runner's lock and fresh-directory handling; the commit is the feature set's own
   // (lib/extract/set_files.ts: stale files of the previous result removed, meta.json last).
-  return await withLockedDir(outDir, { purpose: "merge-shards", label: "--out" }, async () => {
+  return await withLockedDir(outDir, { purpose: "merge-shards", label }, async () => {
     // Before anything is written: a foreign file the result would overwrite is refused.
-    const plan = await planSetFiles(outDir, files, { task: "merge-shards" });
+    const plan = await planSetFiles(outDir, files, { task: "merge-shards", label });
     await writeMerged(outDir, sets, { outputs, files, stale: plan.stale, ...tiled, t0 });
     return {
       outDir,

@@ -8,27 +8,34 @@
  * one whose name says logits (or whose width is an ImageNet head's, 1000 or 21843) is the logits
  * and the other one is the features. They are stored as `features.npy` and `logits.npy`, the names
  * every reader of a feature set knows, whatever the model calls them. Anything ambiguous is one
- * error that lists the model's outputs with their shapes and the flag to pass.
+ * error that lists the model's outputs with their shapes and what to name.
  *
  * @module
  */
 import { DataError } from "../errors.ts";
+import { type ExtractLabels, extractLabels } from "./labels.ts";
 
 /** A model output as onnxruntime declares it (`shape` null: not a tensor, or unknown). */
 export interface ModelOutputInfo {
+  /** The model's output name. */
   name: string;
+  /** Declared dimensions; strings are symbolic (e.g. "batch"). */
   shape: readonly (number | string)[] | null;
 }
 
 /** One kept output: the model's output name and the feature-set name it is stored under. */
 export interface OutputChoice {
+  /** The output's name in the model. */
   model: string;
+  /** The name it is stored under in the feature set (`features` -> features.npy, ...). */
   name: string;
 }
 
 /** The outputs picked by name, when the user names them. */
 export interface OutputFlags {
+  /** Model output to store as features.npy (`--features-output`). */
   featuresOutput?: string;
+  /** Model output to store as logits.npy (`--logits-output`). */
   logitsOutput?: string;
 }
 
@@ -56,26 +63,31 @@ function looksLikeLogits(o: ModelOutputInfo): boolean {
 }
 
 /**
- * Picks the outputs to extract (see the module doc). `model` names the file in errors. The first
- * choice is the primary output (`features.npy`).
+ * Picks the outputs to extract (see the module doc). `model` names the file in errors, `labels`
+ * the model and the two output names (default "model", "features output", "logits output"). The
+ * first choice is the primary output (`features.npy`).
  */
 export function chooseOutputs(
   model: string,
   outs: readonly ModelOutputInfo[],
   flags: OutputFlags = {},
+  labels: ExtractLabels = {},
 ): OutputChoice[] {
+  const l = extractLabels(labels);
   const names = outs.map((o) => o.name);
-  const fix = "pass --features-output NAME (and --logits-output NAME for the class logits)";
+  const fix = `pass ${l.featuresOutput} NAME (and ${l.logitsOutput} NAME for the class logits)`;
   const pick = (flag: string, name: string): ModelOutputInfo => {
     const o = outs.find((x) => x.name === name);
     if (!o) {
       throw new DataError(
-        `${flag} ${name}: --model ${model} has no such output; its outputs: ${describe(outs)}`,
+        `${flag} ${name}: ${l.model} ${model} has no such output; its outputs: ${describe(outs)}`,
       );
     }
     if (o.shape !== null && o.shape.length !== 2 && !isRowShape(o.shape)) {
       throw new DataError(
-        `${flag} ${name}: output of --model ${model} has shape (${o.shape.join(", ")}), not one ` +
+        `${flag} ${name}: output of ${l.model} ${model} has shape (${
+          o.shape.join(", ")
+        }), not one ` +
           "row per image (N, D); export the pooled, flattened output",
       );
     }
@@ -91,13 +103,13 @@ export function chooseOutputs(
   }
   const logits = flags.logitsOutput === undefined
     ? undefined
-    : pick("--logits-output", flags.logitsOutput);
+    : pick(l.logitsOutput, flags.logitsOutput);
   let features = flags.featuresOutput === undefined
     ? undefined
-    : pick("--features-output", flags.featuresOutput);
+    : pick(l.featuresOutput, flags.featuresOutput);
   if (features && logits && features.name === logits.name) {
     throw new DataError(
-      `--features-output and --logits-output both name '${features.name}'; name two outputs`,
+      `${l.featuresOutput} and ${l.logitsOutput} both name '${features.name}'; name two outputs`,
     );
   }
   if (!features) {
@@ -107,7 +119,9 @@ export function chooseOutputs(
     if (logits) {
       if (rows.length !== 1) {
         throw new DataError(
-          `--model ${model}: cannot tell its feature output (outputs: ${describe(outs)}); ${fix}`,
+          `${l.model} ${model}: cannot tell its feature output (outputs: ${
+            describe(outs)
+          }); ${fix}`,
         );
       }
       features = rows[0];
@@ -121,7 +135,7 @@ export function chooseOutputs(
         ? "its only per-image outputs look like class logits"
         : "several outputs could be the features";
       throw new DataError(
-        `--model ${model}: ${why} (outputs: ${describe(outs)}); ${fix}`,
+        `${l.model} ${model}: ${why} (outputs: ${describe(outs)}); ${fix}`,
       );
     }
   }

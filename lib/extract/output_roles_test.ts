@@ -41,8 +41,14 @@ Deno.test("chooseOutputs: flags name the outputs; bad names and ambiguity are on
     { model: "emb", name: "features" },
     { model: "scores", name: "logits" },
   ]);
+  // As the extract task names them (the defaults are nouns; output_roles_labels_test.ts).
+  const FLAG_LABELS = {
+    model: "--model",
+    featuresOutput: "--features-output",
+    logitsOutput: "--logits-output",
+  };
   const fails = (flags: Parameters<typeof chooseOutputs>[2], re: RegExp, list = outs) =>
-    assert.throws(() => chooseOutputs("m.onnx", list, flags), (e: unknown) => {
+    assert.throws(() => chooseOutputs("m.onnx", list, flags, FLAG_LABELS), (e: unknown) => {
       assert.ok(e instanceof DataError);
       assert.match(e.message, re);
       return true;

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { createRng, deriveSeed } from "../random.ts";
 import { resizeBilinearPil } from "./pil_resize.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { assertClose } from "../../tests/assert_close.ts";
 import { createRng } from "../random.ts";
 import { decodeRgb, preprocessImage, rgbToChw, scaleByte } from "./preprocess.ts";

@@ -75,18 +75,23 @@ export function outputFileName(name: string, primary: boolean): string {
 /**
  * Refuses (DataError) model outputs whose names cannot become file names of a feature set:
  * anything but letters, digits and `_ . : -`, a leading dot, or the reserved `labels` / `views`.
- * `model` names the file in the error.
+ * `model` names the file in the error, `o.label` the kind of input (default "model").
  */
-export function assertModelOutputNames(model: string, names: readonly string[]): void {
+export function assertModelOutputNames(
+  model: string,
+  names: readonly string[],
+  o: { label?: string } = {},
+): void {
+  const label = o.label ?? "model";
   if (names.length > MAX_OUTPUTS) {
     throw new DataError(
-      `--model ${model} has ${names.length} outputs; at most ${MAX_OUTPUTS} are supported`,
+      `${label} ${model} has ${names.length} outputs; at most ${MAX_OUTPUTS} are supported`,
     );
   }
   for (const name of names) {
     if (!isSafeOutputName(name) || RESERVED_OUTPUTS.has(name)) {
       throw new DataError(
-        `--model ${model}: output name ${quoteValue(name)} cannot name a feature-set file ` +
+        `${label} ${model}: output name ${quoteValue(name)} cannot name a feature-set file ` +
           "(use letters, digits, _ . : - and not labels or views); rename the model's outputs",
       );
     }
@@ -263,13 +268,15 @@ function isBookkeeping(name: string, extra: readonly string[]): boolean {
  * Checks `out` before a run writes `files` there. Throws a DataError naming the first foreign
  * file the run would overwrite or a reader would mistake for part of the set; returns the stale
  * files of the previous result and a warning naming the other foreign entries. `task` and
- * `internal` (entries of the run's own making, e.g. `.parts`) shape the check and the message.
+ * `internal` (entries of the run's own making, e.g. `.parts`) shape the check and the message;
+ * `label` names `out` in it (default "output directory").
  */
 export async function planSetFiles(
   out: string,
   files: readonly string[],
-  opts: { task: string; internal?: readonly string[] },
+  opts: { task: string; internal?: readonly string[]; label?: string },
 ): Promise<SetFilesPlan> {
+  const label = opts.label ?? "output directory";
   const owned = await ownedFiles(out);
   const internal = opts.internal ?? [];
   const stale: string[] = [];
@@ -290,16 +297,16 @@ export async function planSetFiles(
   }
   if (conflicts.length > 0) {
     throw new DataError(
-      `--out ${out} holds ${conflicts.join(", ")}, which no extract or merge-shards run wrote ` +
+      `${label} ${out} holds ${conflicts.join(", ")}, which no extract or merge-shards run wrote ` +
         `there (no manifest.json of theirs lists ${conflicts.length > 1 ? "them" : "it"}), and ` +
         `${opts.task} would ${conflicts.some((c) => files.includes(c)) ? "overwrite" : "read"} ${
           conflicts.length > 1 ? "them" : "it"
         } as part of the feature set; move ` +
-        `${conflicts.length > 1 ? "them" : "it"} away or choose an empty --out`,
+        `${conflicts.length > 1 ? "them" : "it"} away or choose an empty ${label}`,
     );
   }
   const warnings = foreign.length === 0 ? [] : [
-    `--out ${out} also holds ${foreign.length} ${foreign.length > 1 ? "entries" : "entry"} ` +
+    `${label} ${out} also holds ${foreign.length} ${foreign.length > 1 ? "entries" : "entry"} ` +
     `that ${opts.task} did not write (${foreign.slice(0, 5).join(", ")}${
       foreign.length > 5 ? ", ..." : ""
     }); ${foreign.length > 1 ? "they were" : "it was"} left alone`,

@@ -30,14 +30,19 @@ export type InputLayout = "NCHW" | "NHWC";
 
 /** A resolved transform: what is done to every image. */
 export interface TransformSpec {
+  /** The `--preprocess` protocol the transform implements. */
   kind: PreprocessKind;
   /** Side of the square network input. */
   size: number;
   /** `bit`: the square resize (= size); otherwise the shorter side before the center crop. */
   resize: number;
+  /** Resampling filter of the resize (Pillow's; bicubic for `clip`, else bilinear). */
   filter: PilFilter;
+  /** Per-channel RGB mean subtracted after scaling pixels to [0, 1]. */
   mean: readonly [number, number, number];
+  /** Per-channel RGB standard deviation divided by after the mean. */
   std: readonly [number, number, number];
+  /** Memory layout of the network input. */
   layout: InputLayout;
 }
 

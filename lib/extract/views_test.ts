@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import { createRng } from "../random.ts";
 import { cropFlipRgb, drawViews, viewResizeFor } from "./preprocess.ts";
 

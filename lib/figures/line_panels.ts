@@ -247,6 +247,9 @@ export function linePanelsSpec(o: LinePanelsOptions): VegaLiteSpec {
           JSON.stringify(ticks.labelled)
         }, datum.value) >= 0 ? format(datum.value, "~r") : ""`,
         labelOverlap: false,
+        // Centred like the spacing above assumes: a flush end label is shifted inwards, onto its
+        // neighbour (5000 and 21843 on a log axis).
+        labelFlush: false,
       }
       : { tickCount: 5 };
   }

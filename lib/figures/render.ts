@@ -5,9 +5,9 @@
  *
  * @module
  */
-import * as vega from "vega";
-import * as vegaLite from "vega-lite";
-import sharp from "sharp";
+import * as vega from "npm:vega@6.4.0";
+import * as vegaLite from "npm:vega-lite@6.5.0";
+import sharp from "npm:sharp@0.35.5";
 import type { VegaLiteSpec } from "./style.ts";
 import { vegaTextWidth } from "./text_metrics.ts";
 
@@ -57,7 +57,11 @@ function collectingLogger(sink: string[]) {
  *
  * @example
  * ```ts
- * const { svg } = await renderSvg(linePanelsSpec({ ... }));
+ * import { linePanelsSpec } from "./line_panels.ts";
+ * const points = [50, 100].map((x, i) => ({
+ *   x, series: "MOS", panel: "iNaturalist", metric: "AUROC (%)", value: 90 + i,
+ * }));
+ * const { svg } = await renderSvg(linePanelsSpec({ points, title: "Fig 5", xTitle: "classes" }));
  * await Deno.writeTextFile("fig5.svg", svg);
  * ```
  */

@@ -18,7 +18,9 @@ import {
 
 /** A ROC curve as fractions in [0, 1], from (0, 0) to (1, 1), FPR non-decreasing. */
 export interface RocCurve {
+  /** False-positive rates: fraction of OOD samples accepted as ID at each threshold. */
   fpr: number[];
+  /** True-positive rates: fraction of ID samples accepted (ID is the positive class). */
   tpr: number[];
 }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DOMParser } from "@xmldom/xmldom";
+import { DOMParser } from "npm:@xmldom/xmldom@0.9.12";
 import { DataError } from "../errors.ts";
 
 /** A legend entry's label and where it is drawn (absolute SVG coordinates of its text). */

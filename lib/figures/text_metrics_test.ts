@@ -5,7 +5,7 @@
  * fonts-liberation, present wherever the PNGs are made) and are skipped without it.
  */
 import assert from "node:assert/strict";
-import sharp from "sharp";
+import sharp from "npm:sharp@0.35.5";
 import {
   COVERED_CODE_POINTS,
   glyphAdvance,

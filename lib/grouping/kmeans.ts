@@ -79,7 +79,11 @@ export const ORT_GRAM_MIN_MACS = 4_000_000;
  *
  * @example
  * ```ts
- * const { groups } = await kmeansGroups(means, 8, { seed: 0 });
+ * import { matrix } from "../matrix.ts";
+ * // Per-class mean features of 4 classes (C = 4, D = 2): two tight pairs.
+ * const means = matrix(4, 2, new Float32Array([0, 0, 0, 1, 10, 10, 10, 11]));
+ * const { groups } = await kmeansGroups(means, 2, { seed: 0 });
+ * // groups holds classes [0, 1] and [2, 3], one group each
  * ```
  */
 export async function kmeansGroups(

@@ -43,6 +43,7 @@ export interface LabelSpace {
   classes: string[];
   /** Readable class names, same order. */
   classNames: string[];
+  /** WordNet hypernym DAG that places every class (a class list's own parents join it). */
   hierarchy: Hierarchy;
   /** Level 0: class ids per super-class (1k: the released in-group order; else ascending). */
   level0Groups: number[][];
@@ -187,9 +188,15 @@ export function labelSpaceLevel(space: LabelSpace, level: number): Grouping {
 /**
  * The taxonomy level (-3..6) of `space` with exactly `k` groups, for features over `numClasses`
  * classes. A different class count is a `DataError`; no level with k groups a `UsageError`
- * listing the counts there are.
+ * listing the counts there are, naming `k` as `o.label` (default "group count") and ending with
+ * `o.hint` (default: pick a listed count or group another way). A task passes its flag wording.
  */
-export function levelWithGroups(space: LabelSpace, k: number, numClasses: number): Grouping {
+export function levelWithGroups(
+  space: LabelSpace,
+  k: number,
+  numClasses: number,
+  o: { label?: string; hint?: string } = {},
+): Grouping {
   if (numClasses !== space.classes.length) {
     throw new DataError(
       `Taxonomy groups of label space ${space.id} cover ${space.classes.length} classes but the ` +
@@ -205,9 +212,8 @@ export function levelWithGroups(space: LabelSpace, k: number, numClasses: number
     counts.push(g.groups.length);
   }
   throw new UsageError(
-    `--k ${k}: no taxonomy level of ${space.id} has ${k} groups (they have ${
-      counts.join(", ")
-    }); ` +
-      `pick one of these or drop taxonomy from --strategies`,
+    `${o.label ?? "group count"} ${k}: no taxonomy level of ${space.id} has ${k} groups ` +
+      `(they have ${counts.join(", ")}); ` +
+      (o.hint ?? "pick one of these or group the classes by another strategy than taxonomy"),
   );
 }

@@ -6,6 +6,7 @@ import {
   imagenetSuperClassNodes,
   type LabelSpace,
   labelSpaceLevel,
+  levelWithGroups,
   loadLabelSpace,
   parseClassList,
 } from "./label_space.ts";
@@ -120,6 +121,22 @@ Deno.test("imagenet1k is the class table's released super-class lists", async ()
   const l0 = labelSpaceLevel(s, 0);
   assert.deepEqual(l0.groups.map((g) => g.length), [398, 521, 9, 7, 52, 8, 3, 2]);
   assert.equal(labelSpaceLevel(s, 1).groups.length, 37);
+});
+
+Deno.test("levelWithGroups: the level with K groups; no such level names K as the caller labels it", async () => {
+  const s = await loadLabelSpace("imagenet1k");
+  assert.equal(levelWithGroups(s, 8, 1000).groups.length, 8);
+  assert.throws(
+    () => levelWithGroups(s, 5, 1000),
+    (e: unknown) =>
+      e instanceof Error && /^group count 5: no taxonomy level of imagenet1k has 5 groups/
+        .test(e.message) &&
+      !/--/.test(e.message),
+  );
+  assert.throws(
+    () => levelWithGroups(s, 5, 1000, { label: "--k", hint: "drop taxonomy" }),
+    (e: unknown) => e instanceof Error && /^--k 5: .*; drop taxonomy$/.test(e.message),
+  );
 });
 
 /**

@@ -125,7 +125,9 @@ export interface TaxonomyOptions {
 
 /** A grouping: class ids per group and a readable name per group. */
 export interface Grouping {
+  /** Class ids of each group. */
   groups: number[][];
+  /** A readable name per group, in the order of `groups`. */
   names: string[];
 }
 
@@ -140,6 +142,10 @@ export function normalizeGroupName(name: string): string {
  *
  * @example
  * ```ts
+ * import { readHierarchy } from "./hierarchy.ts";
+ * const hierarchy = await readHierarchy("data/imagenet1k_wordnet_hypernyms.tsv");
+ * // ImageNet-1k wnids in class-id order and the paper's 8 super-classes (class ids, names).
+ * declare const classes: string[], level0Groups: number[][], level0Names: string[];
  * const { groups, names } = taxonomyLevel(-1, { hierarchy, classes, level0Groups, level0Names });
  * groups.length; // 6
  * ```

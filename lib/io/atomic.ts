@@ -31,6 +31,8 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  *
  * @example
  * ```ts
+ * import { encodeNpy } from "./npy.ts";
+ * const bytes = encodeNpy({ dtype: "<f4", shape: [3], data: new Float32Array([0.9, 0.2, 0.7]) });
  * await writeFileAtomic("out/scores.npy", bytes);
  * ```
  */
@@ -131,14 +133,17 @@ function errorText(err: unknown): string {
 /** Error codes of a full or read-only disk: the user fixes these, not the code. */
 const DISK_CODES = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"]);
 
-/** A disk error while writing `path` as a DataError naming the file; other errors unchanged. */
-export function diskError(err: unknown, path: string): unknown {
+/**
+ * A disk error while writing `path` as a DataError naming the file; other errors unchanged. The
+ * advice names the place to change as `o.label` (default "output directory").
+ */
+export function diskError(err: unknown, path: string, o: { label?: string } = {}): unknown {
   const code = (err as { code?: string } | null)?.code;
   if (!(err instanceof Deno.errors.PermissionDenied) && !(code && DISK_CODES.has(code))) {
     return err;
   }
   return new DataError(
-    `Cannot write ${path} (${errorText(err)}); free space there or choose another output ` +
-      "directory (--out)",
+    `Cannot write ${path} (${errorText(err)}); free space there or choose another ` +
+      (o.label ?? "output directory"),
   );
 }

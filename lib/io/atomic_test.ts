@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { DataError } from "../errors.ts";
-import { ensureWritableDir, writeFileAtomic, writeJsonAtomic, writeTextAtomic } from "./atomic.ts";
+import {
+  diskError,
+  ensureWritableDir,
+  writeFileAtomic,
+  writeJsonAtomic,
+  writeTextAtomic,
+} from "./atomic.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -69,4 +75,20 @@ Deno.test("atomic: ensureWritableDir creates dirs and rejects files", async () =
       await Deno.chmod(`${dir}/ro`, 0o755);
     }
   });
+});
+
+Deno.test("diskError: a full disk names the file and the output directory (or the caller's label)", () => {
+  const full = () =>
+    Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+  const e = diskError(full(), "/x/out/weight.npy");
+  assert.ok(e instanceof DataError);
+  assert.equal(
+    e.message,
+    "Cannot write /x/out/weight.npy (No space left on device (os error 28)); free space there " +
+      "or choose another output directory",
+  );
+  const labelled = diskError(full(), "/x/out/weight.npy", { label: "--out" });
+  assert.ok(labelled instanceof DataError && labelled.message.endsWith("choose another --out"));
+  const other = new Error("something else");
+  assert.equal(diskError(other, "/x"), other, "not a disk error: returned unchanged");
 });

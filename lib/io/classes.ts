@@ -11,7 +11,9 @@ import { DataError } from "../errors.ts";
 export interface ClassInfo {
   /** Class index 0..999 (sorted-wnid order, the label space of feature sets). */
   index: number;
+  /** WordNet id, e.g. "n01440764". */
   wnid: string;
+  /** Readable class name. */
   name: string;
   /** MOS taxonomy group name, e.g. "animal". */
   group: string;
@@ -44,7 +46,9 @@ export function defaultClassTablePath(): string {
  * Reads and validates the class table: the exact header, 1000 rows in index order, integer
  * columns, `n########` wnids. Throws a `DataError` naming the line.
  */
-export async function readClassTable(path = defaultClassTablePath()): Promise<ClassInfo[]> {
+export async function readClassTable(
+  path: string = defaultClassTablePath(),
+): Promise<ClassInfo[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);

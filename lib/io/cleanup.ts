@@ -44,6 +44,9 @@ function removePath(path: string): void {
  *
  * @example
  * ```ts
+ * const path = "out/report.json";
+ * const tmp = `${path}.tmp-${Deno.pid}`;
+ * const bytes = new TextEncoder().encode("{}\n");
  * const done = trackResource("temp file", tmp);
  * try {
  *   await Deno.writeFile(tmp, bytes, { createNew: true });

@@ -9,7 +9,9 @@ import { UsageError } from "../errors.ts";
 
 /** An input of a task, named by where it came from (e.g. `--features`, `shard 3`). */
 export interface NamedPath {
+  /** Where the path came from, as error messages name it (e.g. `--features`). */
   label: string;
+  /** The input's file or directory. */
   path: string;
 }
 

@@ -33,7 +33,9 @@ const WRITER_TRACES = ["manifest.json", ".lock", ".parts"];
 
 /** Contents of `meta.json`. Extra keys (shard, source, timings, ...) are kept as they are. */
 export interface FeatureMeta {
+  /** Dataset name (a bare set: its directory's name). */
   dataset: string;
+  /** Backbone that produced the features (a bare set: "unknown"). */
   backbone: string;
   /** Feature dimension D. */
   dim: number;
@@ -43,26 +45,39 @@ export interface FeatureMeta {
   dtype: "float32" | "float16";
   /** How images were preprocessed (free-form: a description string or a settings object). */
   preprocess?: unknown;
+  /** Marks a finished set: meta.json is written last. */
   complete: true;
+  /** Other keys, kept as they are. */
   [key: string]: unknown;
 }
 
 /** A feature set in memory: features are always float32. */
 export interface FeatureSet {
+  /** Directory the set was read from. */
   dir: string;
+  /** Its meta.json (or the meta inferred for a bare set). */
   meta: FeatureMeta;
+  /** Features, N x D, float32. */
   features: Matrix;
+  /** Class labels, length N; -1 for OOD / unlabeled (all -1 without labels.npy). */
   labels: Int32Array;
+  /** The backbone's logits, N x K, when logits.npy exists. */
   logits?: Matrix;
+  /** Image path of each row, when paths.txt exists. */
   paths?: string[];
 }
 
 /** What {@linkcode writeFeatureSet} needs: `dim`, `count`, `dtype`, `complete` are filled in. */
 export interface FeatureSetInit {
+  /** meta.json fields besides the computed ones: dataset, backbone and any extra keys. */
   meta: { dataset: string; backbone: string; preprocess?: unknown; [key: string]: unknown };
+  /** Features, N x D (stored as float32, or float16 with `dtype: "f16"`). */
   features: Matrix;
+  /** Labels, length N; -1 for OOD / unlabeled. */
   labels: Int32Array;
+  /** Optional logits, N x K, written as logits.npy. */
   logits?: Matrix;
+  /** Optional image paths, N lines of paths.txt. */
   paths?: string[];
 }
 

@@ -15,7 +15,9 @@ import { quoteValue } from "./quote.ts";
 
 /** Contents of `head.json`. Unknown keys from other tools are kept. */
 export interface HeadInfo {
+  /** "flat": C softmax outputs; "group": the paper's group-softmax layout, C + K outputs. */
   kind: "flat" | "group";
+  /** C, the number of classes (labels in [0, C)). */
   num_classes: number;
   /** Class ids of each group in sub order; `[]` for a flat head. */
   groups: number[][];
@@ -23,12 +25,15 @@ export interface HeadInfo {
   train?: Record<string, unknown>;
   /** Id of the feature set the head was trained on. */
   features?: string;
+  /** Keys written by other tools, kept as they are. */
   [key: string]: unknown;
 }
 
 /** A head in memory. */
 export interface Head {
+  /** Directory the head was read from (absent for a head built in memory). */
   dir?: string;
+  /** Its head.json: kind, classes and grouping. */
   info: HeadInfo;
   /** O x D. */
   weight: Matrix;

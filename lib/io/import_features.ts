@@ -23,6 +23,11 @@ export interface ImportOptions {
   numClasses?: number;
   /** Replace a meta.json that an earlier import wrote (never one written by extract). */
   force?: boolean;
+  /**
+   * How to replace an earlier import, for the error refusing it (default "import it with force
+   * set to replace it"); a task names its flag, e.g. "pass --force to import the set again".
+   */
+  forceHint?: string;
 }
 
 /** The files an import hashes when present, in this order. */
@@ -49,7 +54,9 @@ export async function importFeatureSet(dir: string, o: ImportOptions = {}): Prom
   if (prior !== null && !(o.force && prior.imported !== undefined)) {
     throw new DataError(
       prior.imported !== undefined
-        ? `${metaPath} exists from an earlier import; pass --force to import the set again`
+        ? `${metaPath} exists from an earlier import; ${
+          o.forceHint ?? "import it with force set to replace it"
+        }`
         : `${metaPath} exists and was not written by import-features; this set needs no import ` +
           "(remove that meta.json only if it is yours and stale)",
     );

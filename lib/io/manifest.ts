@@ -19,14 +19,21 @@ export const TOOL_VERSION = "0.1.0";
 
 /** Contents of `manifest.json`. */
 export interface Manifest {
+  /** Marks the file as this toolkit's manifest. */
   tool: "mos-toolkit";
+  /** Toolkit version that wrote it ({@linkcode TOOL_VERSION}). */
   version: string;
+  /** Deno version that ran the stage. */
   deno: string;
+  /** Name of the stage that produced the directory. */
   stage: string;
+  /** The stage's configuration; a rerun with an equal config (and inputs) is skipped. */
   config: unknown;
+  /** Random seed of the stage, null when it draws nothing. */
   seed: number | null;
   /** Input name -> `sha256:<hex>` of the file, or of the directory listing (see hashPath). */
   inputs: Record<string, string>;
+  /** Wall-clock time the stage took, in seconds. */
   wall_seconds: number;
   /** ISO 8601 time the manifest was built. */
   created: string;
@@ -34,8 +41,11 @@ export interface Manifest {
 
 /** What a stage compares against an existing manifest. */
 export interface ManifestKey {
+  /** Stage name; must equal the manifest's. */
   stage: string;
+  /** Stage configuration; compared with the manifest's canonically (key order ignored). */
   config: unknown;
+  /** Input name -> `sha256:<hex>`; must equal the manifest's. */
   inputs: Record<string, string>;
 }
 

@@ -27,14 +27,19 @@ export type NpyData = Float32Array | Uint16Array | Int32Array | BigInt64Array;
 
 /** An array read from or written to `.npy`. `data.length` is the product of `shape`. */
 export interface NpyArray {
+  /** Element type, as NumPy's little-endian `descr`. */
   dtype: NpyDtype;
+  /** Dimensions, C order (row-major). */
   shape: number[];
+  /** Elements in C order; `<f2` as raw half-float bits. */
   data: NpyData;
 }
 
 /** The parsed header of a `.npy` file. */
 export interface NpyHeader {
+  /** Element type, as NumPy's little-endian `descr`. */
   dtype: NpyDtype;
+  /** Dimensions, C order (row-major). */
   shape: number[];
   /** Byte offset of the first element. */
   dataOffset: number;
@@ -640,8 +645,11 @@ export function toFloat32(arr: NpyArray): Float32Array {
 
 /** An open `.npy` file read a block of rows at a time. */
 export interface NpyReader {
+  /** The file read. */
   path: string;
+  /** Element type of the file. */
   dtype: NpyDtype;
+  /** Dimensions from the header. */
   shape: number[];
   /** `shape[0]` (1 for a 0-d array). */
   rows: number;
@@ -655,6 +663,7 @@ export interface NpyReader {
   readRows(start: number, count: number, out: Float32Array): Promise<void>;
   /** Synchronous {@linkcode NpyReader.readRows}. */
   readRowsSync(start: number, count: number, out: Float32Array): void;
+  /** Closes the file (a second call does nothing); reads after it fail. */
   close(): void;
 }
 

@@ -4,7 +4,7 @@
  * read from the header's offset (v2 headers, offsets that are not multiples of 64).
  */
 import assert from "node:assert/strict";
-import { zipSync } from "fflate";
+import { zipSync } from "npm:fflate@0.8.3";
 import { parseNpz } from "../bit/npz.ts";
 import { DataError } from "../errors.ts";
 import { concatNpyFiles } from "../extract/npy_concat.ts";

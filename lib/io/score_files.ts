@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { parse } from "csv-parse/sync";
-import { stringify } from "csv-stringify/sync";
+import { parse } from "npm:csv-parse@7.0.3/sync";
+import { stringify } from "npm:csv-stringify@6.9.0/sync";
 import { DataError } from "../errors.ts";
 import { writeTextAtomic } from "./atomic.ts";
 import { writeNpy } from "./npy.ts";

@@ -23,7 +23,9 @@ export interface ScoreCurve {
   idCount: Float64Array;
   /** OOD samples whose score equals `values[g]`. */
   oodCount: Float64Array;
+  /** Total ID samples (the sum of `idCount`). */
   numId: number;
+  /** Total OOD samples (the sum of `oodCount`). */
   numOod: number;
 }
 

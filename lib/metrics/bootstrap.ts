@@ -52,33 +52,49 @@ export interface BootstrapOptions {
 
 /** A two-sided interval, fractions like the metrics. */
 export interface Interval {
+  /** Lower bound, the (1 - level) / 2 quantile of the resampled metric. */
   low: number;
+  /** Upper bound, the (1 + level) / 2 quantile of the resampled metric. */
   high: number;
 }
 
 /** Intervals of the four metrics. */
 export interface MetricIntervals {
+  /** Interval of AUROC (ID as the positive class). */
   auroc: Interval;
+  /** Interval of the FPR of OOD samples at 95% TPR of ID samples (lower is better). */
   fpr95: Interval;
+  /** Interval of AUPR-In (ID as the positive class). */
   auprIn: Interval;
+  /** Interval of AUPR-Out (OOD as the positive class, scores negated). */
   auprOut: Interval;
 }
 
 /** Point estimates (on the full data), their intervals and how they were made. */
 export interface BootstrapResult {
+  /** The four metrics on the full, unresampled scores, fractions in [0, 1]. */
   estimate: DetectionMetrics;
+  /** Percentile intervals of the four metrics at `level`. */
   ci: MetricIntervals;
+  /** Bootstrap resamples drawn. */
   resamples: number;
+  /** Confidence level of the intervals, in (0, 1). */
   level: number;
+  /** Seed of the ID resampling stream. */
   seed: number;
+  /** Seed of the OOD resampling stream. */
   oodSeed: number;
 }
 
 /** Every resample's four metrics, in draw order. */
 export interface BootstrapDistribution {
+  /** AUROC of each resample, fractions in [0, 1]. */
   auroc: Float64Array;
+  /** FPR95 of each resample, fractions in [0, 1]. */
   fpr95: Float64Array;
+  /** AUPR-In of each resample, fractions in [0, 1]. */
   auprIn: Float64Array;
+  /** AUPR-Out of each resample, fractions in [0, 1]. */
   auprOut: Float64Array;
 }
 
@@ -200,6 +216,8 @@ export function percentileInterval(values: ArrayLike<number>, level = DEFAULT_LE
  *
  * @example
  * ```ts
+ * const idScores = new Float32Array([0.9, 0.8, 0.75, 0.6]); // higher = more in-distribution
+ * const oodScores = new Float32Array([0.7, 0.4, 0.3, 0.2]);
  * const r = bootstrapMetrics(idScores, oodScores, { seed: 0 }); // 1,000 resamples, 95%
  * console.log(r.estimate.auroc, r.ci.auroc.low, r.ci.auroc.high);
  * ```
@@ -263,11 +281,17 @@ export function distributionIntervals(
 
 /** One metric of one method on one OOD set with its interval, in percent (for `--ci` outputs). */
 export interface IntervalRow {
+  /** Method key, as in metrics.csv. */
   method: string;
+  /** OOD set name. */
   dataset: string;
+  /** Which metric, named as the metrics.csv column. */
   metric: "auroc" | "fpr95" | "aupr_in" | "aupr_out";
+  /** Point estimate on the full scores, in percent. */
   estimate: number;
+  /** Lower bound of the interval, in percent. */
   low: number;
+  /** Upper bound of the interval, in percent. */
   high: number;
 }
 

@@ -10,9 +10,13 @@ import { fpr95FromCurve } from "./fpr95.ts";
 
 /** Metrics of one detector on one OOD set, fractions in [0, 1]. */
 export interface DetectionMetrics {
+  /** Area under the ROC curve, ID as the positive class. */
   auroc: number;
+  /** False-positive rate (OOD accepted) at 95% true-positive rate (ID); lower is better. */
   fpr95: number;
+  /** Area under the precision-recall curve, ID as the positive class. */
   auprIn: number;
+  /** Area under the precision-recall curve, OOD as the positive class (scores negated). */
   auprOut: number;
 }
 

@@ -6,17 +6,23 @@
  *
  * @module
  */
-import { parse } from "csv-parse/sync";
-import { stringify } from "csv-stringify/sync";
+import { parse } from "npm:csv-parse@7.0.3/sync";
+import { stringify } from "npm:csv-stringify@6.9.0/sync";
 import { DataError } from "../errors.ts";
 
 /** Metrics of one method on one OOD set, every value in percent. */
 export interface MetricRow {
+  /** Method key (e.g. "mos"). */
   method: string;
+  /** OOD set name. */
   dataset: string;
+  /** AUROC in percent, ID as the positive class. */
   auroc: number;
+  /** FPR of OOD samples at 95% TPR of ID samples, in percent (lower is better). */
   fpr95: number;
+  /** AUPR-In in percent (ID positive). */
   aupr_in: number;
+  /** AUPR-Out in percent (OOD positive, scores negated). */
   aupr_out: number;
 }
 
@@ -90,7 +96,9 @@ export function parseMetricsCsv(text: string, source = "metrics.csv"): MetricRow
 
 /** Methods and data sets in the order a metrics-style CSV first lists them. */
 export interface MetricsOrder {
+  /** Distinct `method` values in first-appearance order. */
   methods: string[];
+  /** Distinct `dataset` values in first-appearance order. */
   datasets: string[];
 }
 

@@ -12,11 +12,24 @@ const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
 /**
  * Returns the session cached under `key`, building it from `build()` on first use. `key` must
- * name everything that changes the graph (kind, fixed dims, attributes) and the thread count.
+ * name everything that changes the graph (kind, fixed dims, attributes); the thread count and
+ * the arena setting are added to it here.
  *
  * @example
  * ```ts
- * const s = await cachedSession(`linear:${d}x${o}:t2`, () => buildLinearGraph(d, o), 2);
+ * import { buildModel, node } from "./graph.ts";
+ * const [d, o] = [4, 3];
+ * const build = () =>
+ *   buildModel({
+ *     name: "matmul",
+ *     inputs: [
+ *       { name: "x", type: "float32", shape: ["n", d] },
+ *       { name: "w", type: "float32", shape: [d, o] },
+ *     ],
+ *     outputs: [{ name: "y", type: "float32", shape: ["n", o] }],
+ *     nodes: [node("MatMul", ["x", "w"], ["y"])],
+ *   });
+ * const s = await cachedSession(`matmul:${d}x${o}`, build, 2); // built once, reused after
  * ```
  */
 export function cachedSession(

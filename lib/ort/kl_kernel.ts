@@ -311,7 +311,14 @@ async function runBlocked(
  *
  * @example
  * ```ts
- * const scores = await klMatchingFast(softmaxRows(logits), klTemplates(idProbs, labels, 1000));
+ * import { matrix } from "../matrix.ts";
+ * import { klTemplates } from "../scores/kl_matching.ts";
+ * import { softmaxRows } from "../softmax.ts";
+ * // Templates from 4 labelled ID rows over 2 classes, then one row to score.
+ * const idProbs = softmaxRows(matrix(4, 2, new Float32Array([3, 0, 2, 1, 0, 3, 1, 2])));
+ * const labels = new Int32Array([0, 0, 1, 1]);
+ * const logits = matrix(1, 2, new Float32Array([2.5, 0.5]));
+ * const scores = await klMatchingFast(softmaxRows(logits), klTemplates(idProbs, labels, 2));
  * ```
  */
 export function klMatchingFast(

@@ -177,7 +177,12 @@ export async function linearLogitsStream(
  *
  * @example
  * ```ts
- * const logits = await linearLogits(features, head.weight, head.bias, { chunkRows: 8192 });
+ * import { matrix } from "../matrix.ts";
+ * const features = matrix(2, 3, new Float32Array([1, 0, 2, 3, 1, 0])); // N = 2, D = 3
+ * const weight = matrix(2, 3, new Float32Array([1, 1, 0, 0, 1, 1])); // O = 2
+ * const bias = new Float32Array([0, 0.5]);
+ * const logits = await linearLogits(features, weight, bias, { chunkRows: 8192 });
+ * logits.data; // Float32Array [1, 2.5, 4, 1.5]
  * ```
  */
 export function linearLogits(

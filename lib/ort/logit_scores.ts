@@ -96,6 +96,8 @@ function checkTemperature(t: number): void {
  *
  * @example
  * ```ts
+ * import { matrix } from "../matrix.ts";
+ * const logits = matrix(2, 3, new Float32Array([4, 1, 0, 1, 1, 1])); // N = 2, K = 3
  * const odin = await softmaxScoreFast(logits, "max-softmax", 1000);
  * ```
  */

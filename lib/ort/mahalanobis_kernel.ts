@@ -184,7 +184,10 @@ export function invertCovariance(
  *
  * @example
  * ```ts
+ * import { readSetLabels } from "../io/feature_set.ts";
+ * import { openNpy } from "../io/npy.ts";
  * const train = await openNpy("train/features.npy");
+ * const labels = await readSetLabels("train", train.rows, train.path);
  * const model = await fitMahalanobisFast(train, labels, 1000);
  * ```
  */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import ort from "onnxruntime-node";
+import ort from "npm:onnxruntime-node@1.30.0";
 
 export { ort };
 

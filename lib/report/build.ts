@@ -13,14 +13,14 @@
  *
  * @module
  */
-import { parse } from "csv-parse/sync";
+import { parse } from "npm:csv-parse@7.0.3/sync";
 import { renderSvg } from "../figures/render.ts";
 import { TOOL_VERSION } from "../io/manifest.ts";
 import { escapeHtml, htmlTable, numericColumn } from "./html.ts";
 import { markdownToHtml } from "./markdown.ts";
 import { type PageSection, renderPage } from "./page.ts";
 import { provenanceHtml, provenanceRows } from "./provenance.ts";
-import { type ResultsScan, scanResults, type TextFile } from "./scan.ts";
+import { type ResultsScan, type ScanLabels, scanResults, type TextFile } from "./scan.ts";
 import { type ScoreFigures, scoreFigures } from "./score_section.ts";
 import { inlineSvg } from "./svg_inline.ts";
 
@@ -31,6 +31,8 @@ export const MAX_CSV_ROWS = 500;
 export interface ReportOptions {
   /** Page title (default: "MOS toolkit report: <directory name>"). */
   title?: string;
+  /** How errors name the results directory (see lib/report/scan.ts). */
+  labels?: ScanLabels;
 }
 
 /** A built report: the page and what the caller may want to say about it. */
@@ -195,12 +197,13 @@ async function scoreSectionHtml(
  *
  * @example
  * ```ts
+ * import { writeTextAtomic } from "../io/atomic.ts";
  * const { html } = await buildReport("results/demo");
  * await writeTextAtomic("results/demo/report.html", html);
  * ```
  */
 export async function buildReport(root: string, o: ReportOptions = {}): Promise<Report> {
-  const scan = await scanResults(root);
+  const scan = await scanResults(root, o.labels);
   const warnings: string[] = [...scan.problems];
   const sections: PageSection[] = [];
   let figureCount = 0;

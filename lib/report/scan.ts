@@ -95,8 +95,27 @@ interface Entry {
   path: string;
 }
 
-/** Every regular file below `root` (relative "/"-paths), without following symbolic links. */
-async function walk(root: string, maxEntries: number): Promise<Entry[]> {
+/** How {@linkcode scanResults} names its directory in errors; a task passes its flag wording. */
+export interface ScanLabels {
+  /** The results directory as the caller shows it (default "results directory"). */
+  label?: string;
+  /**
+   * What to give instead of a missing, non-directory or too large one (default "give the output
+   * directory of one finished task").
+   */
+  hint?: string;
+}
+
+/**
+ * Every regular file below `root` (relative "/"-paths), without following symbolic links; more
+ * than `maxEntries` entries is a `DataError` named by `what` ("<label> <root>").
+ */
+async function walk(
+  root: string,
+  maxEntries: number,
+  what: string,
+  hint: string,
+): Promise<Entry[]> {
   const files: Entry[] = [];
   let visited = 0;
   const visit = async (dir: string, rel: string) => {
@@ -104,8 +123,7 @@ async function walk(root: string, maxEntries: number): Promise<Entry[]> {
     for await (const e of Deno.readDir(dir)) {
       if (++visited > maxEntries) {
         throw new DataError(
-          `${root} holds more than ${maxEntries} files and directories; point --results ` +
-            "at one result directory (the --out of one task)",
+          `${what} holds more than ${maxEntries} files and directories; ${hint}`,
         );
       }
       names.push(e);
@@ -166,22 +184,25 @@ function join(a: string, b: string): string {
 /**
  * Scans `root` (a results directory). Throws a `DataError` when `root` is not a directory, and
  * when it holds more than `o.maxEntries` (default {@linkcode MAX_SCAN_ENTRIES}) entries or a text file over
- * {@linkcode MAX_TEXT_BYTES}.
+ * {@linkcode MAX_TEXT_BYTES}. The errors name `root` as `o.label` and end with `o.hint`
+ * (see {@linkcode ScanLabels}).
  */
 export async function scanResults(
   root: string,
-  o: { maxEntries?: number } = {},
+  o: { maxEntries?: number } & ScanLabels = {},
 ): Promise<ResultsScan> {
+  const what = `${o.label ?? "results directory"} ${root}`;
+  const hint = o.hint ?? "give the output directory of one finished task";
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(root);
   } catch {
-    throw new DataError(`Results directory ${root} not found; pass the --out of a finished task`);
+    throw new DataError(`${what} not found; ${hint}`);
   }
   if (!info.isDirectory) {
-    throw new DataError(`${root} is not a directory; pass the --out of a finished task`);
+    throw new DataError(`${what} is not a directory; ${hint}`);
   }
-  const files = await walk(root, o.maxEntries ?? MAX_SCAN_ENTRIES);
+  const files = await walk(root, o.maxEntries ?? MAX_SCAN_ENTRIES, what, hint);
   const present = new Set(files.map((f) => f.rel));
   const out: ResultsScan = {
     markdown: [],

@@ -89,7 +89,9 @@ Deno.test("scanResults: a missing directory, a file, and a directory too large a
   await withTemp(async (root) => {
     await assert.rejects(
       scanResults(`${root}/nope`),
-      (e) => e instanceof DataError && e.message.includes(`${root}/nope not found`),
+      (e) =>
+        e instanceof DataError &&
+        e.message.startsWith(`results directory ${root}/nope not found; give the output`),
     );
     await Deno.writeTextFile(`${root}/f`, "x");
     await assert.rejects(
@@ -102,6 +104,12 @@ Deno.test("scanResults: a missing directory, a file, and a directory too large a
       scanResults(`${root}/d`, { maxEntries: 11 }),
       (e) =>
         e instanceof DataError && e.message.includes("holds more than 11 files and directories"),
+    );
+    await assert.rejects(
+      scanResults(`${root}/d`, { maxEntries: 11, label: "--results", hint: "pass one" }),
+      (e) =>
+        e instanceof DataError &&
+        e.message === `--results ${root}/d holds more than 11 files and directories; pass one`,
     );
     assert.ok(MAX_SCAN_ENTRIES >= 100_000, "large enough for a real run's directory");
   });

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
+import { DOMParser, XMLSerializer } from "npm:@xmldom/xmldom@0.9.12";
 import { DataError } from "../errors.ts";
 
 /** Elements that run code, embed other documents or fetch: never inlined. */

@@ -18,6 +18,7 @@ export interface EnergyOptions {
  *
  * @example
  * ```ts
+ * import { matrix } from "../matrix.ts";
  * energy(matrix(1, 2, new Float32Array([0, 0]))); // [ln 2]
  * ```
  */

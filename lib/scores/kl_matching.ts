@@ -25,6 +25,16 @@ import { argmaxRows, type Matrix } from "../matrix.ts";
 /** Floor applied to template probabilities before the log: 2^-149, the smallest float32 > 0. */
 export const KL_TEMPLATE_FLOOR = 1.401298464324817e-45;
 
+/** Options of {@linkcode klTemplates}. */
+export interface KlTemplateOptions {
+  /**
+   * Leave out the classes without rows instead of giving them NaN rows. The score is the same
+   * (NaN rows are skipped); the matrix holds only the classes seen, e.g. 2,000 x 21,843 instead of
+   * 21,843 x 21,843 (1.9 GB) when an ID set covers 2,000 of ImageNet-21k's classes.
+   */
+  dropEmpty?: boolean;
+}
+
 /**
  * Mean probability vector per class: row c of the returned C x K matrix is the mean of the rows of
  * `probs` (N x K) whose label is c, accumulated in float64. A class with no rows gets a row of NaN
@@ -32,7 +42,12 @@ export const KL_TEMPLATE_FLOOR = 1.401298464324817e-45;
  * unlabeled rows) are a `DataError`: filter them out first; so is a NaN probability (a row
  * whose logits overflowed), which would otherwise pass for an empty class.
  */
-export function klTemplates(probs: Matrix, labels: Int32Array, numClasses: number): Matrix {
+export function klTemplates(
+  probs: Matrix,
+  labels: Int32Array,
+  numClasses: number,
+  options: KlTemplateOptions = {},
+): Matrix {
   if (!Number.isInteger(numClasses) || numClasses <= 0) {
     throw new RangeError(`numClasses must be a positive integer, got ${numClasses}`);
   }
@@ -43,9 +58,10 @@ export function klTemplates(probs: Matrix, labels: Int32Array, numClasses: numbe
     );
   }
   const K = probs.cols;
-  const sums = new Float64Array(numClasses * K);
-  const counts = new Float64Array(numClasses);
-  const p = probs.data;
+  // Rows grouped by class (a stable counting sort), then each class summed in one float64 row:
+  // the same additions in the same order as a C x K float64 accumulator, without its memory
+  // (3.8 GB at 21,843 classes).
+  const counts = new Int32Array(numClasses + 1);
   for (let i = 0; i < probs.rows; i++) {
     const c = labels[i];
     if (!(c >= 0 && c < numClasses)) {
@@ -54,34 +70,49 @@ export function klTemplates(probs: Matrix, labels: Int32Array, numClasses: numbe
           `templates need ID rows with class labels (drop OOD / unlabeled rows)`,
       );
     }
-    counts[c]++;
-    const src = i * K;
-    const dst = c * K;
-    for (let j = 0; j < K; j++) {
-      const v = p[src + j];
-      // A NaN row (logits that overflowed float32) would make class c's template NaN, and NaN
-      // templates are skipped as empty: the class would silently vanish from the score.
-      if (v !== v) {
-        throw new DataError(
-          `KL templates: the probabilities of row ${i} (class ${c}) are NaN: its logits are ` +
-            `not finite (NaN, or a float32 overflow of features x weights); rescale the ` +
-            `features or retrain the head`,
-        );
-      }
-      sums[dst + j] += v;
-    }
+    counts[c + 1]++;
   }
-  const out = new Float32Array(numClasses * K);
+  for (let c = 0; c < numClasses; c++) counts[c + 1] += counts[c];
+  const order = new Int32Array(probs.rows);
+  const next = counts.slice(0, numClasses);
+  for (let i = 0; i < probs.rows; i++) order[next[labels[i]]++] = i;
+  const p = probs.data;
+  let present = 0;
+  for (let c = 0; c < numClasses; c++) if (counts[c + 1] > counts[c]) present++;
+  const rows = options.dropEmpty ? present : numClasses;
+  const out = new Float32Array(rows * K);
+  const sum = new Float64Array(K);
+  let row = 0;
   for (let c = 0; c < numClasses; c++) {
-    const n = counts[c];
-    const base = c * K;
-    if (n === 0) {
+    const [from, to] = [counts[c], counts[c + 1]];
+    if (from === to && options.dropEmpty) continue;
+    const base = row++ * K;
+    if (from === to) {
       out.fill(NaN, base, base + K);
       continue;
     }
-    for (let j = 0; j < K; j++) out[base + j] = sums[base + j] / n;
+    sum.fill(0);
+    for (let r = from; r < to; r++) {
+      const i = order[r];
+      const src = i * K;
+      for (let j = 0; j < K; j++) {
+        const v = p[src + j];
+        // A NaN row (logits that overflowed float32) would make class c's template NaN, and NaN
+        // templates are skipped as empty: the class would silently vanish from the score.
+        if (v !== v) {
+          throw new DataError(
+            `KL templates: the probabilities of row ${i} (class ${c}) are NaN: its logits are ` +
+              `not finite (NaN, or a float32 overflow of features x weights); rescale the ` +
+              `features or retrain the head`,
+          );
+        }
+        sum[j] += v;
+      }
+    }
+    const n = to - from;
+    for (let j = 0; j < K; j++) out[base + j] = sum[j] / n;
   }
-  return { data: out, rows: numClasses, cols: K };
+  return { data: out, rows, cols: K };
 }
 
 /**

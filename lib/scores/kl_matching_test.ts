@@ -137,3 +137,22 @@ Deno.test("klTemplates: a NaN probability row is a DataError, not a silently emp
   );
   assert.throws(() => klTemplatesClean(probs), DataError);
 });
+
+Deno.test("klTemplates dropEmpty: only the classes seen, in class order; the same scores", () => {
+  // 3 rows over K = 4 outputs, labels of classes 3 and 1 only (of numClasses 5).
+  const probs = matrix(
+    3,
+    4,
+    new Float32Array([0.7, 0.1, 0.1, 0.1, 0.1, 0.6, 0.2, 0.1, 0.5, 0.3, 0.1, 0.1]),
+  );
+  const labels = Int32Array.from([3, 1, 3]);
+  const full = klTemplates(probs, labels, 5);
+  const kept = klTemplates(probs, labels, 5, { dropEmpty: true });
+  assert.equal(full.rows, 5);
+  assert.equal(kept.rows, 2);
+  // Class 1 = row 1 of probs; class 3 = the mean of rows 0 and 2, by hand.
+  assertClose(kept.data.subarray(0, 4), [0.1, 0.6, 0.2, 0.1], { atol: 1e-7 });
+  assertClose(kept.data.subarray(4, 8), [0.6, 0.2, 0.1, 0.1], { atol: 1e-7 });
+  assert.ok([0, 2, 4].every((c) => Number.isNaN(full.data[c * 4])));
+  assert.deepEqual(Array.from(klMatching(probs, kept)), Array.from(klMatching(probs, full)));
+});

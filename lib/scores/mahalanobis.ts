@@ -28,7 +28,7 @@ import type { Matrix } from "../matrix.ts";
 import { pinvSymmetric } from "../linalg/pinv_symmetric.ts";
 
 /** The factor from the smallest squared distance to the score: the released code's -0.5. */
-export const MAHALANOBIS_SCORE_SCALE = -0.5;
+export const MAHALANOBIS_SCORE_SCALE: number = -0.5;
 
 /** A fitted Mahalanobis detector. */
 export interface MahalanobisModel {

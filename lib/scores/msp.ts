@@ -12,6 +12,7 @@ import { maxSoftmaxRows } from "../softmax.ts";
  *
  * @example
  * ```ts
+ * import { matrix } from "../matrix.ts";
  * msp(matrix(1, 2, new Float32Array([0, 0]))); // [0.5]
  * ```
  */

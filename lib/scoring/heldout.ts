@@ -25,7 +25,7 @@
  */
 import { UsageError } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import type { RowSource } from "../ort/linear.ts";
+import type { RowSource } from "../row_source.ts";
 import { auroc } from "../metrics/auroc.ts";
 import type { Scores } from "../metrics/auroc.ts";
 import { createRng, shuffle } from "../random.ts";
@@ -52,15 +52,22 @@ export function defaultIdValCount(n: number): number {
  * Splits rows 0..n-1 into `valCount` ID-val rows and n - valCount ID-test rows: the first
  * `valCount` entries of a seeded Fisher-Yates permutation are val; both lists are sorted, so
  * selecting them keeps the set's order. Same (n, valCount, seed), same split, on every machine.
+ * A `valCount` outside [1, n) is a `UsageError` naming it as `o.label` (default "ID-val count";
+ * a task passes its flag).
  */
-export function splitIdRows(n: number, valCount: number, seed: number): IdSplit {
+export function splitIdRows(
+  n: number,
+  valCount: number,
+  seed: number,
+  o: { label?: string } = {},
+): IdSplit {
   if (!Number.isInteger(n) || n < 2) {
     throw new UsageError(`The held-out protocol needs an ID set of at least 2 rows, got ${n}`);
   }
   if (!Number.isInteger(valCount) || valCount < 1 || valCount >= n) {
     throw new UsageError(
-      `--id-val-count must be an integer in [1, ${n - 1}] for an ID set of ${n} rows, got ` +
-        `${valCount}`,
+      `${o.label ?? "ID-val count"} must be an integer in [1, ${n - 1}] for an ID set of ${n} ` +
+        `rows, got ${valCount}`,
     );
   }
   const perm = shuffle(createRng(seed), Int32Array.from({ length: n }, (_, i) => i));

@@ -37,6 +37,11 @@ Deno.test("splitIdRows: sizes, disjoint, covering, sorted, seeded; default sizes
   assert.equal(defaultIdValCount(5), 1);
   assert.throws(() => splitIdRows(10, 10, 0), UsageError);
   assert.throws(() => splitIdRows(10, 0, 0), UsageError);
+  assert.throws(() => splitIdRows(10, 0, 0), /ID-val count must be an integer in \[1, 9\]/);
+  assert.throws(
+    () => splitIdRows(10, 0, 0, { label: "--id-val-count" }),
+    /--id-val-count must be an integer in \[1, 9\] for an ID set of 10 rows, got 0/,
+  );
 });
 
 Deno.test("selectRows / selectEntries / gatherRows / excludeRows pick the right rows", async () => {

@@ -89,8 +89,8 @@ export async function fitLayerStatistics(
     const rows = train[layer];
     if (!rows) {
       throw new DataError(
-        `Multi-layer Mahalanobis: the training set has no "${layer}" features; extract with ` +
-          `--outputs features,${layers.join(",")}`,
+        `Multi-layer Mahalanobis: the training set has no "${layer}" features; extract the ` +
+          `pooled layer outputs (${layers.join(", ")}) with the features`,
       );
     }
     const source = "data" in rows ? matrixSource(rows) : rows;

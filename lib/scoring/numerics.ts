@@ -57,6 +57,7 @@ function describeRow(features: Matrix | undefined, row: number): string {
  *
  * @example
  * ```ts
+ * const scores = new Float32Array([-12.5, -30.1, -8.7]);
  * checkFiniteScores(scores, { method: "mahalanobis", set: "sun", file: "sun/features.npy" });
  * ```
  */

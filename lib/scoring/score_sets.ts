@@ -43,26 +43,42 @@ export type { KlVariant };
 
 /** A named evaluated set (with its pooled layer outputs for multi-layer Mahalanobis). */
 export interface NamedSet {
+  /** The set's name in results and metrics.csv (e.g. "inaturalist"). */
   name: string;
+  /** The feature set (features, labels, optional logits). */
   set: FeatureSet;
+  /** Its pooled layer outputs by name, for layer-reading detectors. */
   layers?: LayerSet;
 }
 
 /** Training features (Mahalanobis statistics, clean KL templates, ...), streamed. */
 export interface TrainSource {
+  /** Directory of the training feature set (named in errors and fit provenance). */
   dir: string;
+  /** The training features, N x D, read in row blocks. */
   source: RowSource;
+  /** Class labels in [0, C), length N. */
   labels: Int32Array;
+  /** Pooled layer outputs of the training set, by name. */
   layers?: LayerSet;
+  /**
+   * The set's name in errors of a fit that reads it (default "training set"); a task may pass
+   * its flag, e.g. "--train".
+   */
+  label?: string;
 }
 
 /** Everything {@linkcode scoreSets} needs. */
 export interface ScoreInputs {
+  /** The trained head whose logits every method scores. */
   head: Head;
+  /** The in-distribution evaluation set. */
   id: NamedSet;
+  /** The OOD sets, in metrics.csv order. */
   ood: NamedSet[];
   /** Registry keys (lib/detectors/registry.ts). */
   methods: readonly string[];
+  /** Training features, for the detectors whose fit reads them (Mahalanobis, KNN, ...). */
   train?: TrainSource;
   /** ID validation split, for the detectors whose fit reads one (ReAct, temperature, ...). */
   idVal?: NamedSet;
@@ -78,7 +94,10 @@ export interface ScoreInputs {
   odinTemperature?: number;
   /** Shorthand for `hyperparameters.energy.temperature`. */
   energyTemperature?: number;
+  /** Intra-op threads of the onnxruntime kernels (default: every core). */
   threads?: number;
+  /** MiB bound of KL's template blocks and Mahalanobis's class-mean blocks (see DetectorContext). */
+  blockMb?: number;
   /** Seed of detectors that sample (NNGuide's bank); default 0. */
   seed?: number;
 }
@@ -87,6 +106,7 @@ export interface ScoreInputs {
 export interface ScoreResult {
   /** method -> dataset -> scores (higher = more ID). */
   scores: Map<string, Map<string, Float32Array>>;
+  /** One row per (method, OOD set), metrics in percent. */
   metrics: MetricRow[];
   /** method -> seconds. */
   seconds: Record<string, number>;
@@ -138,7 +158,13 @@ function weightFile(head: Head): string {
 }
 
 /** The hyperparameter overrides of `key`: the shorthands, then `inputs.hyperparameters`. */
-export function overridesFor(inputs: ScoreInputs, key: string): Params {
+export function overridesFor(
+  inputs: Pick<
+    ScoreInputs,
+    "odinTemperature" | "energyTemperature" | "klVariant" | "hyperparameters"
+  >,
+  key: string,
+): Params {
   const out: Params = {};
   if (key === "odin" && inputs.odinTemperature !== undefined) {
     out.temperature = inputs.odinTemperature;
@@ -217,6 +243,7 @@ export function fitContext(
     idVal: idVal && logits.has(idVal.name) ? fitSet(idVal) : undefined,
     oodVal: oodVal && logits.has(oodVal.name) ? fitSet(oodVal) : undefined,
     chunk: { threads: inputs.threads },
+    blockMb: inputs.blockMb,
     seed: inputs.seed ?? 0,
   };
 }
@@ -232,7 +259,7 @@ async function runMethod(
   const train = inputs.train;
   const model = needsOf(det, overrides).train && train
     ? await withSite(
-      { method: det.key, set: "--train", file: `${train.dir}/features.npy` },
+      { method: det.key, set: train.label ?? "training set", file: `${train.dir}/features.npy` },
       () => det.fit(ctx),
     )
     : await det.fit(ctx);
@@ -286,7 +313,7 @@ function metricRows(inputs: ScoreInputs, scores: Map<string, Map<string, Float32
 export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Promise<ScoreResult> {
   const { head, id, ood, methods } = inputs;
   if (ood.length === 0) {
-    throw new DataError("No OOD set given; pass at least one --ood NAME=DIR");
+    throw new DataError("No OOD set given; scoring needs at least one OOD feature set");
   }
   checkEvaluatedSets(head, [id, ...ood]);
   const dets = methods.map((m) => detectorByKey(m));
@@ -306,17 +333,38 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
   }
   const scores = new Map<string, Map<string, Float32Array>>();
   const seconds: Record<string, number> = {};
-  const notes: string[] = [];
   for (const det of dets) {
     onStep?.(det.key);
     const overrides = overridesFor(inputs, det.key);
     const t0 = performance.now();
     scores.set(det.key, await runMethod(det, inputs, logits, overrides));
     seconds[det.key] = elapsed(t0) + (reads(det) ? logitsSeconds : 0);
-    const note = detectorNote(det, "paper", overrides);
+  }
+  return { scores, metrics: metricRows(inputs, scores), seconds, notes: scoreNotes(inputs) };
+}
+
+/**
+ * The table notes of a scoring run: each method's registry note under its overrides, then the
+ * metrics convention's when it is not the paper's. A function of the inputs alone, so a reused
+ * result gets the notes a fresh one would.
+ */
+export function scoreNotes(
+  inputs: Pick<
+    ScoreInputs,
+    | "methods"
+    | "fprConvention"
+    | "odinTemperature"
+    | "energyTemperature"
+    | "klVariant"
+    | "hyperparameters"
+  >,
+): string[] {
+  const notes: string[] = [];
+  for (const key of inputs.methods) {
+    const note = detectorNote(detectorByKey(key), "paper", overridesFor(inputs, key));
     if (note !== undefined) notes.push(note);
   }
   // The default convention's metrics are the paper's and need no note.
   if (inputs.fprConvention === "openood") notes.push(metricsConventionNote("openood"));
-  return { scores, metrics: metricRows(inputs, scores), seconds, notes };
+  return notes;
 }

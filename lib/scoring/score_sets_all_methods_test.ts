@@ -147,3 +147,43 @@ Deno.test("scoreSets: every registry method, fast path vs reference path on one 
     plainTs,
   );
 });
+
+Deno.test("scoreSets: blockMb streams KL templates and Mahalanobis means, same scores", async () => {
+  const sets = { id: namedSet("id", 31, 40, 0), far: namedSet("far", 32, 30, 0.8) };
+  const train = namedSet("train", 33, 160, 0);
+  const head = randomHead(34, "flat");
+  const inputs = (blockMb?: number): ScoreInputs => ({
+    head,
+    id: sets.id,
+    ood: [sets.far],
+    methods: ["kl", "mahalanobis"],
+    klVariant: "clean",
+    train: {
+      dir: "/virtual/train",
+      source: matrixSource(train.set.features),
+      labels: train.set.labels,
+    },
+    threads: 1,
+    blockMb,
+  });
+  // 16 bytes: both kernels fall to one template row / one class mean per block.
+  const tiny = 16 / 2 ** 20;
+  const whole = await scoreSets(inputs());
+  const blocked = await scoreSets(inputs(tiny));
+  for (const key of ["kl", "mahalanobis"]) {
+    for (const name of ["id", "far"]) {
+      const a = whole.scores.get(key)!.get(name)!;
+      const b = blocked.scores.get(key)!.get(name)!;
+      assertClose(b, a, { atol: 1e-4, rtol: 1e-5, reason: `${key} ${name}: blocks vs one graph` });
+    }
+  }
+  assert.deepEqual(blocked.metrics.map((m) => m.method), whole.metrics.map((m) => m.method));
+  // The bound reaches both kernels: a bad one is refused by each.
+  for (const method of ["kl", "mahalanobis"]) {
+    await assert.rejects(
+      scoreSets({ ...inputs(-1), methods: [method] }),
+      /blockMb must be a positive number of MiB, got -1/,
+      method,
+    );
+  }
+});

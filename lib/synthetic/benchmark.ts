@@ -165,6 +165,11 @@ export interface BenchmarkOptions {
   trainPerClass?: number;
   /** ID test (val) samples per class (default 10). */
   valPerClass?: number;
+  /**
+   * Classes the ID test split is drawn from (ids, each once; default every class). A large label
+   * space (21k classes) keeps its ID test set, and every score over it, affordable this way.
+   */
+  valClasses?: readonly number[];
   /** Samples per OOD test set (default 3000). */
   oodCount?: number;
   /** Also generate a separate OOD-val set (mixing all four mechanisms) for held-out tuning. */
@@ -303,16 +308,18 @@ function idSplit(
   s: BenchmarkStrengths,
   name: string,
   description: string,
+  classes?: readonly number[],
 ): BenchmarkSplit {
-  const C = p.noise.length;
+  const C = classes?.length ?? p.noise.length;
   const D = p.offset.length;
   const N = C * perClass;
   const data = new Float32Array(N * D);
   const labels = new Int32Array(N);
   // Class-major order is what a cached ImageFolder extraction produces; trainers shuffle.
-  for (let c = 0; c < C; c++) {
+  for (let k = 0; k < C; k++) {
+    const c = classes ? classes[k] : k;
     for (let i = 0; i < perClass; i++) {
-      const row = c * perClass + i;
+      const row = k * perClass + i;
       labels[row] = c;
       emit(rng, data, row, p.offset, p.cls, c * D, amplitudeDraw(rng, s), p.noise[c]);
     }
@@ -484,6 +491,7 @@ function oodSplit(name: string, description: string, features: Matrix): Benchmar
  *
  * @example
  * ```ts
+ * import { readClassTable } from "../io/classes.ts";
  * const bench = generateBenchmark({ seed: 0, classes: await readClassTable() });
  * bench.train.features.rows; // 30 * 1000
  * ```
@@ -507,7 +515,10 @@ export function generateBenchmark(opts: BenchmarkOptions): SyntheticBenchmark {
     o.valPerClass,
     s,
     "id",
-    `ID test set: ${o.valPerClass} samples per class, same distribution as train.`,
+    `ID test set: ${o.valPerClass} samples per class` +
+      (o.valClasses ? ` of ${o.valClasses.length} of the ${C} classes` : "") +
+      ", same distribution as train.",
+    o.valClasses,
   );
   const w: World = { p, groups, s };
   const ood = oodTestSplits(rngFor, w, o.oodCount);
@@ -541,6 +552,8 @@ interface ResolvedOptions {
   D: number;
   trainPerClass: number;
   valPerClass: number;
+  /** The ID test split's classes, ascending (undefined: every class). */
+  valClasses?: number[];
   oodCount: number;
   oodValCount: number;
   s: BenchmarkStrengths;
@@ -572,7 +585,24 @@ function resolveOptions(opts: BenchmarkOptions): ResolvedOptions {
   const oodValCount = positiveInt(opts.oodValCount, oodCount, "oodValCount");
   const s: BenchmarkStrengths = { ...DEFAULT_STRENGTHS, ...(opts.strengths ?? {}) };
   checkStrengths(s);
-  return { seed, groups, C, D, trainPerClass, valPerClass, oodCount, oodValCount, s };
+  const valClasses = opts.valClasses ? checkValClasses(opts.valClasses, C) : undefined;
+  return { seed, groups, C, D, trainPerClass, valPerClass, valClasses, oodCount, oodValCount, s };
+}
+
+/** The ID test classes ascending; an empty list, a repeat or an id outside 0..C-1 is refused. */
+function checkValClasses(classes: readonly number[], C: number): number[] {
+  const sorted = [...classes].sort((a, b) => a - b);
+  sorted.forEach((c, i) => {
+    if (!Number.isInteger(c) || c < 0 || c >= C || (i > 0 && sorted[i - 1] === c)) {
+      throw new UsageError(
+        `Synthetic benchmark option valClasses: class ${c} is repeated or outside 0..${C - 1}`,
+      );
+    }
+  });
+  if (sorted.length === 0) {
+    throw new UsageError("Synthetic benchmark option valClasses is empty; give at least one class");
+  }
+  return sorted;
 }
 
 /** Every strength finite, and the three with a range inside it; else a `UsageError`. */

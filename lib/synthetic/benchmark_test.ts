@@ -352,3 +352,21 @@ Deno.test("generateBenchmark: rejects bad options with clear errors", () => {
   );
   assert.equal(DEFAULT_STRENGTHS.sampleNoise, 1.6);
 });
+
+Deno.test("generateBenchmark: valClasses draws the ID test from those classes only", () => {
+  const groups = [[0, 2, 4], [1, 3], [5]];
+  const base = { seed: 3, groups, dim: 8, trainPerClass: 2, valPerClass: 3, oodCount: 4 };
+  const sub = generateBenchmark({ ...base, valClasses: [4, 1] });
+  // Ascending class-major order, valPerClass rows each.
+  assert.deepEqual(Array.from(sub.val.labels), [1, 1, 1, 4, 4, 4]);
+  assert.equal(sub.val.features.rows, 6);
+  const full = generateBenchmark(base);
+  // Every class listed is the default, byte for byte; the other splits never depend on it.
+  const all = generateBenchmark({ ...base, valClasses: [5, 4, 3, 2, 1, 0] });
+  assert.deepEqual(all.val.features.data, full.val.features.data);
+  assert.deepEqual(sub.train.features.data, full.train.features.data);
+  assert.deepEqual(sub.ood[0].features.data, full.ood[0].features.data);
+  assert.throws(() => generateBenchmark({ ...base, valClasses: [1, 1] }), UsageError);
+  assert.throws(() => generateBenchmark({ ...base, valClasses: [6] }), UsageError);
+  assert.throws(() => generateBenchmark({ ...base, valClasses: [] }), UsageError);
+});

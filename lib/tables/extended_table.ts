@@ -30,16 +30,21 @@ export const PERCENT_METRICS: readonly PercentMetric[] = Object.freeze([
 
 /** One detector on one OOD set: per-seed values and an optional interval, all in percent. */
 export interface ExtendedEntry {
+  /** Method key. */
   method: string;
+  /** OOD set name. */
   dataset: string;
   /** One value per seed, in seed order. */
   values: Record<PercentMetric, number[]>;
+  /** Bootstrap interval per metric, in percent (the CI columns). */
   ci?: Record<PercentMetric, Interval>;
 }
 
 /** A table row's method. */
 export interface ExtendedMethod {
+  /** Method key, matched against `ExtendedEntry.method`. */
   key: string;
+  /** Name shown in the Method column. */
   label: string;
   /** Wall seconds of fit + scoring (first seed), or undefined when not known. */
   seconds?: number;
@@ -47,7 +52,9 @@ export interface ExtendedMethod {
 
 /** Options of {@linkcode extendedTable1}. */
 export interface ExtendedTableOptions {
+  /** Rows, in display order. */
   methods: readonly ExtendedMethod[];
+  /** OOD sets in column order (the Average is over these). */
   datasets: readonly string[];
   /** Show the CI columns. */
   ci: boolean;
@@ -57,7 +64,9 @@ export interface ExtendedTableOptions {
   oodGroups?: OodGroups;
   /** Intervals of the Near-OOD / Far-OOD columns: group label -> method -> metric (percent). */
   groupCi?: Record<string, Record<string, Record<PercentMetric, Interval>>>;
+  /** Title of both tables. */
   title: string;
+  /** Notes appended to the Markdown table's standard ones. */
   notes?: string[];
 }
 

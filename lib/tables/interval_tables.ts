@@ -15,9 +15,23 @@ export function intervalText(low: number, high: number, decimals = 2): string {
   return `[${formatNumber(low, decimals)}, ${formatNumber(high, decimals)}]`;
 }
 
-const NOTE =
-  "Percentile intervals of seeded bootstrap resamples (1,000 unless --resamples), the ID " +
-  "and the OOD scores resampled separately (score --ci).";
+/**
+ * How the intervals tables' note describes where the intervals came from; a task passes its flag
+ * wording (e.g. `{ resamples: "1,000 unless --resamples", source: "score --ci" }`).
+ */
+export interface IntervalNoteWording {
+  /** The number of resamples (default "1,000 unless set otherwise"). */
+  resamples?: string;
+  /** What computed the intervals, added in parentheses at the end (default: nothing). */
+  source?: string;
+}
+
+/** The note under an intervals table. */
+export function intervalsNote(w: IntervalNoteWording = {}): string {
+  return `Percentile intervals of seeded bootstrap resamples (${
+    w.resamples ?? "1,000 unless set otherwise"
+  }), the ID and the OOD scores resampled separately${w.source ? ` (${w.source})` : ""}.`;
+}
 
 /** Methods in the paper's order, then the others in order of appearance. */
 function methodsOf(rows: readonly IntervalRow[]): string[] {
@@ -41,6 +55,7 @@ export function intervalsTable(
   rows: readonly IntervalRow[],
   datasets: readonly string[],
   title = "Table 1 with bootstrap 95% intervals (%)",
+  note: IntervalNoteWording = {},
 ): Table {
   const find = finder(rows);
   const columns = ["Method"];
@@ -57,7 +72,7 @@ export function intervalsTable(
     }
     return row;
   });
-  return { title, columns, rows: body, notes: [NOTE] };
+  return { title, columns, rows: body, notes: [intervalsNote(note)] };
 }
 
 /**
@@ -67,6 +82,7 @@ export function intervalsTable(
 export function intervalsByRow(
   rows: readonly IntervalRow[],
   title = "AUROC and FPR95 (%) with bootstrap 95% intervals",
+  note: IntervalNoteWording = {},
 ): Table {
   const find = finder(rows);
   const datasets = [...new Set(rows.map((r) => r.dataset))];
@@ -90,6 +106,6 @@ export function intervalsByRow(
     title,
     columns: ["Method", "OOD set", "AUROC", "AUROC 95% CI", "FPR95", "FPR95 95% CI"],
     rows: body,
-    notes: [NOTE],
+    notes: [intervalsNote(note)],
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { IntervalRow } from "../metrics/bootstrap.ts";
-import { intervalsByRow, intervalsTable, intervalText } from "./interval_tables.ts";
+import { intervalsByRow, intervalsNote, intervalsTable, intervalText } from "./interval_tables.ts";
 import { renderTerminal } from "./terminal.ts";
 
 const r = (
@@ -63,4 +63,18 @@ Deno.test("intervalsTable: one row per method, four columns per set", () => {
     null,
     null,
   ]);
+});
+
+Deno.test("intervals note: data-oriented by default; the caller's wording when given", () => {
+  const plain =
+    "Percentile intervals of seeded bootstrap resamples (1,000 unless set otherwise), " +
+    "the ID and the OOD scores resampled separately.";
+  assert.equal(intervalsNote(), plain);
+  assert.deepEqual(intervalsByRow(rows).notes, [plain]);
+  const wording = { resamples: "1,000 unless --resamples", source: "score --ci" };
+  const flagged =
+    "Percentile intervals of seeded bootstrap resamples (1,000 unless --resamples), " +
+    "the ID and the OOD scores resampled separately (score --ci).";
+  assert.deepEqual(intervalsTable(rows, ["a"], "T", wording).notes, [flagged]);
+  assert.deepEqual(intervalsByRow(rows, undefined, wording).notes, [flagged]);
 });

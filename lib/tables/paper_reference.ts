@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parse } from "csv-parse/sync";
+import { parse } from "npm:csv-parse@7.0.3/sync";
 import { DataError } from "../errors.ts";
 import { REGISTRY } from "../detectors/registry.ts";
 
@@ -60,7 +60,9 @@ export function defaultPaperDir(): string {
 
 /** AUROC and FPR95 of one method on one data set, in percent. */
 export interface AurocFpr {
+  /** AUROC in percent (higher is better). */
   auroc: number;
+  /** FPR at 95% TPR in percent (lower is better). */
   fpr95: number;
 }
 
@@ -83,9 +85,13 @@ export type PaperTable1 = PaperTable1Row[];
 
 /** One row of the paper's Table 3 (appendix D); `dataset` is a key or `average`. */
 export interface PaperTable3Row {
+  /** OOD data set key (`inaturalist`, ...) or `average`. */
   dataset: string;
+  /** Toolkit method key (`msp`, ..., `mos`). */
   method: string;
+  /** AUROC in percent. */
   auroc: number;
+  /** FPR at 95% TPR in percent. */
   fpr95: number;
   /** AUPR with ID as positive (AUPR-In). */
   aupr: number;
@@ -101,7 +107,9 @@ export interface PaperTable2Row {
   strategy: string;
   /** The paper's strategy name. */
   strategyLabel: string;
+  /** MOS's AUROC / FPR95 per data set key (`inaturalist`, ...). */
   datasets: Record<string, AurocFpr>;
+  /** The paper's own Average column (mean of the four sets). */
   average: AurocFpr;
 }
 

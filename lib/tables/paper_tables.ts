@@ -167,6 +167,9 @@ export interface Table1Options {
  *
  * @example
  * ```ts
+ * import { parseMetricsCsv } from "../metrics/metric_row.ts";
+ * import { renderMarkdown } from "./render.ts";
+ * const text = await Deno.readTextFile("metrics.csv"); // written by `deno task evaluate --out`
  * const t = table1(parseMetricsCsv(text), { datasets: ["inaturalist", "sun", "places", "textures"] });
  * console.log(renderMarkdown(t));
  * ```

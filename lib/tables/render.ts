@@ -6,16 +6,20 @@
  *
  * @module
  */
-import { stringify } from "csv-stringify/sync";
+import { stringify } from "npm:csv-stringify@6.9.0/sync";
 
 /** A cell: a number (formatted with the table's decimals), a string, or missing. */
 export type Cell = string | number | null | undefined;
 
 /** A table: a title, column names, rows of cells, and optional notes (Markdown only). */
 export interface Table {
+  /** Heading of the Markdown output (CSV has none). */
   title: string;
+  /** Column names, in order (the CSV header). */
   columns: string[];
+  /** Rows of cells, one per column. */
   rows: Cell[][];
+  /** Paragraphs printed below the Markdown table. */
   notes?: string[];
   /** Decimals for numbers (default 2). */
   decimals?: number;

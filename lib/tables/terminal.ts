@@ -385,7 +385,12 @@ export interface TerminalOptions {
  *
  * @example
  * ```ts
- * console.log(renderTerminal(table1(rows, { datasets })));
+ * import { table1 } from "./paper_tables.ts";
+ * const rows = [
+ *   { method: "msp", dataset: "sun", auroc: 78.3, fpr95: 79.9, aupr_in: 80.1, aupr_out: 74.5 },
+ *   { method: "mos", dataset: "sun", auroc: 92.0, fpr95: 40.6, aupr_in: 93.2, aupr_out: 89.8 },
+ * ];
+ * console.log(renderTerminal(table1(rows, { datasets: ["sun"] })));
  * ```
  */
 export function renderTerminal(table: Table, opts: TerminalOptions = {}): string {

@@ -124,9 +124,13 @@ export function bitWeightsFromStateDict(sd: StateDict, file: string): Map<string
 
 /** The classifier head of a state dict: `head.conv` as an O x D matrix and its bias. */
 export interface TorchHead {
+  /** `head.conv.weight` as an O x D matrix, row-major (`rows * cols` values). */
   weight: Float32Array;
+  /** O, the head's outputs. */
   rows: number;
+  /** D, the feature dimension. */
   cols: number;
+  /** `head.conv.bias`, length O. */
   bias: Float32Array;
 }
 

@@ -115,5 +115,6 @@ Deno.test("headFromStateDict and torchHeadInfo: flat 1000, group 1008, others re
   const groups = [[0, 2], [1]];
   assert.deepEqual(torchHeadInfo(3, groups, 3, "c"), { kind: "flat", num_classes: 3, groups: [] });
   assert.deepEqual(torchHeadInfo(5, groups, 3, "c"), { kind: "group", num_classes: 3, groups });
-  assert.throws(() => torchHeadInfo(4, groups, 3, "c"), /4 outputs.*--head none/);
+  assert.throws(() => torchHeadInfo(4, groups, 3, "c"), /4 outputs.*import it without a head/);
+  assert.throws(() => torchHeadInfo(4, groups, 3, "c", "pass --head none"), /; pass --head none$/);
 });

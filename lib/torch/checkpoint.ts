@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { type UnzipFileInfo, unzipSync } from "fflate";
+import { type UnzipFileInfo, unzipSync } from "npm:fflate@0.8.3";
 import { DataError } from "../errors.ts";
 import { quoteValue } from "../io/quote.ts";
 import { assertFitsInMemory } from "../memory_budget.ts";
@@ -27,6 +27,7 @@ export type TorchFormat = "zip" | "legacy";
 
 /** A read checkpoint: the pickled object with tensors as `TorchTensor` views (tensor.ts). */
 export interface TorchCheckpoint {
+  /** The torch.save format the file was in: a zip archive (torch >= 1.6) or legacy pickles. */
   format: TorchFormat;
   /** Python values as unpickle.ts maps them (dicts are Maps). */
   value: unknown;
@@ -332,14 +333,23 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file: string): TorchChec
   );
 }
 
-/** Reads a `torch.save` file; the whole file is held in memory while its tensors are in use. */
-export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint> {
+/**
+ * Reads a `torch.save` file; the whole file is held in memory while its tensors are in use. A
+ * missing file is a DataError ending in `o.hint` (default "pass a checkpoint saved by
+ * torch.save").
+ */
+export async function readTorchCheckpoint(
+  path: string,
+  o: { hint?: string } = {},
+): Promise<TorchCheckpoint> {
   let size: number;
   try {
     size = (await Deno.stat(path)).size;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new DataError(`${path} not found; pass the checkpoint saved by torch.save with --pth`);
+      throw new DataError(
+        `${path} not found; ${o.hint ?? "pass a checkpoint saved by torch.save"}`,
+      );
     }
     throw err;
   }

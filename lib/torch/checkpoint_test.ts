@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { unzipSync, zipSync } from "fflate";
+import { unzipSync, zipSync } from "npm:fflate@0.8.3";
 import { DataError } from "../errors.ts";
 import { parseTorchCheckpoint, readTorchCheckpoint } from "./checkpoint.ts";
 import { isTensor, tensorValues, type TorchTensor } from "./tensor.ts";

@@ -26,19 +26,28 @@ export type TorchHeadMode = "auto" | "none";
 export interface TorchImportOptions {
   /** The read checkpoint and its file name (messages, ONNX metadata). */
   checkpoint: TorchCheckpoint;
+  /** The checkpoint's file name, used in messages and ONNX metadata. */
   file: string;
   /** The taxonomy grouping (lib/io/classes.ts `taxonomyGroups`) and its class count. */
   groups: number[][];
+  /** C, the number of classes; a head of C outputs is flat, of C + K a group head. */
   numClasses: number;
   /** `auto`: import the head (1000 flat / C + K group); `none`: the backbone only. */
   head?: TorchHeadMode;
+  /** How GroupNorm is written in the ONNX graph (default "instance"). */
   groupNorm?: GroupNormImpl;
   /** Extra ONNX metadata (source hash, ...). */
   metadata?: Record<string, string>;
+  /** How errors say to import without the head (default: data-oriented advice). */
+  hints?: { noHead?: string };
 }
+
+/** How to import a checkpoint without its head, as errors suggest it by default. */
+const NO_HEAD_HINT = "import it without a head to get only the backbone";
 
 /** The imported model. */
 export interface TorchImport {
+  /** The BiT layout read from the weights (published name or `custom-...`). */
   arch: BitArch;
   /** ONNX backbone: `features` and, with a head, `logits`. */
   model: BitOnnxModel;
@@ -48,13 +57,15 @@ export interface TorchImport {
 
 /**
  * Head metadata for a head of `rows` outputs: flat when `rows` is the class count, the taxonomy
- * group layout when it is classes + groups; any other size is refused.
+ * group layout when it is classes + groups; any other size is refused, the error ending in
+ * `noHeadHint` (how to import without the head).
  */
 export function torchHeadInfo(
   rows: number,
   groups: number[][],
   numClasses: number,
   file: string,
+  noHeadHint: string = NO_HEAD_HINT,
 ): HeadInfo {
   if (rows === numClasses) return { kind: "flat", num_classes: numClasses, groups: [] };
   if (rows === numClasses + groups.length) {
@@ -63,7 +74,7 @@ export function torchHeadInfo(
   throw new DataError(
     `${file}: head.conv has ${rows} outputs; import-torch reads a flat head of ${numClasses} ` +
       `outputs or the paper's group head of ${numClasses + groups.length} (${numClasses} classes ` +
-      `+ ${groups.length} taxonomy groups); pass --head none to import only the backbone`,
+      `+ ${groups.length} taxonomy groups); ${noHeadHint}`,
   );
 }
 
@@ -72,6 +83,7 @@ export function importTorchModel(o: TorchImportOptions): TorchImport {
   const sd = findStateDict(o.checkpoint.value, o.file);
   const weights = bitWeightsFromStateDict(sd, o.file);
   const mode = o.head ?? "auto";
+  const noHeadHint = o.hints?.noHead ?? NO_HEAD_HINT;
   let head: Head | null = null;
   if (mode === "none") {
     weights.delete("resnet/head/conv2d/kernel");
@@ -80,11 +92,11 @@ export function importTorchModel(o: TorchImportOptions): TorchImport {
     const h = headFromStateDict(sd, o.file);
     if (!h) {
       throw new DataError(
-        `${o.file} has no head (head.conv.weight); pass --head none to import only the backbone`,
+        `${o.file} has no head (head.conv.weight); ${noHeadHint}`,
       );
     }
     head = {
-      info: torchHeadInfo(h.rows, o.groups, o.numClasses, o.file),
+      info: torchHeadInfo(h.rows, o.groups, o.numClasses, o.file, noHeadHint),
       weight: { data: h.weight, rows: h.rows, cols: h.cols },
       bias: h.bias,
     };

@@ -14,6 +14,7 @@ export type TorchDtype = "float32" | "float16" | "bfloat16" | "float64" | "int64
 
 /** A storage class a pickle names (`torch.FloatStorage`, ...). */
 export interface TorchStorageType {
+  /** Discriminant of the pickled-value kinds. */
   kind: "storage_type";
   /** Python name, e.g. `FloatStorage`. */
   name: string;
@@ -40,9 +41,11 @@ export const STORAGE_TYPES: Readonly<Record<string, readonly [TorchDtype | null,
 
 /** One storage's bytes and where they sit. */
 export interface TorchStorage {
+  /** Discriminant of the pickled-value kinds. */
   kind: "storage";
   /** The storage's key in the file (zip member `data/<key>`, or the legacy key). */
   key: string;
+  /** Storage class, which gives the dtype and item size. */
   type: TorchStorageType;
   /** Elements in the storage. */
   numel: number;
@@ -54,11 +57,15 @@ export interface TorchStorage {
 
 /** A tensor view: `_rebuild_tensor_v2(storage, offset, size, stride, ...)`. */
 export interface TorchTensor {
+  /** Discriminant of the pickled-value kinds. */
   kind: "tensor";
+  /** The storage the tensor views. */
   storage: TorchStorage;
   /** Element offset of the tensor's first element in the storage. */
   offset: number;
+  /** Size of each dimension. */
   shape: number[];
+  /** Elements to step in the storage per index of each dimension. */
   stride: number[];
 }
 

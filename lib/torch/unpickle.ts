@@ -40,7 +40,9 @@ export interface UnpickleOptions {
 
 /** A finished pickle: its value and the offset just past its STOP opcode. */
 export interface UnpickleResult {
+  /** The unpickled value (dicts are Maps). */
   value: unknown;
+  /** Byte offset in `bytes` just past the STOP opcode, where a following pickle starts. */
   end: number;
 }
 

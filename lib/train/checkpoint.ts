@@ -52,6 +52,9 @@ function canonical(value: unknown): unknown {
  *
  * @example
  * ```ts
+ * import { hyperRule } from "./hyperrule.ts";
+ * const rule = hyperRule(1_281_167);
+ * const groups = [[0, 1, 2], [3, 4]];
  * const h = await configHash({ seed: 1, rule, groups }); // same config -> same hash
  * ```
  */

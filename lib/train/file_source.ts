@@ -16,7 +16,9 @@ import type { FeatureSource } from "./trainer.ts";
 
 /** A {@linkcode FeatureSource} that holds an open file; `close` it when training is done. */
 export interface FileFeatureSource extends FeatureSource {
+  /** The .npy file the rows are read from. */
   path: string;
+  /** Closes the file; `gather` must not be called after it. */
   close(): void;
 }
 
@@ -41,9 +43,16 @@ export interface FileSourceOptions {
  *
  * @example
  * ```ts
+ * import { readSetLabels } from "../io/feature_set.ts";
+ * import { openNpy } from "../io/npy.ts";
+ * import { hyperRule } from "./hyperrule.ts";
+ * import { trainHead } from "./trainer.ts";
  * const source = npyFeatureSource(await openNpy("train/features.npy"));
+ * const labels = await readSetLabels("train", source.rows, source.path);
+ * const rule = hyperRule(labels.length);
  * try {
- *   await trainHead({ source, labels, numClasses: 1000, layout, rule, seed: 0 });
+ *   // layout null: a flat head (groupLayout(groups, 1000) for a group head)
+ *   await trainHead({ source, labels, numClasses: 1000, layout: null, rule, seed: 0 });
  * } finally {
  *   source.close();
  * }

@@ -459,9 +459,13 @@ function fillInputs(
  *
  * @example
  * ```ts
- * const step = await createOrtStep({ batch: 512, dim: 2048, numOutputs: 1000, layout: null, mixup: true });
- * step.xs[0].set(batch);
- * const [loss] = await step.run([{ labels, draw: mixupDraw(seed, t, 512, 0.1), lr: 0.003 }]);
+ * import { mixupDraw } from "./mixup.ts";
+ * const step = await createOrtStep({ batch: 4, dim: 8, numOutputs: 3, layout: null, mixup: true });
+ * step.xs[0].set(new Float32Array(4 * 8).fill(0.5)); // the B x D features of this step
+ * const labels = new Int32Array([0, 2, 1, 0]);
+ * const [seed, t] = [0, 0];
+ * const [loss] = await step.run([{ labels, draw: mixupDraw(seed, t, 4, 0.1), lr: 0.003 }]);
+ * await step.release();
  * ```
  */
 export async function createOrtStep(

@@ -28,7 +28,9 @@ export const DEFAULT_UNROLL = 4;
 
 /** Training features addressed by row index (in memory or a mapped file). */
 export interface FeatureSource {
+  /** Number of training rows N. */
   rows: number;
+  /** Feature dimension D (values per row). */
   cols: number;
   /**
    * Copies rows `indices[i]` into `out[i * cols ..]` (indices may repeat, in any order). `step`
@@ -54,14 +56,17 @@ export function gatherSource(m: Matrix): FeatureSource {
 
 /** Options of {@linkcode trainHead}. */
 export interface TrainOptions {
+  /** The training features. */
   source: FeatureSource;
   /** Class of each training row, in [0, numClasses). */
   labels: Int32Array;
+  /** C, the number of classes. */
   numClasses: number;
   /** Group layout for the group-softmax head; `null` trains a flat softmax head. */
   layout: GroupLayout | null;
   /** Schedule and hyperparameters (from `hyperRule`). */
   rule: HyperRule;
+  /** Seed of the batch order and the mixup draws; the same seed gives the same head. */
   seed: number;
   /** Intra-op threads for onnxruntime (default: all cores). */
   threads?: number;
@@ -83,12 +88,18 @@ export interface TrainOptions {
   unroll?: number;
   /** The training features file, named by the error when the loss or weights stop being finite. */
   featuresPath?: string;
+  /**
+   * The advice of that error (default "rescale them or lower the learning rate"); a task names
+   * its flag, e.g. "rescale them or lower --lr".
+   */
+  divergedHint?: string;
 }
 
 /** Result of {@linkcode trainHead}. */
 export interface TrainResult {
   /** O x D head weight (O = C flat, C + K group). */
   weight: Matrix;
+  /** Head bias, length O. */
   bias: Float32Array;
   /** Loss of the last step. */
   finalLoss: number;
@@ -148,8 +159,8 @@ function featuresName(opts: TrainOptions): string {
 function diverged(opts: TrainOptions, what: string): DataError {
   return new DataError(
     `Head training on ${featuresName(opts)} diverged: ${what} ` +
-      `(float32 overflow); the features are too large for this learning rate, rescale them or ` +
-      `lower --lr`,
+      `(float32 overflow); the features are too large for this learning rate, ` +
+      (opts.divergedHint ?? "rescale them or lower the learning rate"),
   );
 }
 
@@ -211,6 +222,12 @@ function checkFiniteState(
  *
  * @example
  * ```ts
+ * import { groupLayout } from "../groups.ts";
+ * import { readFeatureSet } from "../io/feature_set.ts";
+ * import { hyperRule } from "./hyperrule.ts";
+ * const { features, labels } = await readFeatureSet("data/features/bit-s-r101x1/imagenet_train");
+ * declare const groups: number[][]; // class ids per group, e.g. the paper's 8 super-classes
+ * const layout = groupLayout(groups, 1000);
  * const rule = hyperRule(labels.length);
  * const head = await trainHead({
  *   source: gatherSource(features), labels, numClasses: 1000, layout, rule, seed: 0,

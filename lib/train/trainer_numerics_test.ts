@@ -75,7 +75,11 @@ Deno.test("trainHead: without featuresPath the error names a file-backed source'
   const source: FeatureSource & { path: string } = { ...o.source, path: "/big/features.npy" };
   await assert.rejects(
     () => trainHead({ ...o, source }),
-    rejectsWith(["Head training on /big/features.npy diverged"]),
+    rejectsWith(["Head training on /big/features.npy diverged", /or lower the learning rate$/]),
+  );
+  await assert.rejects(
+    () => trainHead({ ...o, source, divergedHint: "rescale them or lower --lr" }),
+    rejectsWith([/learning rate, rescale them or lower --lr$/]),
   );
   // Large but trainable features are not refused: 1e3 with a small rate trains normally.
   const ok = await trainHead(options(1e3, 5, 1e-6));

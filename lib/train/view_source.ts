@@ -117,12 +117,14 @@ function firstNonFinite(data: Float32Array | Uint16Array): number {
  * Opens the training views of feature set `dir` (its meta.json must say `views` > 1 and
  * `views.npy` must be count*views x dim). Returns null when the set has no views (V = 1), so
  * callers fall back to features.npy. Files above `fileBytes` (default {@linkcode VIEW_FILE_BYTES})
- * stay on disk; `close` the source when training is done.
+ * stay on disk; `close` the source when training is done. A missing views.npy is a `DataError`
+ * ending with `o.hint` (default "extract the set's views again"; a task names its flag).
  */
 export async function openViewSource(
   dir: string,
   seed: number,
   fileBytes: number = VIEW_FILE_BYTES,
+  o: { hint?: string } = {},
 ): Promise<ViewSource | null> {
   const meta = await readFeatureMeta(dir);
   const views = typeof meta.views === "number" ? meta.views : 1;
@@ -136,7 +138,8 @@ export async function openViewSource(
     size = (await Deno.stat(path)).size;
   } catch {
     throw new DataError(
-      `${path} is missing but meta.json says views ${views}; rerun the extraction with --views`,
+      `${path} is missing but meta.json says views ${views}; ` +
+        (o.hint ?? "extract the set's views again"),
     );
   }
   const check = (dtype: NpyDtype, shape: number[]) => {

@@ -71,7 +71,13 @@ Deno.test("openViewSource: reads views.npy of a feature set; null without views;
     await writeFeatureSet(`${dir}/v`, { ...set, meta: { ...set.meta, views: V } });
     await assert.rejects(
       openViewSource(`${dir}/v`, 0),
-      (e: unknown) => e instanceof DataError && /views\.npy is missing/.test(e.message),
+      (e: unknown) =>
+        e instanceof DataError && /views\.npy is missing.*extract the set's views again$/
+          .test(e.message),
+    );
+    await assert.rejects(
+      openViewSource(`${dir}/v`, 0, undefined, { hint: "rerun with --views" }),
+      (e: unknown) => e instanceof DataError && /; rerun with --views$/.test(e.message),
     );
     const views = data(N * V * D, 3);
     await writeNpy(`${dir}/v/views.npy`, {

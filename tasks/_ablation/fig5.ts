@@ -165,8 +165,17 @@ export function classViews(
 export function classTable(
   entries: AblationEntry[],
   datasets: string[],
-  o: { perClass: number; total: number; demo: boolean },
+  o: {
+    perClass: number;
+    total: number;
+    demo: boolean;
+    /** The settings run (default both): the fixed-total sentence only when it ran. */
+    settings?: readonly ClassSetting[];
+  },
 ): Table {
+  const totalNote = o.settings && !o.settings.includes("fixed_total")
+    ? ""
+    : ` Fixed total: ${o.total} images, floor(${o.total} / C) per class (the paper: 35,000).`;
   return ablationTable({
     title: `MSP vs MOS as the number of classes C grows (Figures 2, 5, 9)${
       o.demo ? " (synthetic demo data)" : ""
@@ -175,8 +184,7 @@ export function classTable(
     entries,
     datasets,
     notes: [
-      `Fixed images per class: ${o.perClass} per class (the paper: 700). Fixed total: ` +
-      `${o.total} images, floor(${o.total} / C) per class (the paper: 35,000).`,
+      `Fixed images per class: ${o.perClass} per class (the paper: 700).${totalNote}`,
       "MOS groups: the taxonomy's 8 super-classes restricted to the sampled classes (K groups).",
       ...(o.demo ? [`SYNTHETIC DATA: ${DEMO_SUBTITLE}.`] : []),
     ],
@@ -196,6 +204,8 @@ export function writeClassFigures(
     demo: boolean;
     png: boolean;
     log: (m: string) => void;
+    /** Log-scaled x axis (class counts spanning 50..21,843); default linear. */
+    xLog?: boolean;
   },
 ): Promise<string[]> {
   return dir.commit(async (w) => {
@@ -207,6 +217,7 @@ export function writeClassFigures(
       metricOrder: [METRIC_LABELS.auroc, METRIC_LABELS.fpr95],
       legendTitle: "head (score)",
       subtitle: o.demo ? DEMO_SUBTITLE : undefined,
+      ...(o.xLog ? { xLog: true } : {}),
     };
     const figure = (name: string, spec: Record<string, unknown>) =>
       writeFigure(w, name, spec, { png: o.png, log: o.log });

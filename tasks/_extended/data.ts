@@ -58,6 +58,9 @@ async function hasLayerFiles(dirs: string[]): Promise<boolean> {
   return true;
 }
 
+/** How the split's errors name the ID-val size: by its flag. */
+const ID_VAL_LABEL = { label: "--id-val-count" };
+
 /** Reads the sets and draws the ID-val split of `protocol`. */
 export async function loadData(
   inputs: Inputs,
@@ -81,12 +84,13 @@ export async function loadData(
       id.features.rows,
       split.count ?? defaultIdValCount(id.features.rows),
       split.seed,
+      ID_VAL_LABEL,
     );
     valRows = s.val;
     testRows = s.test;
   } else {
     const n = train.features.rows;
-    valRows = splitIdRows(n, split.count ?? defaultIdValCount(n), split.seed).val;
+    valRows = splitIdRows(n, split.count ?? defaultIdValCount(n), split.seed, ID_VAL_LABEL).val;
   }
   const dirs = [inputs.train, inputs.id, ...inputs.ood.map((s) => s.dir)];
   if (inputs.oodVal) dirs.push(inputs.oodVal);

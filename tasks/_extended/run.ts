@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DataError } from "../../lib/errors.ts";
+import { DataError, UsageError } from "../../lib/errors.ts";
 import { type Detector, detectorByKey, type Params } from "../../lib/detectors/registry.ts";
 import { readHead } from "../../lib/io/head.ts";
 import { hashInputs } from "../../lib/io/manifest.ts";
@@ -34,12 +34,21 @@ export interface RunOptions {
   requested: boolean;
   methods: string[];
   force: boolean;
+  /**
+   * Heads already trained on `inputs.train` (one seed, `inputs.seed`), e.g. by the paper
+   * pipeline: used as they are instead of training a flat and a taxonomy head here.
+   */
+  heads?: { flat: string; group: string };
 }
 
 type Heads = Record<"flat" | "group", string[]>;
 
 /** Trains (or reuses) the heads each seed needs: a flat and/or a taxonomy group head. */
 async function trainHeads(out: string, o: RunOptions, seeds: number[]): Promise<Heads> {
+  if (o.heads) {
+    if (seeds.length !== 1) throw new UsageError("Given heads serve one seed; use --seeds 1");
+    return { flat: [o.heads.flat], group: [o.heads.group] };
+  }
   const heads: Heads = { flat: [], group: [] };
   const kinds = new Set(o.methods.map((m) => headKindOf(detectorByKey(m))));
   for (const s of seeds) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { NetworkError, STALLED, TIME_LIMIT } from "../../lib/download/http_download.ts";
+import { type NetworkError, STALLED, TIME_LIMIT } from "../../lib/download/http_download.ts";
 import { MosError, UsageError } from "../../lib/errors.ts";
 import type { NamedPath } from "../../lib/io/containment.ts";
 import { defineFlags, type FlagValues, numberFlag, optionalString } from "./cli.ts";

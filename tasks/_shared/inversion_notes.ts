@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parse } from "csv-parse/sync";
+import { parse } from "npm:csv-parse@7.0.3/sync";
 import { DETECTORS } from "../../lib/detectors/registry.ts";
 import { DataError } from "../../lib/errors.ts";
 import { type AurocRow, inversionNotes } from "../../lib/synthetic/mechanisms.ts";

@@ -7,7 +7,7 @@
 import { UsageError } from "../../lib/errors.ts";
 
 /** A set name and the path given for it. */
-export interface NamedPath {
+export interface NamedArg {
   name: string;
   path: string;
 }
@@ -24,7 +24,7 @@ export function parseNamedPath(
   what: string,
   example: string,
   defaultName?: string,
-): NamedPath {
+): NamedArg {
   const eq = raw.indexOf("=");
   if (eq === -1 && defaultName) return { name: defaultName, path: raw };
   const name = raw.slice(0, eq);
@@ -36,6 +36,25 @@ export function parseNamedPath(
     );
   }
   return { name, path };
+}
+
+/**
+ * `--id [NAME=]PATH` (NAME defaults to "id") and one or more `--ood NAME=PATH`, with distinct
+ * names. `what` ("DIR", "FILE") and `example` word the errors.
+ */
+export function parseIdAndOod(
+  idRaw: string,
+  oodRaws: readonly string[],
+  what: string,
+  example: string,
+): { id: NamedArg; ood: NamedArg[] } {
+  const id = parseNamedPath(idRaw, "id", what, example, "id");
+  if (oodRaws.length === 0) {
+    throw new UsageError(`--ood NAME=${what} is required (at least one OOD set)`);
+  }
+  const ood = oodRaws.map((raw) => parseNamedPath(raw, "ood", what, example));
+  assertUniqueNames([id.name, ...ood.map((o) => o.name)]);
+  return { id, ood };
 }
 
 /** Throws a UsageError naming the first name given twice. */

@@ -9,7 +9,8 @@
  */
 import type { OodGroups } from "../../lib/config/ood_groups.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
-import type { KlVariant } from "../../lib/scoring/score_sets.ts";
+import { defaultMethods, methodLabel } from "../../lib/detectors/registry.ts";
+import { type KlVariant, scoreNotes } from "../../lib/scoring/score_sets.ts";
 import type { HyperRuleOverrides } from "../../lib/train/hyperrule.ts";
 import {
   buildPaperTables,
@@ -37,6 +38,11 @@ export interface PaperPipelineOptions {
   force?: boolean;
   comparePaper?: boolean;
   paperMap?: Record<string, string>;
+  /**
+   * Groups of the group head: a label space's level 0 computed in code (e.g. ImageNet-21k's);
+   * default "taxonomy", the ImageNet-1k super-classes of the class table.
+   */
+  groups?: number[][];
   /** Near-OOD / far-OOD sets of the config: their averages in the tables. */
   oodGroups?: OodGroups;
   title?: string;
@@ -56,8 +62,10 @@ export async function runPaperPipeline(o: PaperPipelineOptions): Promise<PaperTa
 async function runStages(o: PaperPipelineOptions): Promise<PaperTablesOptions> {
   const out = o.dir.out;
   const heads = { flat: `${out}/heads/flat`, group: `${out}/heads/group` };
-  for (const [kind, groups] of [["flat", "flat"], ["group", "taxonomy"]] as const) {
-    o.log(`training the ${kind} head (${groups}) -> ${heads[kind]}`);
+  const taxonomy = o.groups ?? "taxonomy";
+  for (const [kind, groups] of [["flat", "flat"], ["group", taxonomy]] as const) {
+    const what = typeof groups === "string" ? groups : `${groups.length} groups`;
+    o.log(`training the ${kind} head (${what}) -> ${heads[kind]}`);
     const r = await runTrainStage({
       features: o.train,
       out: heads[kind],
@@ -83,31 +91,29 @@ async function runStages(o: PaperPipelineOptions): Promise<PaperTablesOptions> {
     threads: o.threads,
     force: o.force,
   };
-  o.log(`scoring MSP, ODIN, Mahalanobis, Energy, KL matching -> ${scoreDirs.flat}`);
+  // The paper's six methods, split by the head each one reads (registry order = Table 1's).
+  const methods = { flat: defaultMethods("flat", true), group: defaultMethods("group", true) };
+  o.log(`scoring ${methods.flat.map(methodLabel).join(", ")} -> ${scoreDirs.flat}`);
   const flat = await runScoreStage({
     ...common,
     head: heads.flat,
-    methods: ["msp", "odin", "mahalanobis", "energy", "kl"],
+    methods: methods.flat,
     out: scoreDirs.flat,
     onStep: (s) => o.log(`  ${s}`),
   });
   if (flat.skipped) o.log("  reused (manifest matches)");
-  o.log(`scoring MOS -> ${scoreDirs.group}`);
+  o.log(`scoring ${methods.group.map(methodLabel).join(", ")} -> ${scoreDirs.group}`);
   const group = await runScoreStage({
     ...common,
     head: heads.group,
-    methods: ["mos"],
+    methods: methods.group,
     out: scoreDirs.group,
     onStep: (s) => o.log(`  ${s}`),
   });
   if (group.skipped) o.log("  reused (manifest matches)");
-  const notes = [...(o.notes ?? [])];
-  const all = [...(flat.result?.notes ?? []), ...(group.result?.notes ?? [])];
-  if (all.length === 0) {
-    notes.push(
-      "odin: temperature 1000 without input perturbation (as the released code ran it)",
-    );
-  } else notes.push(...new Set(all));
+  // From the registry and the options alone: a reused score stage gets the same notes.
+  const scored = { ...common, methods: [...methods.flat, ...methods.group] };
+  const notes = [...(o.notes ?? []), ...new Set(scoreNotes(scored))];
   return {
     scoreDirs: [scoreDirs.flat, scoreDirs.group],
     flatHead: heads.flat,

@@ -31,6 +31,7 @@ import { intervalsTable } from "../../lib/tables/interval_tables.ts";
 import { renderCsv, renderMarkdown, type Table } from "../../lib/tables/render.ts";
 import { scoreDirsConvention } from "./metrics_convention_flag.ts";
 import { type StagedWriter, withResultDir } from "./result_dir.ts";
+import { INTERVALS_FLAG_WORDING } from "./interval_note.ts";
 
 /** Inputs of {@linkcode buildPaperTables}. */
 export interface PaperTablesOptions {
@@ -178,7 +179,12 @@ async function intervalsOf(
     }
     intervals.push(...parseIntervalsCsv(text, path));
   }
-  return intervalsTable(intervals, datasets, `Table 1 with bootstrap 95% intervals (%)${suffix}`);
+  return intervalsTable(
+    intervals,
+    datasets,
+    `Table 1 with bootstrap 95% intervals (%)${suffix}`,
+    INTERVALS_FLAG_WORDING,
+  );
 }
 
 /**

@@ -9,7 +9,7 @@
 import { DataError } from "../../lib/errors.ts";
 import { buildReport, type Report } from "../../lib/report/build.ts";
 import { isToolkitReport } from "../../lib/report/page.ts";
-import { REPORT_FILE } from "../../lib/report/scan.ts";
+import { REPORT_FILE, type ScanLabels } from "../../lib/report/scan.ts";
 import type { ResultDir } from "./result_dir.ts";
 
 /**
@@ -47,13 +47,15 @@ export async function assertReplaceableReport(out: string): Promise<void> {
 /**
  * Builds the report of `dir.out` and commits it as `report.html`. Returns the report and the
  * path it was written to; every warning (a file left out of the page) is passed to `warn`.
+ * `labels` name the directory in errors (e.g. `deno task report`'s `--results`).
  */
 export async function writeReport(
   dir: ResultDir,
   warn: (message: string) => void,
+  labels?: ScanLabels,
 ): Promise<{ path: string; report: Report }> {
   await assertReplaceableReport(dir.out);
-  const report = await buildReport(dir.out);
+  const report = await buildReport(dir.out, { labels });
   for (const w of report.warnings) warn(w);
   const [path] = await dir.commit(async (w) => {
     await w.text(REPORT_FILE, report.html);

@@ -53,6 +53,9 @@ export interface ResultDirOptions {
  *
  * @example
  * ```ts
+ * import { renderCsv, type Table } from "../../lib/tables/render.ts";
+ * declare const table1: Table, table3: Table;
+ * const [csv1, csv3] = [renderCsv(table1), renderCsv(table3)];
  * await withResultDir("results/t", { purpose: "tables" }, async (dir) => {
  *   await dir.commit(async (w) => {
  *     await w.text("table3.csv", csv3);

@@ -16,11 +16,13 @@ import { runStage } from "../../lib/io/stage.ts";
 import { assertFitsInMemory } from "../../lib/memory_budget.ts";
 import { scoreMapIntervals } from "../../lib/metrics/bootstrap.ts";
 import type { FprConvention } from "../../lib/metrics/fpr95.ts";
+import { detectorByKey, needsOf } from "../../lib/detectors/registry.ts";
 import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.ts";
 import {
   checkEvaluatedSets,
   type KlVariant,
   type NamedSet,
+  overridesFor,
   type ScoreResult,
   scoreSets,
 } from "../../lib/scoring/score_sets.ts";
@@ -37,6 +39,8 @@ export interface ScoreStageOptions {
   odinTemperature: number;
   out: string;
   threads?: number;
+  /** MiB bound of KL's template blocks and Mahalanobis's class-mean blocks (memory, not results). */
+  blockMb?: number;
   force?: boolean;
   onStep?: (message: string) => void;
   /** Bootstrap 95% intervals into metrics_ci.csv (resamples, seed). */
@@ -73,8 +77,8 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
     odin_temperature: o.odinTemperature,
     ...(o.ci ? { ci: o.ci } : {}),
   };
-  const usesTrain = o.methods.includes("mahalanobis") ||
-    (o.methods.includes("kl") && o.klVariant === "clean");
+  // From the registry: which requested methods stream training features (KL by its variant).
+  const usesTrain = o.methods.some((m) => trainNeeded(o, m));
   const inputs: Record<string, string> = { head: o.head, [`id:${o.id.name}`]: o.id.dir };
   for (const s of o.ood) inputs[`ood:${s.name}`] = s.dir;
   if (usesTrain && o.train) inputs.train = o.train;
@@ -104,12 +108,13 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
           ood,
           methods: o.methods,
           train: train
-            ? { dir: train.dir, source: train.features, labels: train.labels }
+            ? { dir: train.dir, source: train.features, labels: train.labels, label: "--train" }
             : undefined,
           klVariant: o.klVariant,
           fprConvention: o.fprConvention,
           odinTemperature: o.odinTemperature,
           threads: o.threads,
+          blockMb: o.blockMb,
         }, o.onStep),
       write: (w, result) => writeScoreFiles(w.path, result!, o),
     });
@@ -117,6 +122,11 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
   } finally {
     train?.close();
   }
+}
+
+/** Whether method `m` streams training features under the stage's options (registry needs). */
+function trainNeeded(o: ScoreStageOptions, m: string): boolean {
+  return needsOf(detectorByKey(m), overridesFor({ klVariant: o.klVariant }, m)).train === true;
 }
 
 /** Reads one evaluated set, which must come from the head's backbone. */
@@ -139,10 +149,14 @@ async function readScoredSet(
 /** Refuses methods whose data is missing: --train for Mahalanobis / clean KL, ID labels for KL. */
 function checkScoreNeeds(o: ScoreStageOptions, usesTrain: boolean, id: NamedSet): void {
   if (usesTrain && !o.train) {
+    const other = o.methods.find((m) => m !== "mahalanobis" && m !== "kl" && trainNeeded(o, m));
     throw new UsageError(
       o.methods.includes("mahalanobis")
         ? "--methods mahalanobis needs --train DIR (class means and covariance come from the " +
           "training features); add --train or drop mahalanobis"
+        : other
+        ? `--methods ${other} needs --train DIR (it fits on the training features); add --train ` +
+          `or drop ${other}`
         : "--kl-variant clean needs --train DIR (templates come from a held-out ID split)",
     );
   }

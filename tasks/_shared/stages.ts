@@ -96,7 +96,9 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
   try {
     const plan = await planTraining(o, src.set);
     // Augmented views (extract --views V): one seeded view per example per step.
-    viewSrc = await openViewSource(o.features, o.seed, FILE_SOURCE_BYTES);
+    viewSrc = await openViewSource(o.features, o.seed, FILE_SOURCE_BYTES, {
+      hint: "rerun the extraction with --views",
+    });
     const views = viewSrc ? viewSrc.views : 1;
     const config = {
       kind: plan.groups ? "group" : "flat",
@@ -232,6 +234,7 @@ async function trainAndEvaluate(
   const result = await trainHead({
     source: viewSrc ?? src.fileSource ?? gatherSource(set.features),
     featuresPath: viewSrc ? `${o.features}/views.npy` : src.fPath,
+    divergedHint: "rescale them or lower --lr",
     labels: set.labels,
     numClasses: C,
     layout,

@@ -34,8 +34,23 @@ export interface SyntheticSets {
   reused: boolean;
 }
 
-/** Options: generator options (minus the class table, always the real ImageNet-1k one). */
-export type SyntheticSetOptions = Omit<BenchmarkOptions, "classes" | "groups" | "groupNames">;
+/**
+ * A label space other than ImageNet-1k, as its level-0 partition (e.g. `loadLabelSpace
+ * ("imagenet21k")`'s `level0Groups` and `level0Names`); `id` names it in the manifest.
+ */
+export interface SyntheticLabelSpace {
+  id: string;
+  groups: number[][];
+  names: string[];
+}
+
+/**
+ * Options: generator options, minus the class table: the real ImageNet-1k one unless
+ * `labelSpace` is given.
+ */
+export type SyntheticSetOptions =
+  & Omit<BenchmarkOptions, "classes" | "groups" | "groupNames">
+  & { labelSpace?: SyntheticLabelSpace };
 
 /** Extra files beside the features. */
 export interface SyntheticExtras {
@@ -63,10 +78,13 @@ export async function writeSyntheticSets(
   options: SyntheticSetOptions,
   extras: SyntheticExtras = {},
 ): Promise<SyntheticSets> {
+  const { labelSpace, ...generator } = options;
+  // Without a label space the config is the ImageNet-1k one it always was (manifests still match).
   const config = {
     version: BENCHMARK_VERSION,
     scale: "3 * sqrt(2048 / dim)",
-    ...options,
+    ...generator,
+    ...(labelSpace ? { label_space: labelSpace.id, groups: labelSpace.groups } : {}),
     ...(extras.layers ? { layers: LAYERS_VERSION } : {}),
   };
   const dirs: SyntheticSets = {
@@ -103,7 +121,7 @@ export async function writeSyntheticSets(
       return { ood, description: bench.description, bench };
     },
     write: async (w, r) => {
-      await writeSets(w, r.bench!, options.seed);
+      await writeSets(w, r.bench!, options.seed, numClassesOf(r.bench!));
       await writeJsonAtomic(`${w.path}/sets.json`, { ood: r.ood });
       if (extras.layers) await writeLayers(w, r.bench!, options.seed, extras.layers.threads);
     },
@@ -114,7 +132,11 @@ export async function writeSyntheticSets(
 
 /** The benchmark with its features scaled by demoFeatureScale. */
 async function generateScaled(options: SyntheticSetOptions): Promise<Benchmark> {
-  const bench = generateBenchmark({ ...options, classes: await readClassTable() });
+  const { labelSpace, ...generator } = options;
+  const space = labelSpace
+    ? { groups: labelSpace.groups, groupNames: labelSpace.names }
+    : { classes: await readClassTable() };
+  const bench = generateBenchmark({ ...generator, ...space });
   // A linear head's effective step grows with |x|^2: this scale lets the unmodified HyperRule
   // learning rate (0.003) train the demo's heads to realistic confidence (see demoFeatureScale).
   const scale = demoFeatureScale(bench.dim);
@@ -125,12 +147,22 @@ async function generateScaled(options: SyntheticSetOptions): Promise<Benchmark> 
   return bench;
 }
 
+/** Number of classes of the benchmark's label space. */
+function numClassesOf(bench: Benchmark): number {
+  return bench.groups.reduce((n, g) => n + g.length, 0);
+}
+
 function splitsOf(bench: Benchmark): Benchmark["train"][] {
   return [bench.train, bench.val, ...bench.ood, ...(bench.oodVal ? [bench.oodVal] : [])];
 }
 
 /** Stages every split as a feature set, the README and sets.json. */
-async function writeSets(w: StagedWriter, bench: Benchmark, seed: number): Promise<void> {
+async function writeSets(
+  w: StagedWriter,
+  bench: Benchmark,
+  seed: number,
+  numClasses: number,
+): Promise<void> {
   const preprocess = `synthetic benchmark v${BENCHMARK_VERSION}, seed ${seed}`;
   const write = (name: string, split: Benchmark["train"], dataset: string) =>
     writeFeatureSet(`${w.path}/${name}`, {
@@ -138,7 +170,7 @@ async function writeSets(w: StagedWriter, bench: Benchmark, seed: number): Promi
         dataset,
         backbone: BACKBONE,
         preprocess,
-        num_classes: 1000,
+        num_classes: numClasses,
         description: split.description,
       },
       features: split.features,
