@@ -560,3 +560,23 @@ Deno.test("crash: temp files of a killed writer are removed by the next run", as
     }
   });
 });
+
+Deno.test("crash: a checkpoint left beside a committed head (kill after the commit) is removed by the rerun", async () => {
+  await withTempDir(async (root) => {
+    const fx = await writeFixture(`${root}/features`);
+    const out = `${root}/head`;
+    const args = ["--features", fx.train, "--out", out, "--steps", "300"];
+    await ok("train_head.ts", args);
+    const files = ["weight.npy", "bias.npy", "head.json", "manifest.json"];
+    const before = await Promise.all(files.map((f) => Deno.readFile(`${out}/${f}`)));
+    // The state a SIGKILL between the commit and the checkpoint's removal leaves behind.
+    await Deno.mkdir(`${out}/.checkpoint`);
+    await Deno.writeTextFile(`${out}/.checkpoint/checkpoint.json`, "{}");
+    await Deno.writeFile(`${out}/.checkpoint/checkpoint.bin`, new Uint8Array(16));
+    const r = await ok("train_head.ts", args);
+    assert.match(r.stderr + r.stdout, /up to date|reused/);
+    assert.equal(await exists(`${out}/.checkpoint`), false, "the stale checkpoint is still there");
+    const after = await Promise.all(files.map((f) => Deno.readFile(`${out}/${f}`)));
+    files.forEach((f, i) => assert.deepEqual(after[i], before[i], `${f} changed on reuse`));
+  });
+});

@@ -110,6 +110,8 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
     };
     const inputs: Record<string, string> = { features: o.features };
     if (o.val) inputs.val = o.val;
+    const removeCheckpoint = () =>
+      Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {});
     const run = await runStage({
       dir: o.out,
       stage: "train_head",
@@ -121,6 +123,8 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
       force: o.force,
       markers: ["head.json"],
       reuse: async () => {
+        // A kill between the commit and `committed` leaves the checkpoint of a finished run.
+        await removeCheckpoint();
         const head = await readHead(o.out);
         const acc = head.info.train?.val_accuracy;
         return { head, valAccuracy: typeof acc === "number" ? acc : null };
@@ -128,7 +132,7 @@ export async function runTrainStage(o: TrainStageOptions): Promise<TrainStageRes
       // The checkpoint never resumes other features (same shape and labels).
       compute: (ctx) => trainAndEvaluate(o, src, plan, viewSrc, ctx.inputs.features),
       write: (w, r) => writeHead(w.path, r.head),
-      committed: () => Deno.remove(`${o.out}/.checkpoint`, { recursive: true }).catch(() => {}),
+      committed: removeCheckpoint,
     });
     if (!run.reused) run.result.head.dir = o.out;
     return { ...run.result, skipped: run.reused };
