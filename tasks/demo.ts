@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DIM_FLAG, THREADS_FLAG } from "./_shared/common_flags.ts";
 import { renderTerminal, TERMINAL_WIDTH, wrapText } from "../lib/tables/terminal.ts";
 import { defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 import { runPaperPipeline } from "./_shared/paper_pipeline.ts";
@@ -34,14 +35,7 @@ export const SPEC = defineTask({
       default: 2000,
       help: "N   training steps per head (HyperRule schedule rescaled; the full rule is 10000)",
     },
-    dim: {
-      type: "number",
-      min: 2,
-      integer: true,
-      max: 65536,
-      default: 256,
-      help: "D   feature dimension",
-    },
+    dim: DIM_FLAG,
     "train-per-class": {
       type: "number",
       min: 1,
@@ -49,12 +43,7 @@ export const SPEC = defineTask({
       default: 30,
       help: "N   training samples per class",
     },
-    threads: {
-      type: "number",
-      min: 1,
-      integer: true,
-      help: "N   onnxruntime threads (default: all cores)",
-    },
+    threads: THREADS_FLAG,
     config: {
       type: "string",
       help: "FILE  near-OOD / far-OOD groups of the OOD sets (default: experiments/demo.yaml)",

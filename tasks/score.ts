@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { THREADS_FLAG } from "./_shared/common_flags.ts";
 import { DEFAULT_KL_BLOCK_MB } from "../lib/ort/kl_kernel.ts";
 import { DEFAULT_MAHALANOBIS_BLOCK_MB } from "../lib/ort/mahalanobis_kernel.ts";
 import { readHead } from "../lib/io/head.ts";
@@ -73,12 +74,7 @@ export const SPEC = defineTask({
       help: "T   ODIN temperature",
     },
     out: { type: "string", default: "results/score", help: "DIR   output directory" },
-    threads: {
-      type: "number",
-      min: 1,
-      integer: true,
-      help: "N   onnxruntime threads (default: all cores)",
-    },
+    threads: THREADS_FLAG,
     "block-mb": {
       type: "number",
       min: 1,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { THREADS_FLAG } from "./_shared/common_flags.ts";
 import { DataError } from "../lib/errors.ts";
 import type { NamedPath } from "../lib/io/containment.ts";
 import { parsePaperExperiment } from "../lib/config/paper_experiment.ts";
@@ -32,12 +33,7 @@ export const SPEC = defineTask({
     out: { type: "string", help: "DIR   output directory (default: the config's out)" },
     table: { type: "string", default: "1", help: "1|3   which table to print" },
     "no-compare": { type: "boolean", help: "do not put the paper's numbers beside ours" },
-    threads: {
-      type: "number",
-      min: 1,
-      integer: true,
-      help: "N   onnxruntime threads (default: all cores)",
-    },
+    threads: THREADS_FLAG,
     force: { type: "boolean", help: "recompute every stage" },
   },
   notes: [

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { THREADS_FLAG } from "./_shared/common_flags.ts";
 import { UsageError } from "../lib/errors.ts";
 import { defineTask, type FlagValuesOf, runTask } from "./_shared/cli.ts";
 import { runTrainStage } from "./_shared/stages.ts";
@@ -67,12 +68,7 @@ export const SPEC = defineTask({
       integer: true,
       help: "C   label-space size (default: meta or max label+1)",
     },
-    threads: {
-      type: "number",
-      min: 1,
-      integer: true,
-      help: "N   onnxruntime threads (default: all cores)",
-    },
+    threads: THREADS_FLAG,
     force: { type: "boolean", help: "retrain even when manifest.json matches" },
   },
   notes: [

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { THREADS_FLAG } from "../_shared/common_flags.ts";
 import {
   type AblationConfigs,
   type AblationKind,
@@ -59,12 +60,7 @@ export function commonFlags(configDefault: string) {
       help: "N   --demo: synthetic training samples per class (default: the config's)",
     },
     png: { type: "boolean", help: "also write a PNG beside every SVG figure" },
-    threads: {
-      type: "number",
-      min: 1,
-      integer: true,
-      help: "N   onnxruntime threads (default: all cores)",
-    },
+    threads: THREADS_FLAG,
     force: { type: "boolean", help: "retrain and rescore every head" },
   });
 }

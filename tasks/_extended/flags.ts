@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { THREADS_FLAG } from "../_shared/common_flags.ts";
 import { defineFlags, type FlagValuesOf } from "../_shared/cli.ts";
 import { metricsConventionFlags } from "../_shared/metrics_convention_flag.ts";
 
@@ -107,12 +108,7 @@ export const EXTENDED_FLAGS = defineFlags({
     integer: true,
     help: "N   demo rows per OOD set",
   },
-  threads: {
-    type: "number",
-    min: 1,
-    integer: true,
-    help: "N   onnxruntime threads (default: all cores)",
-  },
+  threads: THREADS_FLAG,
   force: { type: "boolean", help: "recompute every stage" },
 });
 

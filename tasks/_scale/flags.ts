@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { DIM_FLAG, THREADS_FLAG } from "../_shared/common_flags.ts";
 import { defineFlags } from "../_shared/cli.ts";
 
 /** Flags of `deno task scale-demo`. */
@@ -32,14 +33,7 @@ export const SCALE_FLAGS = defineFlags({
     help: "X   peak learning rate (10x the HyperRule's 0.003: in 300 steps the rule's rate " +
       "leaves a 21,843-way head near chance, 0.4% ID accuracy here; 0.03 reaches 4%, 0.3 diverges)",
   },
-  dim: {
-    type: "number",
-    min: 2,
-    integer: true,
-    max: 65536,
-    default: 256,
-    help: "D   feature dimension",
-  },
+  dim: DIM_FLAG,
   "train-per-class": {
     type: "number",
     min: 1,
@@ -76,11 +70,6 @@ export const SCALE_FLAGS = defineFlags({
     type: "boolean",
     help: "score the paper's six methods only (not the post-hoc detectors)",
   },
-  threads: {
-    type: "number",
-    min: 1,
-    integer: true,
-    help: "N   onnxruntime threads (default: all cores)",
-  },
+  threads: THREADS_FLAG,
   force: { type: "boolean", help: "recompute every stage" },
 });
