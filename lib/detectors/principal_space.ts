@@ -143,7 +143,12 @@ export async function fitPrincipalSpace(
 export function residualBasis(space: PrincipalSpace, dim: number): Matrix {
   const d = space.origin.length;
   if (!Number.isInteger(dim) || dim < 0 || dim >= d) {
-    throw new RangeError(`Principal dimension must be an integer in [0, ${d}), got ${dim}`);
+    // A hyperparameter (ViM's and Residual's `dim`), so bad input, not a programming error: the
+    // OpenOOD defaults (ViM 256, Residual 512) exceed small feature dimensions.
+    throw new DataError(
+      `principal dimension ${dim} must be an integer from 0 to ${d - 1} (below the feature ` +
+        `dimension ${d}); give a smaller dim hyperparameter for ${d}-d features`,
+    );
   }
   const r = d - dim;
   const ns = new Float32Array(d * r);

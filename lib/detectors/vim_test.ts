@@ -1,3 +1,5 @@
+import assert from "node:assert/strict";
+import { DataError } from "../errors.ts";
 import { matrix } from "../matrix.ts";
 import { matrixSource } from "../ort/linear.ts";
 import { assertClose } from "../../tests/assert_close.ts";
@@ -134,5 +136,18 @@ Deno.test("residual / vim hand-worked: origin (1, 0), principal axis e1, residua
     await vim(vm, matrix(1, 2, new Float32Array([5, 2])), matrix(1, 1, new Float32Array([4]))),
     [4],
     { atol: 1e-6, reason: "float32" },
+  );
+});
+
+Deno.test("ViM: a principal dimension at or above D is a DataError naming both", async () => {
+  const d = 6;
+  const head = randomHead(41, 3, d);
+  const train = randomMatrix(42, 40, d);
+  await assert.rejects(
+    fitVim(matrixSource(train), head, d),
+    (e: unknown) =>
+      e instanceof DataError &&
+      /principal dimension 6 must be an integer from 0 to 5 \(below the feature dimension 6\)/
+        .test(e.message),
   );
 });
