@@ -6,7 +6,7 @@
  * @module
  */
 import { DataError } from "./errors.ts";
-import { quoteValue } from "./io/quote.ts";
+import { quoteValue } from "./quote.ts";
 import type { Matrix } from "./matrix.ts";
 
 /** Precomputed index tables for a grouping of C classes. */

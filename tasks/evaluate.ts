@@ -9,7 +9,7 @@
 import { type NamedArg, parseIdAndOod } from "./_shared/named_paths.ts";
 import { UsageError } from "../lib/errors.ts";
 import { assertOutsideInputs, type NamedPath } from "../lib/io/containment.ts";
-import { intervalsCsv, metricsJson } from "../lib/io/score_files.ts";
+import { intervalsCsv, metricsJson } from "../lib/scoring/score_files.ts";
 import { metricsCsv } from "../lib/metrics/metric_row.ts";
 import { readScoreVector } from "../lib/io/score_vector.ts";
 import { type IntervalRow, scoreMapIntervals } from "../lib/metrics/bootstrap.ts";

@@ -10,7 +10,7 @@ import { DEFAULT_MAHALANOBIS_BLOCK_MB } from "../lib/ort/mahalanobis_kernel.ts";
 import { readHead } from "../lib/io/head.ts";
 import { labelRangeWarnings } from "../lib/extract/label_range.ts";
 import { type NamedArg, parseIdAndOod } from "./_shared/named_paths.ts";
-import { parseIntervalsCsv } from "../lib/io/score_files.ts";
+import { parseIntervalsCsv } from "../lib/scoring/score_files.ts";
 import { intervalsByRow } from "../lib/tables/interval_tables.ts";
 import { renderTerminal } from "../lib/tables/terminal.ts";
 import {

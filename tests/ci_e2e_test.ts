@@ -3,7 +3,7 @@
  * seed; tables --ci renders them; tables --ci without them is one clear error.
  */
 import assert from "node:assert/strict";
-import { parseIntervalsCsv } from "../lib/io/score_files.ts";
+import { parseIntervalsCsv } from "../lib/scoring/score_files.ts";
 import { parseMetricsCsv } from "../lib/metrics/metric_row.ts";
 import { runTask, withTempDir, writeFixture } from "./cli_helpers.ts";
 

@@ -327,3 +327,73 @@ Deno.test("layering: lib/ messages describe the data and never name a CLI flag",
   // Tasks add the flag names: a lib function takes a label (default: a noun for the data).
   assert.deepEqual(bad, []);
 });
+
+/** The unit of the folder picture: a folder of lib/ (`lib/io`) or a file directly in lib/. */
+function libUnit(path: string): string {
+  const parts = path.split("/");
+  return parts.length > 2 ? `${parts[0]}/${parts[1]}` : path;
+}
+
+/** Units on a cycle of `edges` (Tarjan's strongly connected components of size > 1). */
+function cyclicUnits(edges: Map<string, Set<string>>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string) => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const scc: string[] = [];
+      for (let w = stack.pop()!;; w = stack.pop()!) {
+        onStack.delete(w);
+        scc.push(w);
+        if (w === v) break;
+      }
+      if (scc.length > 1) out.push(scc.sort());
+    }
+  };
+  for (const v of edges.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
+Deno.test("layering: the finder of import cycles finds them", () => {
+  const edges = new Map([["a", new Set(["b"])], ["b", new Set(["c"])], ["c", new Set(["a"])], [
+    "d",
+    new Set(["a"]),
+  ]]);
+  assert.deepEqual(cyclicUnits(edges), [["a", "b", "c"]]);
+});
+
+Deno.test("layering: the folders of lib/ import each other without a cycle", async () => {
+  const edges = new Map<string, Set<string>>();
+  const example = new Map<string, string>();
+  for (const f of await tsFiles("lib")) {
+    if (f.endsWith("_test.ts") || f.endsWith("/test_util.ts") || f.endsWith("/test_fixture.ts")) {
+      continue;
+    }
+    for (const spec of importSpecifiers(await Deno.readTextFile(`${REPO_ROOT}/${f}`))) {
+      const target = resolveRelative(f, spec);
+      if (target === null || !target.startsWith("lib/")) continue;
+      const [a, b] = [libUnit(f), libUnit(target)];
+      if (a === b) continue;
+      if (!edges.has(a)) edges.set(a, new Set());
+      edges.get(a)!.add(b);
+      example.set(`${a} ${b}`, `${f} -> ${target}`);
+    }
+  }
+  const cycles = cyclicUnits(edges).map((scc) =>
+    scc.flatMap((a) => scc.filter((b) => edges.get(a)?.has(b)).map((b) => example.get(`${a} ${b}`)))
+      .join("; ")
+  );
+  assert.deepEqual(cycles, [], "each folder of lib/ should only import folders below it");
+});

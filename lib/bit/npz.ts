@@ -8,7 +8,7 @@
 import { type UnzipFileInfo, unzipSync, zipSync } from "npm:fflate@0.8.3";
 import { DataError } from "../errors.ts";
 import { encodeNpy, type NpyArray, parseNpy } from "../io/npy.ts";
-import { oneLine, quoteValue } from "../io/quote.ts";
+import { oneLine, quoteValue } from "../quote.ts";
 import { assertFitsInMemory } from "../memory_budget.ts";
 
 /**

@@ -25,7 +25,7 @@ import {
   layerScores,
   type LayerStatistics,
   MAHALANOBIS_LAYERS,
-} from "../scoring/multilayer_mahalanobis.ts";
+} from "./multilayer_mahalanobis.ts";
 import type { DetectorHead } from "./common.ts";
 import { defineDetector, type LayerSet, need } from "./detector.ts";
 

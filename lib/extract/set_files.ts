@@ -21,7 +21,7 @@
  */
 import { DataError } from "../errors.ts";
 import { commitStaging } from "../io/staging.ts";
-import { quoteValue } from "../io/quote.ts";
+import { quoteValue } from "../quote.ts";
 
 /** Files every extract / merge-shards result holds besides its output arrays. */
 export const FIXED_FILES: readonly string[] = Object.freeze([

@@ -8,7 +8,8 @@ import { accuracyChartSpec, combineSpecs, groupedBarsSpec } from "./grouped_bars
 import { linePanelsSpec, type LinePoint } from "./line_panels.ts";
 import { othersBarsSpec } from "./others_bars.ts";
 import { renderSvg, svgToPng } from "./render.ts";
-import { rocCurvesSpec, rocPoints } from "./roc_curves.ts";
+import { rocPoints } from "../metrics/roc.ts";
+import { rocCurvesSpec } from "./roc_curves.ts";
 import { inspectSvg } from "./svg_inspect.ts";
 import { createRng } from "../random.ts";
 

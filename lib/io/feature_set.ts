@@ -26,7 +26,7 @@ import {
   toFloat32,
   writeNpy,
 } from "./npy.ts";
-import { quoteValue } from "./quote.ts";
+import { quoteValue } from "../quote.ts";
 
 /** Names whose presence shows a writer of this toolkit at work (or interrupted) in a set. */
 const WRITER_TRACES = ["manifest.json", ".lock", ".parts"];

@@ -11,7 +11,7 @@ import type { Matrix } from "../matrix.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { readJsonFile } from "./json_file.ts";
 import { type NpyArray, readNpy, readNpyHeader, toFloat32, writeNpy } from "./npy.ts";
-import { quoteValue } from "./quote.ts";
+import { quoteValue } from "../quote.ts";
 
 /** Contents of `head.json`. Unknown keys from other tools are kept. */
 export interface HeadInfo {

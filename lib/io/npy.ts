@@ -17,7 +17,7 @@
 import { DataError } from "../errors.ts";
 import { assertFitsInMemory } from "../memory_budget.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { oneLine, quoteValue } from "./quote.ts";
+import { oneLine, quoteValue } from "../quote.ts";
 
 /** The element types the toolkit reads and writes. */
 export type NpyDtype = "<f4" | "<f2" | "<i4" | "<i8";

@@ -21,4 +21,4 @@ export * from "./convention.ts";
 export * from "./evaluate.ts";
 export * from "./bootstrap.ts";
 export * from "./metric_row.ts";
-export { type RocCurve, rocFromCurve, rocPoints } from "../figures/roc_curves.ts";
+export * from "./roc.ts";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type RocCurve, rocFromCurve } from "../figures/roc_curves.ts";
+import { type RocCurve, rocFromCurve } from "../metrics/roc.ts";
 import { aurocFromCurve, type ScoreCurve, scoreCurve, type Scores } from "../metrics/auroc.ts";
 
 /** A precision-recall curve as fractions in [0, 1]; recall non-decreasing. */

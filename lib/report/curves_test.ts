@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/assert_close.ts";
-import { rocPoints } from "../figures/roc_curves.ts";
+import { rocPoints } from "../metrics/roc.ts";
 import { createRng } from "../random.ts";
 import {
   curvesOf,

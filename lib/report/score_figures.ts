@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { RocCurve } from "../figures/roc_curves.ts";
+import type { RocCurve } from "../metrics/roc.ts";
 import { baseConfig, seriesColors, VEGA_LITE_SCHEMA, type VegaLiteSpec } from "../figures/style.ts";
 import { formatNumber } from "../tables/render.ts";
 import { type Histogram, keepCorners, type PrCurve } from "./curves.ts";

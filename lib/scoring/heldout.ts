@@ -29,7 +29,7 @@ import type { RowSource } from "../row_source.ts";
 import { auroc } from "../metrics/auroc.ts";
 import type { Scores } from "../metrics/auroc.ts";
 import { createRng, shuffle } from "../random.ts";
-import { checkFiniteScores, type NumericSite, withSite } from "./numerics.ts";
+import { checkFiniteScores, type NumericSite, withSite } from "../numerics.ts";
 
 /** ID-val size OpenOOD v1.5 uses for ImageNet-1k (of its 50,000 val images). */
 export const OPENOOD_ID_VAL_COUNT = 5000;

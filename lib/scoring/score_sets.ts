@@ -37,7 +37,7 @@ import {
   type Params,
   type Protocol,
 } from "../detectors/registry.ts";
-import { checkFiniteLogits, checkFiniteScores, withSite } from "./numerics.ts";
+import { checkFiniteLogits, checkFiniteScores, withSite } from "../numerics.ts";
 
 export type { KlVariant };
 

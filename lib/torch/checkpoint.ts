@@ -17,7 +17,7 @@
  */
 import { type UnzipFileInfo, unzipSync } from "npm:fflate@0.8.3";
 import { DataError } from "../errors.ts";
-import { quoteValue } from "../io/quote.ts";
+import { quoteValue } from "../quote.ts";
 import { assertFitsInMemory } from "../memory_budget.ts";
 import { type PickleCallable, unpickle } from "./unpickle.ts";
 import { makeTensor, STORAGE_TYPES, type TorchStorage, type TorchStorageType } from "./tensor.ts";

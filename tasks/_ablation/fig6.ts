@@ -15,7 +15,8 @@ import {
   groupedBarsSpec,
 } from "../../lib/figures/grouped_bars.ts";
 import { othersBarsSpec } from "../../lib/figures/others_bars.ts";
-import { rocCurvesSpec, rocPoints, type RocSeries } from "../../lib/figures/roc_curves.ts";
+import { rocPoints } from "../../lib/metrics/roc.ts";
+import { rocCurvesSpec, type RocSeries } from "../../lib/figures/roc_curves.ts";
 import { FLAT_LABEL, GROUP_LABEL, groupLabel } from "../../lib/figures/style.ts";
 import { type Grouping, TAXONOMY_LEVELS } from "../../lib/grouping/taxonomy_levels.ts";
 import { readNpy } from "../../lib/io/npy.ts";

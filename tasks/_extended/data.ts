@@ -19,7 +19,7 @@ import {
   selectRows,
   splitIdRows,
 } from "../../lib/scoring/heldout.ts";
-import { MAHALANOBIS_LAYERS } from "../../lib/scoring/multilayer_mahalanobis.ts";
+import { MAHALANOBIS_LAYERS } from "../../lib/detectors/multilayer_mahalanobis.ts";
 import type { Inputs, Protocol } from "./inputs.ts";
 
 /** What one evaluated set carries into a detector. */

@@ -9,7 +9,7 @@ import type { LayerSet } from "../../lib/detectors/registry.ts";
 import { DataError } from "../../lib/errors.ts";
 import { type NpyReader, openNpy } from "../../lib/io/npy.ts";
 import { excludeRows, gatherRows } from "../../lib/scoring/heldout.ts";
-import { MAHALANOBIS_LAYERS } from "../../lib/scoring/multilayer_mahalanobis.ts";
+import { MAHALANOBIS_LAYERS } from "../../lib/detectors/multilayer_mahalanobis.ts";
 import type { Loaded } from "./data.ts";
 import type { Inputs, Protocol } from "./inputs.ts";
 

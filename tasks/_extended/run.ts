@@ -9,7 +9,7 @@ import { DataError, UsageError } from "../../lib/errors.ts";
 import { type Detector, detectorByKey, type Params } from "../../lib/detectors/registry.ts";
 import { readHead } from "../../lib/io/head.ts";
 import { hashInputs } from "../../lib/io/manifest.ts";
-import { MAHALANOBIS_LAYERS } from "../../lib/scoring/multilayer_mahalanobis.ts";
+import { MAHALANOBIS_LAYERS } from "../../lib/detectors/multilayer_mahalanobis.ts";
 import { type Table, TEST_TIME_NOTE } from "../../lib/tables/render.ts";
 import type { ResultDir } from "../_shared/result_dir.ts";
 import { runTrainStage } from "../_shared/stages.ts";

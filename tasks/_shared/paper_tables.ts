@@ -8,7 +8,7 @@
 import { DataError, UsageError } from "../../lib/errors.ts";
 import type { NamedPath } from "../../lib/io/containment.ts";
 import { readHead } from "../../lib/io/head.ts";
-import { parseIntervalsCsv, parseTimingsCsv } from "../../lib/io/score_files.ts";
+import { parseIntervalsCsv, parseTimingsCsv } from "../../lib/scoring/score_files.ts";
 import type { IntervalRow } from "../../lib/metrics/bootstrap.ts";
 import { type MetricsConvention, metricsConventionNote } from "../../lib/metrics/convention.ts";
 import {

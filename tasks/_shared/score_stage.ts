@@ -11,7 +11,7 @@ import { assertOutsideInputs, type NamedPath } from "../../lib/io/containment.ts
 import { readFeatureSet } from "../../lib/io/feature_set.ts";
 import { type FeatureStream, openFeatureStream } from "../../lib/io/feature_stream.ts";
 import { type Head, readHead } from "../../lib/io/head.ts";
-import { intervalsCsv, writeScoreOutputs } from "../../lib/io/score_files.ts";
+import { intervalsCsv, writeScoreOutputs } from "../../lib/scoring/score_files.ts";
 import { runStage } from "../../lib/io/stage.ts";
 import { assertFitsInMemory } from "../../lib/memory_budget.ts";
 import { scoreMapIntervals } from "../../lib/metrics/bootstrap.ts";

@@ -9,11 +9,11 @@
 import { parse } from "npm:csv-parse@7.0.3/sync";
 import { stringify } from "npm:csv-stringify@6.9.0/sync";
 import { DataError } from "../errors.ts";
-import { writeTextAtomic } from "./atomic.ts";
-import { writeNpy } from "./npy.ts";
+import { writeTextAtomic } from "../io/atomic.ts";
+import { writeNpy } from "../io/npy.ts";
 import type { IntervalRow } from "../metrics/bootstrap.ts";
 import { type MetricRow, metricsCsv } from "../metrics/metric_row.ts";
-import type { ScoreResult } from "../scoring/score_sets.ts";
+import type { ScoreResult } from "./score_sets.ts";
 
 /** The JSON twin of metrics.csv: the same rows and column names, values unrounded. */
 export interface MetricsJson {

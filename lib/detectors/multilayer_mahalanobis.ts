@@ -34,7 +34,7 @@ import {
   type LogisticCvOptions,
   logisticDecision,
 } from "./logistic.ts";
-import { checkFiniteScores, withSite } from "./numerics.ts";
+import { checkFiniteScores, withSite } from "../numerics.ts";
 
 /** Method key of the detector, as the overflow guard names it. */
 const METHOD = "mahalanobis-multilayer";

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { DataError } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
-import { matrixSource } from "../ort/linear.ts";
-import { detectorByKey } from "../detectors/registry.ts";
-import { randomHead, randomMatrix } from "../detectors/test_util.ts";
+import { DataError } from "./errors.ts";
+import type { Matrix } from "./matrix.ts";
+import { matrixSource } from "./ort/linear.ts";
+import { detectorByKey } from "./detectors/registry.ts";
+import { randomHead, randomMatrix } from "./detectors/test_util.ts";
 import {
   type DetectorSites,
   fixedEvaluate,
   heldoutEvaluate,
   searchOnVal,
   type TunableDetector,
-} from "./heldout.ts";
+} from "./scoring/heldout.ts";
 import { checkFiniteLogits, checkFiniteScores, firstNonFinite, withSite } from "./numerics.ts";
 
 /** The one line a guard throws; fails the test when `fn` does not throw a DataError. */

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { DataError } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
+import { DataError } from "./errors.ts";
+import type { Matrix } from "./matrix.ts";
 
 /** Where a value was computed: the method, the dataset name and the file it was read from. */
 export interface NumericSite {

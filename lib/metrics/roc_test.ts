@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../../tests/assert_close.ts";
 import { createRng } from "../random.ts";
-import { rocPoints } from "./roc_curves.ts";
+import { rocPoints } from "./roc.ts";
 
 /** Reference: for every distinct threshold t (descending), TPR = P(id >= t), FPR = P(ood >= t). */
 function referenceRoc(id: number[], ood: number[]): { fpr: number[]; tpr: number[] } {
