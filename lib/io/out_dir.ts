@@ -45,17 +45,31 @@ function isBookkeeping(name: string): boolean {
   return name === ".lock" || name === ".checkpoint" || /\.tmp-\d+-[0-9a-z]+$/.test(name);
 }
 
+/** Options of {@linkcode removeFreshOutDir}. */
+export interface RemoveFreshOptions {
+  /**
+   * Whether the failed run held the directory's lock. When it did not (its lock was refused),
+   * the bookkeeping in the directory belongs to the run that holds it, started at the same
+   * moment, which may have created the directory too: only empty directories are removed then.
+   */
+  ownsLock?: boolean;
+}
+
 /**
  * After a failed run: removes the directories `out` created, deepest first, if each holds only
  * bookkeeping entries (lock, checkpoint, temp files, staging) of this run. Anything else (a file
  * someone put there meanwhile) keeps the directory. Best effort; never throws.
  */
-export async function removeFreshOutDir(out: OutDir): Promise<void> {
+export async function removeFreshOutDir(
+  out: OutDir,
+  options: RemoveFreshOptions = {},
+): Promise<void> {
+  const ours = options.ownsLock ?? true;
   for (const dir of out.created) {
     try {
       const names: string[] = [];
       for await (const e of Deno.readDir(dir)) names.push(e.name);
-      if (!names.every(isBookkeeping)) return;
+      if (!names.every((n) => ours && isBookkeeping(n))) return;
       for (const n of names) await Deno.remove(`${dir}/${n}`, { recursive: true });
       await Deno.remove(dir);
     } catch {

@@ -29,3 +29,25 @@ Deno.test("removeFreshOutDir: removes only what the run created, and only bookke
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("removeFreshOutDir: after a refused lock, another run's lock and checkpoint stay", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // Two runs started together both found `out` missing; the other one won the lock.
+    const out = { path: `${root}/out`, created: [`${root}/out`] };
+    await Deno.mkdir(`${root}/out/.checkpoint`, { recursive: true });
+    await Deno.writeTextFile(`${root}/out/.lock`, '{"pid": 1}');
+    await removeFreshOutDir(out, { ownsLock: false });
+    assert.ok((await Deno.stat(`${root}/out/.lock`)).isFile, "the winner's lock was removed");
+    assert.ok((await Deno.stat(`${root}/out/.checkpoint`)).isDirectory);
+    // The run that held the lock removes its own bookkeeping, and an empty fresh directory goes
+    // whoever failed.
+    await removeFreshOutDir(out, { ownsLock: true });
+    await assert.rejects(Deno.stat(`${root}/out`), Deno.errors.NotFound);
+    await Deno.mkdir(`${root}/out`);
+    await removeFreshOutDir(out, { ownsLock: false });
+    await assert.rejects(Deno.stat(`${root}/out`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -126,7 +126,9 @@ export async function withLockedDir<T>(
     return result;
   } finally {
     lock?.release();
-    if (!ok) await removeFreshOutDir(outDir);
+    // A refused lock means another run holds this directory (perhaps created at the same moment):
+    // its lock and checkpoint stay.
+    if (!ok) await removeFreshOutDir(outDir, { ownsLock: lock !== undefined });
   }
 }
 
