@@ -237,6 +237,17 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** Every path under `dir`, directories included and ending in "/", sorted. */
+export function entryTree(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(rel ? `${dir}/${rel}` : dir)) {
+    const sub = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(`${sub}/`, ...entryTree(dir, sub));
+    else out.push(sub);
+  }
+  return out.sort();
+}
+
 /** Whether two byte arrays are identical. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -10,6 +10,7 @@ import {
 } from "./cleanup.ts";
 import { acquireLock } from "./lock.ts";
 import { commitStaging, createStaging, discardStaging } from "./staging.ts";
+import { entryTree } from "../../tests/cli_helpers.ts";
 
 async function withTempDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -19,17 +20,6 @@ async function withTempDir(fn: (dir: string) => void | Promise<void>): Promise<v
     cleanupLiveResources(0); // a failed assertion must not leak entries into the next test
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** Every path under `dir` (directories end in "/"), sorted. */
-function tree(dir: string, rel = ""): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(rel ? `${dir}/${rel}` : dir)) {
-    const sub = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory) out.push(`${sub}/`, ...tree(dir, sub));
-    else out.push(sub);
-  }
-  return out.sort();
 }
 
 Deno.test("cleanup: removes temps and staging dirs, releases locks, keeps foreign and finished files", async () => {
@@ -64,7 +54,7 @@ Deno.test("cleanup: removes temps and staging dirs, releases locks, keeps foreig
     const report = cleanupLiveResources();
     // 3 temp files / dirs that existed + 1 already gone; the new dirs are counted apart.
     assert.deepEqual(report, { locks: 1, removed: 4, failed: [] });
-    assert.deepEqual(tree(dir), ["foreign.txt"], "everything this run made is gone");
+    assert.deepEqual(entryTree(dir), ["foreign.txt"], "everything this run made is gone");
     assert.deepEqual(liveResources(), []);
     lock.release(); // idempotent after the cleanup released it
   });
@@ -79,7 +69,7 @@ Deno.test("cleanup: new directories go only while empty; finished outputs stay",
     await makeDirTracked(`${out}/scores/mos`);
     const lock = await acquireLock(out, "test");
     assert.deepEqual(cleanupLiveResources(), { locks: 1, removed: 0, failed: [] });
-    assert.deepEqual(tree(dir), [
+    assert.deepEqual(entryTree(dir), [
       "out/",
       "out/heads/",
       "out/heads/flat/",
@@ -89,7 +79,7 @@ Deno.test("cleanup: new directories go only while empty; finished outputs stay",
     // removeEmptyDirs is the same rule for a failed start.
     await Deno.mkdir(`${dir}/e1/e2`, { recursive: true });
     removeEmptyDirs([`${dir}/e1/e2`, `${dir}/e1`, `${dir}/out`, `${dir}/missing`]);
-    assert.deepEqual(tree(dir), [
+    assert.deepEqual(entryTree(dir), [
       "out/",
       "out/heads/",
       "out/heads/flat/",
@@ -111,7 +101,7 @@ Deno.test("cleanup: finished writers deregister, so a later cleanup touches noth
     await discardStaging(s2);
     lock.release();
     assert.deepEqual(liveResources(), [], "nothing stays registered after a normal run");
-    assert.deepEqual(tree(dir), ["a.txt", "x.bin"]);
+    assert.deepEqual(entryTree(dir), ["a.txt", "x.bin"]);
   });
 });
 
@@ -128,7 +118,7 @@ Deno.test("cleanup: a failing cleanup is reported and the others still run", asy
       removed: 1,
       failed: [`${dir}/odd (Device or resource busy (os error 16))`],
     });
-    assert.deepEqual(tree(dir), []);
+    assert.deepEqual(entryTree(dir), []);
   });
 });
 
@@ -148,6 +138,6 @@ Deno.test("cleanup: a later pass removes a registered file created after the fir
     });
     assert.deepEqual(cleanupLiveResources(5), { locks: 0, removed: 1, failed: [] });
     assert.equal(calls, 1 + SETTLE_ROUNDS);
-    assert.deepEqual(tree(dir), []);
+    assert.deepEqual(entryTree(dir), []);
   });
 });

@@ -4,31 +4,12 @@ import { DataError } from "../errors.ts";
 import { acquireLock } from "./lock.ts";
 import { buildManifest, readManifest, writeManifest } from "./manifest.ts";
 import { commitStaged, runStage, type StageOptions } from "./stage.ts";
-
-async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "stage_" });
-  try {
-    await fn(root);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-}
-
-/** Sorted relative paths of every entry under `dir` (directories end in "/"). */
-function tree(dir: string, rel = ""): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(rel ? `${dir}/${rel}` : dir)) {
-    const p = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory) out.push(`${p}/`, ...tree(dir, p));
-    else out.push(p);
-  }
-  return out.sort();
-}
+import { entryTree, withTempDir } from "../../tests/cli_helpers.ts";
 
 /** Every file's bytes and mtime under `dir`, for "unchanged byte for byte" checks. */
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const p of tree(dir)) {
+  for (const p of entryTree(dir)) {
     if (p.endsWith("/")) continue;
     const bytes = Deno.readFileSync(`${dir}/${p}`);
     out[p] = `${new TextDecoder().decode(bytes)}@${Deno.statSync(`${dir}/${p}`).mtime?.getTime()}`;
@@ -69,7 +50,7 @@ function summing(
 }
 
 Deno.test("runStage: computes, writes files and the manifest, then reuses on a matching manifest", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const input = `${root}/in.txt`;
     await Deno.writeTextFile(input, "AB"); // 65 + 66
     const out = `${root}/a/out`;
@@ -78,7 +59,7 @@ Deno.test("runStage: computes, writes files and the manifest, then reuses on a m
     assert.equal(first.result, 131);
     assert.equal(first.reused, false);
     assert.deepEqual(first.files, [`${out}/sum.txt`, `${out}/part/detail.txt`]);
-    assert.deepEqual(tree(out), ["manifest.json", "part/", "part/detail.txt", "sum.txt"]);
+    assert.deepEqual(entryTree(out), ["manifest.json", "part/", "part/detail.txt", "sum.txt"]);
     const sha = createHash("sha256").update("AB").digest("hex");
     assert.deepEqual(first.inputs, { numbers: `sha256:${sha}` });
     const m = await readManifest(out);
@@ -101,7 +82,7 @@ Deno.test("runStage: computes, writes files and the manifest, then reuses on a m
 });
 
 Deno.test("runStage: a changed input or config recomputes", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const input = `${root}/in.txt`;
     await Deno.writeTextFile(input, "AB");
     const out = `${root}/out`;
@@ -124,7 +105,7 @@ Deno.test("runStage: a changed input or config recomputes", async () => {
 });
 
 Deno.test("runStage: a failure in compute or write keeps the previous result byte for byte", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const input = `${root}/in.txt`;
     await Deno.writeTextFile(input, "AB");
     const out = `${root}/out`;
@@ -158,7 +139,7 @@ Deno.test("runStage: a failure in compute or write keeps the previous result byt
 });
 
 Deno.test("runStage: a failed first run leaves no directory; a held lock refuses the stage", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const input = `${root}/in.txt`;
     await Deno.writeTextFile(input, "AB");
     const calls = { compute: 0, reuse: 0 };
@@ -168,7 +149,7 @@ Deno.test("runStage: a failed first run leaves no directory; a held lock refuses
       })),
       /bad/,
     );
-    assert.deepEqual(tree(root), ["in.txt"]);
+    assert.deepEqual(entryTree(root), ["in.txt"]);
 
     const out = `${root}/out`;
     const lock = await acquireLock(out, "another run");
@@ -184,12 +165,12 @@ Deno.test("runStage: a failed first run leaves no directory; a held lock refuses
     assert.equal(calls.compute, 0, "nothing computed without the lock");
     const ok = await runStage(summing(out, input, calls));
     assert.equal(ok.result, 131);
-    assert.ok(!tree(out).includes(".lock"), "the lock is released");
+    assert.ok(!entryTree(out).includes(".lock"), "the lock is released");
   });
 });
 
 Deno.test("runStage: another stage's manifest is left alone and named", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const input = `${root}/in.txt`;
     await Deno.writeTextFile(input, "AB");
     const out = `${root}/out`;
@@ -211,7 +192,7 @@ Deno.test("runStage: another stage's manifest is left alone and named", async ()
 });
 
 Deno.test("runStage: wallSeconds overrides the measured time; seed is recorded", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const input = `${root}/in.txt`;
     await Deno.writeTextFile(input, "A");
     const out = `${root}/out`;
@@ -224,7 +205,7 @@ Deno.test("runStage: wallSeconds overrides the measured time; seed is recorded",
 });
 
 Deno.test("commitStaged: markers move last; a RangeError for names outside the directory", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const files = await commitStaged(root, async (w) => {
       await w.text("z.txt", "z");
       await w.text("a.txt", "a");
@@ -234,6 +215,6 @@ Deno.test("commitStaged: markers move last; a RangeError for names outside the d
       commitStaged(root, (w) => w.text("../up.txt", "x").then(() => {}), []),
       RangeError,
     );
-    assert.deepEqual(tree(root), ["a.txt", "z.txt"]);
+    assert.deepEqual(entryTree(root), ["a.txt", "z.txt"]);
   });
 });

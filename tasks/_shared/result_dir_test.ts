@@ -3,29 +3,10 @@ import { DataError, UsageError } from "../../lib/errors.ts";
 import { acquireLock } from "../../lib/io/lock.ts";
 import { buildManifest, writeManifest } from "../../lib/io/manifest.ts";
 import { removeOwnManifest, withResultDir } from "./result_dir.ts";
-
-async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "result_dir_" });
-  try {
-    await fn(root);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-}
-
-/** Sorted relative paths of every entry under `dir` (directories end in "/"). */
-function tree(dir: string, rel = ""): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(rel ? `${dir}/${rel}` : dir)) {
-    const p = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory) out.push(`${p}/`, ...tree(dir, p));
-    else out.push(p);
-  }
-  return out.sort();
-}
+import { entryTree, withTempDir } from "../../tests/cli_helpers.ts";
 
 Deno.test("withResultDir: commits staged files (nested ones too), returns final paths, leaves no lock or staging", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const out = `${root}/a/b/out`;
     const files = await withResultDir(out, { purpose: "test" }, (dir) =>
       dir.commit(async (w) => {
@@ -34,14 +15,14 @@ Deno.test("withResultDir: commits staged files (nested ones too), returns final 
         await w.text("t.md", "| x |\n");
       }, ["t.csv"]));
     assert.deepEqual(files, [`${out}/t.csv`, `${out}/sub/f.bin`, `${out}/t.md`]);
-    assert.deepEqual(tree(out), ["sub/", "sub/f.bin", "t.csv", "t.md"]);
+    assert.deepEqual(entryTree(out), ["sub/", "sub/f.bin", "t.csv", "t.md"]);
     assert.equal(Deno.readTextFileSync(`${out}/t.csv`), "x,y\n");
     assert.deepEqual([...Deno.readFileSync(`${out}/sub/f.bin`)], [1, 2, 3]);
   });
 });
 
 Deno.test("withResultDir: a failed write keeps the previous files byte for byte and mtime for mtime", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const out = `${root}/out`;
     await withResultDir(out, { purpose: "test" }, (dir) =>
       dir.commit(async (w) => {
@@ -60,7 +41,7 @@ Deno.test("withResultDir: a failed write keeps the previous files byte for byte 
         }, ["t.csv"])),
       /disk full/,
     );
-    assert.deepEqual(tree(out), ["t.csv", "t.md"], "no staging directory or lock left");
+    assert.deepEqual(entryTree(out), ["t.csv", "t.md"], "no staging directory or lock left");
     assert.equal(Deno.readTextFileSync(`${out}/t.csv`), "old csv\n");
     assert.equal(Deno.readTextFileSync(`${out}/t.md`), "old md\n");
     assert.deepEqual({ csv: mtime("t.csv"), md: mtime("t.md") }, before);
@@ -68,13 +49,13 @@ Deno.test("withResultDir: a failed write keeps the previous files byte for byte 
 });
 
 Deno.test("withResultDir: a failed run removes the --out (and parents) it created, never an existing one", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const fresh = `${root}/p/q/out`;
     await assert.rejects(
       withResultDir(fresh, { purpose: "test" }, () => Promise.reject(new DataError("bad data"))),
       /bad data/,
     );
-    assert.deepEqual(tree(root), [], "p/q/out created by the failed run are gone");
+    assert.deepEqual(entryTree(root), [], "p/q/out created by the failed run are gone");
 
     const existing = `${root}/kept`;
     await Deno.mkdir(existing);
@@ -82,7 +63,7 @@ Deno.test("withResultDir: a failed run removes the --out (and parents) it create
     await assert.rejects(
       withResultDir(existing, { purpose: "test" }, () => Promise.reject(new DataError("bad"))),
     );
-    assert.deepEqual(tree(existing), ["notes.txt"]);
+    assert.deepEqual(entryTree(existing), ["notes.txt"]);
 
     // A fresh --out that got real results before the failure (resume state) is kept.
     const partial = `${root}/partial`;
@@ -92,12 +73,12 @@ Deno.test("withResultDir: a failed run removes the --out (and parents) it create
         throw new DataError("later stage failed");
       }),
     );
-    assert.deepEqual(tree(partial), ["heads.txt"]);
+    assert.deepEqual(entryTree(partial), ["heads.txt"]);
   });
 });
 
 Deno.test("withResultDir: holds the lock while the body runs, and refuses overlapping inputs before creating anything", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const out = `${root}/out`;
     await withResultDir(out, { purpose: "test" }, async () => {
       await assert.rejects(acquireLock(out, "other"), /in use by process/);
@@ -122,18 +103,18 @@ Deno.test("withResultDir: holds the lock while the body runs, and refuses overla
       );
       assert.equal(ran, false);
     }
-    assert.deepEqual(tree(input), [], "nothing created inside the input");
+    assert.deepEqual(entryTree(input), [], "nothing created inside the input");
   });
 });
 
 Deno.test("removeOwnManifest: removes its own stage's manifest, refuses and keeps any other", async () => {
-  await withRoot(async (root) => {
+  await withTempDir(async (root) => {
     const manifest = (stage: string) =>
       buildManifest({ stage, config: {}, inputs: {}, wallSeconds: 0 });
     await removeOwnManifest(root, "synthetic"); // none there: nothing to do
     await writeManifest(root, manifest("synthetic"));
     await removeOwnManifest(root, "synthetic");
-    assert.deepEqual(tree(root), []);
+    assert.deepEqual(entryTree(root), []);
 
     await writeManifest(root, manifest("train_head"));
     const text = Deno.readTextFileSync(`${root}/manifest.json`);
