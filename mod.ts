@@ -50,6 +50,13 @@ export {
   klMatchingFromLogits,
   type KlOptions,
 } from "./lib/ort/kl_kernel.ts";
+export { type HeadScore, headScoresStream } from "./lib/ort/head_scores.ts";
+export {
+  klMatchingFromFeatures,
+  type KlLogTemplates,
+  logKlTemplates,
+  type LogTemplateOptions,
+} from "./lib/ort/kl_stream.ts";
 export {
   FLAT_METHODS,
   GROUP_METHODS,

@@ -6,9 +6,11 @@
  *   measured in the same run (target: within 1.25x of the faster floor), and a PyTorch step;
  * - the six paper scores on `rows` x 2048 seeded synthetic features (default 100,000, streamed from
  *   a temporary float32 .npy that is deleted afterwards) at C = 21,843: MSP, ODIN, Energy, MOS
- *   (features -> logits -> score per chunk: the 100,000 x 21,843 logits, 8.7 GB, never exist),
- *   KL matching against 21,843 templates (1.9 GB, streamed in blocks of `klBlockMb`) and
- *   Mahalanobis with 21,843 class means; NumPy peers of the same computations.
+ *   (features -> head -> score in one onnxruntime graph per chunk, lib/ort/head_scores.ts: the
+ *   100,000 x 21,843 logits, 8.7 GB, never exist), KL matching against 21,843 templates (1.9 GB,
+ *   logged in place once, then features -> head -> softmax -> template blocks of `klBlockMb` per
+ *   chunk, lib/ort/kl_stream.ts) and Mahalanobis with 21,843 class means; NumPy peers of the
+ *   same computations.
  *
  * Every computation runs in its own child process (`--child NAME`), ours and the peer's, so each
  * reports its own peak RSS (VmHWM of /proc/self/status; ru_maxrss in Python); a child that runs out
@@ -20,9 +22,8 @@ import { encodeNpyHeader, openNpy, writeNpy } from "../lib/io/npy.ts";
 import { groupLayout } from "../lib/groups.ts";
 import { type Matrix, matrix } from "../lib/matrix.ts";
 import { createRng, type Rng } from "../lib/random.ts";
-import { linearLogits } from "../lib/ort/linear.ts";
-import { mosFast, softmaxScoreFast } from "../lib/ort/logit_scores.ts";
-import { klMatchingFromLogits } from "../lib/ort/kl_kernel.ts";
+import { type HeadScore, headScoresStream } from "../lib/ort/head_scores.ts";
+import { klMatchingFromFeatures, logKlTemplates } from "../lib/ort/kl_stream.ts";
 import { mahalanobisFast } from "../lib/ort/mahalanobis_kernel.ts";
 import { buildModel, node } from "../lib/ort/graph.ts";
 import { createSession, f32Tensor } from "../lib/ort/session.ts";
@@ -128,33 +129,6 @@ function templates21k(seed: number): Matrix {
   return t;
 }
 
-/** Streams the features and calls `score(logits chunk)` per chunk; logits never all exist. */
-async function perLogitChunk(
-  dir: string,
-  weightName: string,
-  threads: number,
-  score: (logits: Matrix) => Promise<Float32Array>,
-): Promise<number> {
-  const w = await loadMatrix(`${dir}/${weightName}.npy`);
-  const bias = new Float32Array(w.rows);
-  const src = await openNpy(`${dir}/features.npy`);
-  const x = matrix(CHUNK, D);
-  const t0 = performance.now();
-  let sum = 0;
-  for (let s = 0; s < src.rows; s += CHUNK) {
-    const n = Math.min(CHUNK, src.rows - s);
-    await src.readRows(s, n, x.data.subarray(0, n * D));
-    const z = await linearLogits({ data: x.data.subarray(0, n * D), rows: n, cols: D }, w, bias, {
-      threads,
-    });
-    const out = await score(z);
-    for (const v of out) sum += v;
-  }
-  src.close();
-  if (Number.isNaN(sum)) throw new Error("bench 21k: a score is NaN");
-  return performance.now() - t0;
-}
-
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 
 function layout21k() {
@@ -244,6 +218,26 @@ async function floorMs(threads: number, steps: number): Promise<number> {
   return median(times);
 }
 
+/**
+ * Streams the features through the head `weightName` (zero bias) into one logit-only score: the
+ * fused features -> score graph of lib/ort/head_scores.ts, as `score` runs these methods.
+ */
+async function headScore(
+  dir: string,
+  weightName: string,
+  score: HeadScore,
+  threads: number,
+): Promise<number> {
+  const w = await loadMatrix(`${dir}/${weightName}.npy`);
+  const src = await openNpy(`${dir}/features.npy`);
+  const t0 = performance.now();
+  const out = await headScoresStream(src, w, new Float32Array(w.rows), score, { threads });
+  const ms = performance.now() - t0;
+  src.close();
+  if (out.some(Number.isNaN)) throw new Error("bench 21k: a score is NaN");
+  return ms;
+}
+
 /** Runs one computation of ours in this process; resolves to its milliseconds. */
 export async function runChild21k(
   name: string,
@@ -254,29 +248,26 @@ export async function runChild21k(
   const opts = { threads };
   switch (name) {
     case "msp":
-      return perLogitChunk(
-        dir,
-        "weight",
-        threads,
-        (z) => softmaxScoreFast(z, "max-softmax", 1, opts),
-      );
+      return headScore(dir, "weight", { kind: "max-softmax", temperature: 1 }, threads);
     case "odin":
-      return perLogitChunk(
-        dir,
-        "weight",
-        threads,
-        (z) => softmaxScoreFast(z, "max-softmax", 1000, opts),
-      );
+      return headScore(dir, "weight", { kind: "max-softmax", temperature: 1000 }, threads);
     case "energy":
-      return perLogitChunk(dir, "weight", threads, (z) => softmaxScoreFast(z, "energy", 1, opts));
-    case "mos": {
-      const layout = layout21k();
-      return perLogitChunk(dir, "group_weight", threads, (z) => mosFast(layout, z, opts));
-    }
+      return headScore(dir, "weight", { kind: "energy" }, threads);
+    case "mos":
+      return headScore(dir, "group_weight", { kind: "mos", layout: layout21k() }, threads);
     case "kl": {
+      // The templates are made untimed (the peer's too); their log is timed, taken in place as
+      // the score's KL matching takes it, then every row streams features -> head -> KL.
       const t = templates21k(0);
-      const kl = { threads, blockMb: klBlockMb };
-      return perLogitChunk(dir, "weight", threads, (z) => klMatchingFromLogits(z, t, kl));
+      const w = await loadMatrix(`${dir}/weight.npy`);
+      const src = await openNpy(`${dir}/features.npy`);
+      const t0 = performance.now();
+      const logT = await logKlTemplates(t, { threads, blockMb: klBlockMb });
+      const out = await klMatchingFromFeatures(src, w, new Float32Array(w.rows), logT, opts);
+      const ms = performance.now() - t0;
+      src.close();
+      if (out.some(Number.isNaN)) throw new Error("bench 21k: a KL score is NaN");
+      return ms;
     }
     case "mahalanobis": {
       const model = {

@@ -156,7 +156,7 @@ async function run(
 }
 
 /** Which template rows are usable (no NaN); throws when none is. */
-function validRows(templates: Matrix, k: number): Uint8Array {
+export function validRows(templates: Matrix, k: number): Uint8Array {
   if (templates.cols !== k) {
     throw new DataError(
       `KL templates have ${templates.cols} columns but the probabilities have ${k}; ` +

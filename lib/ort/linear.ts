@@ -90,7 +90,8 @@ export async function forEachRowChunk(
   }
 }
 
-function checkHead(cols: number, weight: Matrix, bias: Float32Array): void {
+/** Throws a DataError unless an O x D `weight` and O `bias` fit features of `cols` columns. */
+export function checkLinearHead(cols: number, weight: Matrix, bias: Float32Array): void {
   if (weight.cols !== cols) {
     throw new DataError(
       `Features have ${cols} columns but the head weight is ${weight.rows} x ${weight.cols}; ` +
@@ -132,7 +133,7 @@ export async function forEachLogitsChunk(
   fn: (start: number, logits: Matrix) => void | Promise<void>,
   opts: ChunkOptions = {},
 ): Promise<void> {
-  checkHead(source.cols, weight, bias);
+  checkLinearHead(source.cols, weight, bias);
   const threads = defaultThreads(opts.threads);
   const chunk = chunkRowsOf(opts);
   const { rows: o, cols: d } = weight;
@@ -154,7 +155,7 @@ export async function linearLogitsStream(
   bias: Float32Array,
   opts: ChunkOptions = {},
 ): Promise<Matrix> {
-  checkHead(source.cols, weight, bias);
+  checkLinearHead(source.cols, weight, bias);
   const o = weight.rows;
   const result = matrix(source.rows, o);
   const threads = defaultThreads(opts.threads);

@@ -25,7 +25,14 @@ import { DataError } from "../errors.ts";
 import type { GroupLayout } from "../groups.ts";
 import type { Matrix } from "../matrix.ts";
 import { mos } from "../scores/mos.ts";
-import { buildModel, type Initializer, int64Const, node, type NodeSpec } from "./graph.ts";
+import {
+  buildModel,
+  type GraphSpec,
+  type Initializer,
+  int64Const,
+  node,
+  type NodeSpec,
+} from "./graph.ts";
 import { planGroupBuckets } from "./group_buckets.ts";
 import { cachedSession, defaultThreads } from "./kernel_cache.ts";
 import { type ChunkOptions, chunkRowsOf, forEachRowChunk, matrixSource } from "./linear.ts";
@@ -56,7 +63,8 @@ function shiftedSum(z: string, tag: string): NodeSpec[] {
   ];
 }
 
-function softmaxGraph(k: number, kind: SoftmaxScore): Uint8Array {
+/** The graph of {@linkcode softmaxScoreFast}: input `x` (n x k) and scalar `T`, output `score`. */
+export function softmaxSpec(k: number, kind: SoftmaxScore): GraphSpec {
   // z = x / T, divided like the references (a reciprocal of a tiny T could overflow).
   const nodes: NodeSpec[] = [node("Div", ["x", "T"], ["z"]), ...shiftedSum("z", "")];
   if (kind === "max-softmax") nodes.push(node("Reciprocal", ["s"], ["score"]));
@@ -70,7 +78,7 @@ function softmaxGraph(k: number, kind: SoftmaxScore): Uint8Array {
       node("Mul", ["lse", "T"], ["score"]),
     );
   }
-  return buildModel({
+  return {
     name: `softmax_${kind}`,
     inputs: [
       { name: "x", type: "float32", shape: ["n", k] },
@@ -79,10 +87,11 @@ function softmaxGraph(k: number, kind: SoftmaxScore): Uint8Array {
     outputs: [{ name: "score", type: "float32", shape: ["n", 1] }],
     nodes,
     initializers: [int64Const("axes", [1])],
-  });
+  };
 }
 
-function checkTemperature(t: number): void {
+/** Throws a RangeError unless `t` is a positive finite float32 temperature. */
+export function checkTemperature(t: number): void {
   // The graph divides in float32: T must stay positive and finite there too.
   const t32 = Math.fround(t);
   if (!(t > 0) || !Number.isFinite(t) || !(t32 > 0) || !Number.isFinite(t32)) {
@@ -117,7 +126,7 @@ export async function softmaxScoreFast(
   }
   const session = await cachedSession(
     `softmax:${kind}:${k}`,
-    () => softmaxGraph(k, kind),
+    () => buildModel(softmaxSpec(k, kind)),
     defaultThreads(opts.threads),
   );
   const T = f32Tensor(new Float32Array([temperature]), []);
@@ -145,7 +154,7 @@ function minOthersNodes(others: string[]): NodeSpec[] {
   ];
 }
 
-function mosGraph(layout: GroupLayout): Uint8Array {
+function mosChainSpec(layout: GroupLayout): GraphSpec {
   const K = layout.numGroups;
   const O = layout.numOutputs;
   const nodes: NodeSpec[] = [];
@@ -166,13 +175,13 @@ function mosGraph(layout: GroupLayout): Uint8Array {
   }
   inits.push(int64Const("zero", [0]), int64Const("one", [1]));
   nodes.push(...minOthersNodes(others));
-  return buildModel({
+  return {
     name: "mos",
     inputs: [{ name: "x", type: "float32", shape: ["n", O] }],
     outputs: [{ name: "score", type: "float32", shape: ["n", 1] }],
     nodes,
     initializers: [...inits, { name: "zeroF", dims: [], data: new Float32Array([0]) }],
-  });
+  };
 }
 
 /** Gather indices of a bucket: `width` columns per group, padded with `pad` (the -Inf column). */
@@ -187,7 +196,7 @@ function bucketIndices(layout: GroupLayout, groups: number[], width: number, pad
 }
 
 /** The MOS graph for any number of groups: one Gather + reduce chain per bucket. */
-function mosBucketGraph(layout: GroupLayout): Uint8Array {
+function mosBucketSpec(layout: GroupLayout): GraphSpec {
   const O = layout.numOutputs;
   const nodes: NodeSpec[] = [
     // xp = [x, -Inf]: column O is the padding every short slice points at.
@@ -225,13 +234,27 @@ function mosBucketGraph(layout: GroupLayout): Uint8Array {
     others.push(`o${t}`);
   });
   nodes.push(...minOthersNodes(others));
-  return buildModel({
+  return {
     name: "mos_buckets",
     inputs: [{ name: "x", type: "float32", shape: ["n", O] }],
     outputs: [{ name: "score", type: "float32", shape: ["n", 1] }],
     nodes,
     initializers: [...inits, { name: "zeroF", dims: [], data: new Float32Array([0]) }],
-  });
+  };
+}
+
+/**
+ * The graph of {@linkcode mosFast} for `layout`: input `x` (n x O), output `score`. Up to
+ * {@linkcode MOS_GRAPH_MAX_GROUPS} groups a node chain per group, beyond that the bucketed graph.
+ */
+export function mosSpec(layout: GroupLayout): GraphSpec {
+  return layout.numGroups <= MOS_GRAPH_MAX_GROUPS ? mosChainSpec(layout) : mosBucketSpec(layout);
+}
+
+/** Kernel-cache key of {@linkcode mosSpec}: names the whole layout (starts follow from sizes). */
+export function mosKey(layout: GroupLayout): string {
+  const chain = layout.numGroups <= MOS_GRAPH_MAX_GROUPS;
+  return `mos${chain ? "" : "-buckets"}:${layout.numOutputs}:${Array.from(layout.sizes)}`;
 }
 
 /**
@@ -250,12 +273,9 @@ export async function mosFast(
     );
   }
   if (logits.rows === 0) return mos(layout, logits);
-  const chain = layout.numGroups <= MOS_GRAPH_MAX_GROUPS;
-  // The key names the whole layout (slice starts follow from the sizes in order).
-  const key = `mos${chain ? "" : "-buckets"}:${layout.numOutputs}:${Array.from(layout.sizes)}`;
   const session = await cachedSession(
-    key,
-    () => chain ? mosGraph(layout) : mosBucketGraph(layout),
+    mosKey(layout),
+    () => buildModel(mosSpec(layout)),
     defaultThreads(opts.threads),
   );
   const O = layout.numOutputs;

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { assertClose } from "../../tests/assert_close.ts";
+import { DataError } from "../errors.ts";
+import { type Matrix, matrix } from "../matrix.ts";
+import { createRng } from "../random.ts";
+import { KL_TEMPLATE_FLOOR, klMatching, klTemplates } from "../scores/kl_matching.ts";
+import { softmaxRows } from "../softmax.ts";
+import {
+  EMPTY_TEMPLATE_LOG,
+  klMatchingFromFeatures,
+  logKlTemplates,
+  logTemplateAt,
+} from "./kl_stream.ts";
+import { matrixSource } from "./linear.ts";
+
+const N = 150, D = 16, K = 40;
+
+function randomMatrix(seed: number, rows: number, cols: number, scale: number): Matrix {
+  const rng = createRng(seed);
+  const m = matrix(rows, cols);
+  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal() * scale;
+  return m;
+}
+
+/** Float64 logits x W^T + b, the reference's input. */
+function logits64(x: Matrix, w: Matrix, b: Float32Array): Matrix {
+  const z = matrix(x.rows, w.rows);
+  for (let i = 0; i < x.rows; i++) {
+    for (let o = 0; o < w.rows; o++) {
+      let s = b[o];
+      for (let k = 0; k < x.cols; k++) s += x.data[i * x.cols + k] * w.data[o * w.cols + k];
+      z.data[i * w.rows + o] = s;
+    }
+  }
+  return z;
+}
+
+const w = randomMatrix(2, K, D, 1.5); // peaked: some probabilities underflow
+const b = randomMatrix(3, 1, K, 0.5).data;
+const idX = randomMatrix(4, N, D, 1);
+const idProbs = softmaxRows(logits64(idX, w, b));
+// Class 9 never appears: its template row is NaN and must be skipped.
+const labels = Int32Array.from({ length: N }, (_, i) => (i % K === 9 ? 10 : i % K));
+function makeTemplates(): Matrix {
+  const t = klTemplates(idProbs, labels, K);
+  t.data[3 * K + 5] = 0; // the floor
+  t.data[4 * K + 6] = 3e-45; // a float32 denormal above the floor
+  return t;
+}
+
+Deno.test("logKlTemplates: log of max(t, floor) in float32, denormals included, blocked and transposed, in place or not", async () => {
+  const t = makeTemplates();
+  const original = t.data.slice();
+  // 40 templates in blocks of 7 (the last one 5).
+  const blockMb = (7 * K * 4) / 2 ** 20;
+  const copy = await logKlTemplates(t, { inPlace: false, blockMb });
+  assert.deepEqual(t.data, original, "inPlace: false leaves the templates alone");
+  assert.deepEqual(copy.starts, [0, 7, 14, 21, 28, 35, 40]);
+  // Block 1 (templates 7..13) is K x 7 at offset 7 K: template 8, class 2 is at 7 K + 2 * 7 + 1.
+  assert.equal(copy.data[7 * K + 2 * 7 + 1], logTemplateAt(copy, 8, 2));
+  for (let c = 0; c < K; c++) {
+    for (let j = 0; j < K; j++) {
+      const v = original[c * K + j];
+      // Class 9's template is empty (NaN): its log row is the never-winning constant.
+      const want = c === 9
+        ? EMPTY_TEMPLATE_LOG
+        : Math.fround(Math.log(Math.max(v, KL_TEMPLATE_FLOOR)));
+      assertClose(logTemplateAt(copy, c, j), want, {
+        atol: 8e-6,
+        rtol: 2e-7,
+        reason: `template ${c}, class ${j}: float32 log(t 2^64), values near 44 to 103`,
+      });
+    }
+  }
+  assert.deepEqual(
+    Array.from(copy.valid),
+    Array.from({ length: K }, (_, c) => (c === 9 ? 0 : 1)),
+  );
+  const inPlace = await logKlTemplates(t, { blockMb });
+  assert.equal(inPlace.data, t.data, "default: the templates' own buffer");
+  assert.deepEqual(inPlace.data, copy.data);
+});
+
+Deno.test("klMatchingFromFeatures matches klMatching on the head's float64 probabilities, any block and chunk", async () => {
+  const x = randomMatrix(5, N, D, 1);
+  x.data[7 * D + 3] = NaN; // a NaN feature row scores NaN
+  const ref = klMatching(softmaxRows(logits64(x, w, b)), makeTemplates());
+  const scores: Float32Array[] = [];
+  // 40 x 40 templates: one block of 40 rows, or blocks of 7 rows (the last one 5).
+  for (const blockMb of [1, (7 * K * 4) / 2 ** 20]) {
+    const log = await logKlTemplates(makeTemplates(), { blockMb });
+    const got = await klMatchingFromFeatures(matrixSource(x), w, b, log, {
+      chunkRows: 33,
+      threads: 1,
+    });
+    assert.ok(Number.isNaN(got[7]));
+    assertClose(got, ref, {
+      atol: 2e-5,
+      rtol: 2e-5,
+      reason: `float32 logits, softmax and GEMM vs float64 (blockMb ${blockMb})`,
+    });
+    scores.push(got);
+  }
+  assertClose(scores[0], scores[1], { atol: 1e-6, rtol: 1e-6, reason: "blocked vs whole" });
+});
+
+Deno.test("klMatchingFromFeatures / logKlTemplates: mismatched shapes and all-empty templates are DataErrors", async () => {
+  const log = await logKlTemplates(makeTemplates());
+  const wrongHead = randomMatrix(6, K + 1, D, 1);
+  await assert.rejects(
+    () => klMatchingFromFeatures(matrixSource(idX), wrongHead, new Float32Array(K + 1), log),
+    (e) => e instanceof DataError && /40 columns but the head has 41 outputs/.test(e.message),
+  );
+  await assert.rejects(
+    () => logKlTemplates(matrix(2, 3, new Float32Array(6).fill(NaN))),
+    (e) => e instanceof DataError && /All 2 KL templates are empty/.test(e.message),
+  );
+  const none = await klMatchingFromFeatures(matrixSource(matrix(0, D)), w, b, log);
+  assert.equal(none.length, 0);
+});
