@@ -52,8 +52,8 @@ export {
 } from "./lib/ort/kl_kernel.ts";
 export { type HeadScore, headScoresStream } from "./lib/ort/head_scores.ts";
 export {
-  klMatchingFromFeatures,
   type KlLogTemplates,
+  klMatchingFromFeatures,
   logKlTemplates,
   type LogTemplateOptions,
 } from "./lib/ort/kl_stream.ts";
