@@ -18,6 +18,9 @@
  *   and short slices are padded with rows of bias -1e30; each bucket's logits are then a Reshape
  *   to B x K_b x N_b and one LogSoftmax. A Gather-based version (pad column + gather in + gather
  *   back) cost ~2.2 ms/step more at 8 groups.
+ * - The targets come in sparse form (lib/train/sparse_targets.ts): `P - T` is
+ *   `P - osum * othersRow` plus a scatter-add of at most four corrections per row, so the dense
+ *   B x O targets (45 MB per step at 21,851 outputs) are never filled, fed or read.
  * - onnxruntime-node runs `session.run` synchronously on the JS thread (inside `setImmediate`),
  *   so a TypeScript batch gather cannot overlap a running step; the trainer does it between runs
  *   (~0.6 ms for 512 rows of 2048).
@@ -29,7 +32,8 @@ import { buildModel, floatConst, type Initializer, int64Const, node } from "../o
 import { planGroupBuckets as planBuckets } from "../ort/group_buckets.ts";
 import type { NodeSpec, ValueSpec } from "../ort/graph.ts";
 import { createSession, f32Tensor, ort } from "../ort/session.ts";
-import { type MixupDraw, softTargets } from "./mixup.ts";
+import type { MixupDraw } from "./mixup.ts";
+import { entriesPerRow, othersRow, sparseTargets } from "./sparse_targets.ts";
 
 /** Fixed sizes of a training step. */
 export interface StepShape {
@@ -219,8 +223,10 @@ export function stepPacking(shape: StepShape, options: StepModelOptions = {}): P
 
 /**
  * Serialises the training-step graph for `shape`, `unroll` = k consecutive steps per run.
- * Inputs: W (O' x D), b, vW, vb and, for each step i < k: X{i} (B x D), T{i} (B x O' soft targets
- * in packed order), lr{i} (scalar) and, with mixup, perm{i} (int32 B), lam{i}, lamc{i} (scalars).
+ * Inputs: W (O' x D), b, vW, vb and, for each step i < k: X{i} (B x D), the sparse targets in
+ * packed order (lib/train/sparse_targets.ts): tidx{i} (int32 B x E), tval{i} (B x E) and, for a
+ * group head, osum{i} (scalar), then lr{i} (scalar) and, with mixup, perm{i} (int32 B), lam{i},
+ * lamc{i} (scalars).
  * Outputs: W2, b2, vW2, vb2 (after the k steps) and loss{i} (scalars, before step i's update).
  * O' = `stepPacking(shape).width`. Step i of a k-step graph runs exactly the kernels of a 1-step
  * graph, so results do not depend on k.
@@ -232,6 +238,7 @@ export function buildStepModel(shape: StepShape, options: StepModelOptions = {})
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`unroll must be >= 1, got ${k}`);
   const packed = stepPacking(shape, options);
   const O = packed.width;
+  const E = entriesPerRow(shape.layout, mixup);
   const nodes: NodeSpec[] = [];
   const inits: Initializer[] = [
     floatConst("invB", [], [1 / B]),
@@ -240,6 +247,10 @@ export function buildStepModel(shape: StepShape, options: StepModelOptions = {})
     int64Const("axis1", [1]),
     ...(shape.layout ? groupConstants(packed, B) : []),
   ];
+  if (shape.layout) {
+    const others = othersRow(shape.layout, packed.column, O);
+    inits.push(floatConst("othersRow", [1, O], others), floatConst("othersCol", [O, 1], others));
+  }
   const inputs: ValueSpec[] = [
     { name: "W", type: "float32", shape: [O, D] },
     { name: "b", type: "float32", shape: [O] },
@@ -261,7 +272,9 @@ export function buildStepModel(shape: StepShape, options: StepModelOptions = {})
       : [n("W"), n("b"), n("vW"), n("vb")];
     inputs.push(
       { name: `X${i}`, type: "float32", shape: [B, D] },
-      { name: `T${i}`, type: "float32", shape: [B, O] },
+      { name: `tidx${i}`, type: "int32", shape: [B, E] },
+      { name: `tval${i}`, type: "float32", shape: [B, E] },
+      ...(shape.layout ? [{ name: `osum${i}`, type: "float32" as const, shape: [] }] : []),
       { name: `lr${i}`, type: "float32", shape: [] },
     );
     outputs.push({ name: `loss${i}`, type: "float32", shape: [] });
@@ -283,9 +296,22 @@ export function buildStepModel(shape: StepShape, options: StepModelOptions = {})
     nodes.push(node("Gemm", [xm, w, b], [n("Z")], { transB: 1 }));
     if (shape.layout) nodes.push(...groupLogSoftmax(packed, n("Z"), n("LS"), String(i)));
     else nodes.push(node("LogSoftmax", [n("Z")], [n("LS")], { axis: 1 }));
+    nodes.push(node("Exp", [n("LS")], [n("P")]));
+    let p = n("P");
+    if (shape.layout) {
+      nodes.push(
+        node("Mul", ["othersRow", `osum${i}`], [n("OT")]),
+        node("Sub", [p, n("OT")], [n("P0")]),
+      );
+      p = n("P0");
+    }
     nodes.push(
-      node("Exp", [n("LS")], [n("P")]),
-      node("Sub", [n("P"), `T${i}`], [n("PT")]),
+      // PT = P - T: the dense "others" part above, the corrections scattered in here.
+      node("Neg", [`tval${i}`], [n("negT")]),
+      node("ScatterElements", [p, `tidx${i}`, n("negT")], [n("PT")], {
+        axis: 1,
+        reduction: "add",
+      }),
       node("Transpose", [n("PT")], [n("PTt")], { perm: [1, 0] }),
       node("Mul", [n("PTt"), "invB"], [n("Gt")]),
       // vW' = 0.9 vW + G^T Xm in one GEMM (beta scales the C input).
@@ -300,10 +326,22 @@ export function buildStepModel(shape: StepShape, options: StepModelOptions = {})
       node("Sub", [w, n("stepW")], [w2]),
       node("Mul", [vb2, `lr${i}`], [n("stepb")]),
       node("Sub", [b, n("stepb")], [b2]),
-      node("Mul", [`T${i}`, n("LS")], [n("TL")]),
-      node("ReduceSum", [n("TL")], [n("sumTL")], { keepdims: 0 }),
-      node("Mul", [n("sumTL"), "negInvB"], [`loss${i}`]),
+      // sum(T * LS) = sum(tval * LS[tidx]) (+ osum * sum of LS at the "others" columns).
+      node("GatherElements", [n("LS"), `tidx${i}`], [n("LSt")], { axis: 1 }),
+      node("Mul", [n("LSt"), `tval${i}`], [n("TLs")]),
+      node("ReduceSum", [n("TLs")], [n("sumTLs")], { keepdims: 0 }),
     );
+    let sumTL = n("sumTLs");
+    if (shape.layout) {
+      nodes.push(
+        node("MatMul", [n("LS"), "othersCol"], [n("LSo")]),
+        node("ReduceSum", [n("LSo")], [n("sumLSo")], { keepdims: 0 }),
+        node("Mul", [n("sumLSo"), `osum${i}`], [n("TLo")]),
+        node("Add", [n("sumTLs"), n("TLo")], [n("sumTL")]),
+      );
+      sumTL = n("sumTL");
+    }
+    nodes.push(node("Mul", [sumTL, "negInvB"], [`loss${i}`]));
     [w, b, vw, vb] = [w2, b2, vw2, vb2];
   }
   return buildModel({
@@ -371,30 +409,39 @@ function repack(
 /** Per-step input buffers of a run, with the ORT tensors that wrap them. */
 interface StepInputs {
   x: Float32Array;
-  targets: Float32Array;
-  scalars: Float32Array; // lr, lam, lamc, loss
+  /** Sparse targets (lib/train/sparse_targets.ts): columns and weights, B x E. */
+  tidx: Int32Array;
+  tval: Float32Array;
+  scalars: Float32Array; // lr, lam, lamc, loss, osum
   perm: Int32Array;
-  tensors: Record<"X" | "T" | "lr" | "perm" | "lam" | "lamc" | "loss", ort.Tensor>;
+  tensors: Record<
+    "X" | "tidx" | "tval" | "osum" | "lr" | "perm" | "lam" | "lamc" | "loss",
+    ort.Tensor
+  >;
 }
 
-function makeInputs(B: number, D: number, O: number): StepInputs {
+function makeInputs(B: number, D: number, E: number): StepInputs {
   const x = new Float32Array(B * D);
-  const targets = new Float32Array(B * O);
-  const scalars = new Float32Array(4);
+  const tidx = new Int32Array(B * E);
+  const tval = new Float32Array(B * E);
+  const scalars = new Float32Array(5);
   const perm = new Int32Array(B);
   const scalar = (i: number) => f32Tensor(scalars.subarray(i, i + 1), []);
   return {
     x,
-    targets,
+    tidx,
+    tval,
     scalars,
     perm,
     tensors: {
       X: f32Tensor(x, [B, D]),
-      T: f32Tensor(targets, [B, O]),
+      tidx: new ort.Tensor("int32", tidx, [B, E]),
+      tval: f32Tensor(tval, [B, E]),
       lr: scalar(0),
       lam: scalar(1),
       lamc: scalar(2),
       loss: scalar(3),
+      osum: scalar(4),
       perm: new ort.Tensor("int32", perm, [B]),
     },
   };
@@ -403,11 +450,13 @@ function makeInputs(B: number, D: number, O: number): StepInputs {
 type Feeds = Record<string, ort.Tensor>;
 
 /** Feeds / fetches of the k-step session (all inputs) and of the 1-step session (per input). */
-function stepFeeds(inputs: StepInputs[], mixup: boolean) {
+function stepFeeds(inputs: StepInputs[], mixup: boolean, group: boolean) {
   const feedsOf = (j: number, as: number, feeds: Feeds) => {
     const t = inputs[j].tensors;
     feeds[`X${as}`] = t.X;
-    feeds[`T${as}`] = t.T;
+    feeds[`tidx${as}`] = t.tidx;
+    feeds[`tval${as}`] = t.tval;
+    if (group) feeds[`osum${as}`] = t.osum;
     feeds[`lr${as}`] = t.lr;
     if (mixup) {
       feeds[`perm${as}`] = t.perm;
@@ -442,7 +491,7 @@ function fillInputs(
       throw new RangeError(`This step was built with mixup ${shape.mixup}; the draw disagrees`);
     }
     const inp = inputs[j];
-    softTargets(inp.targets, labels, packed.width, shape.layout, draw, packed.column);
+    inp.scalars[4] = sparseTargets(inp.tidx, inp.tval, labels, shape.layout, draw, packed.column);
     inp.scalars[0] = lr;
     if (draw.perm) {
       inp.perm.set(draw.perm);
@@ -482,8 +531,9 @@ export async function createOrtStep(
   const session1 = k > 1
     ? await createSession(buildStepModel(shape, { ...options, unroll: 1 }), { threads })
     : sessionK;
-  const inputs = Array.from({ length: k }, () => makeInputs(B, D, O));
-  const { feedsK, fetchesK, feeds1, fetches1 } = stepFeeds(inputs, shape.mixup);
+  const E = entriesPerRow(shape.layout, shape.mixup);
+  const inputs = Array.from({ length: k }, () => makeInputs(B, D, E));
+  const { feedsK, fetchesK, feeds1, fetches1 } = stepFeeds(inputs, shape.mixup, !!shape.layout);
   const slots = [makeSlot(O, D), makeSlot(O, D)];
   let cur = 0;
   const runOnce = async (session: ort.InferenceSession, feeds: Feeds, fetches: Feeds) => {
