@@ -20,7 +20,7 @@ import {
   scoreableMethods,
 } from "../lib/detectors/registry.ts";
 import { ODIN_DETECTOR as ODIN } from "../lib/detectors/paper_logit.ts";
-import type { KlVariant } from "../lib/scoring/score_sets.ts";
+import { DEFAULT_MAX_LOGITS_MB, type KlVariant } from "../lib/scoring/score_sets.ts";
 import {
   metricsConventionFlag,
   metricsConventionFlags,
@@ -83,6 +83,15 @@ export const SPEC = defineTask({
       help: `MB   bound of KL's template blocks and Mahalanobis's class-mean blocks (default ` +
         `${DEFAULT_KL_BLOCK_MB} / ${DEFAULT_MAHALANOBIS_BLOCK_MB}); lower it for 21k-class heads`,
     },
+    "max-logits-mb": {
+      type: "number",
+      min: 0,
+      exclusiveMin: true,
+      max: 1048576,
+      default: DEFAULT_MAX_LOGITS_MB,
+      help: "MB   most logits held in memory; past it msp/odin/energy/mos score straight from " +
+        "features (same scores; a 100,000-row set on a 21,843-way head has 8,332 MB)",
+    },
     force: { type: "boolean", help: "recompute even when manifest.json matches" },
     ci: {
       type: "boolean",
@@ -131,6 +140,7 @@ export function parseScoreFlags(values: ScoreFlags) {
     out: values.out,
     threads: values.threads,
     blockMb: values["block-mb"],
+    maxLogitsMb: values["max-logits-mb"],
     force: values.force,
     ci: values.ci ? { resamples: values.resamples, seed: values["ci-seed"] } : undefined,
   };
@@ -159,6 +169,7 @@ async function main(values: ScoreFlags): Promise<void> {
     out: opts.out,
     threads: opts.threads,
     blockMb: opts.blockMb,
+    maxLogitsMb: opts.maxLogitsMb,
     force: opts.force,
     ci: opts.ci,
     onStep: (step) => {

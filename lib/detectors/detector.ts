@@ -147,6 +147,13 @@ export interface DetectorInfo<M, P extends Params> {
   noteFor?(protocol: Protocol, params: P): string | undefined;
   /** The fast path: N scores, higher = more in-distribution. */
   score(model: M, features: Matrix, logits: Matrix, layers?: LayerSet): Promise<Float32Array>;
+  /**
+   * The streamed path of a score that reads only the head's logits: the features go through the
+   * head inside the kernel (lib/ort/head_scores.ts), so the N x O logits never exist. `scoreSets`
+   * takes it when the evaluated sets' logits would exceed its memory bound; the numbers are
+   * those of `score` on the head's logits.
+   */
+  scoreFromFeatures?(model: M, features: RowSource): Promise<Float32Array>;
   /** The plain float64 TypeScript path the fast one is tested against. */
   reference?(
     model: M,

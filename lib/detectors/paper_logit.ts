@@ -1,12 +1,15 @@
 /**
  * The paper's four logit-only methods as registry entries: MSP, ODIN, Energy (flat head) and MOS
- * (group head). Their fast paths are the onnxruntime kernels of lib/ort/logit_scores.ts, their
- * references the float64 functions of lib/scores/.
+ * (group head). Their fast paths are the onnxruntime kernels of lib/ort/logit_scores.ts (on logits)
+ * and lib/ort/head_scores.ts (straight from features, for sets whose logits are too large to
+ * hold), their references the float64 functions of lib/scores/.
  *
  * @module
  */
 import type { Matrix } from "../matrix.ts";
+import { type HeadScore, headScoresStream } from "../ort/head_scores.ts";
 import { mosFast, softmaxScoreFast } from "../ort/logit_scores.ts";
+import type { RowSource } from "../row_source.ts";
 import { energy } from "../scores/energy.ts";
 import { mos } from "../scores/mos.ts";
 import { msp } from "../scores/msp.ts";
@@ -21,6 +24,15 @@ function threadsOf<P extends Record<string, number>>(m: PlainModel<P>) {
   return { threads: m.chunk?.threads };
 }
 
+/** `score` of the streamed path: `x` through the model's head into one logit-only score. */
+function fromFeatures<P extends Record<string, number>>(
+  m: PlainModel<P>,
+  x: RowSource,
+  score: HeadScore,
+): Promise<Float32Array> {
+  return headScoresStream(x, m.head.weight, m.head.bias, score, threadsOf(m));
+}
+
 /** Maximum softmax probability (Hendrycks & Gimpel 2017). */
 export const MSP_DETECTOR = defineDetector<PlainModel<NoParams>>({
   key: "msp",
@@ -30,6 +42,7 @@ export const MSP_DETECTOR = defineDetector<PlainModel<NoParams>>({
   hyperparameters: {},
   fit: plainFit,
   score: (m, _x, z) => softmaxScoreFast(z, "max-softmax", 1, threadsOf(m)),
+  scoreFromFeatures: (m, x) => fromFeatures(m, x, { kind: "max-softmax", temperature: 1 }),
   reference: (_m, _x, z: Matrix) => msp(z),
 });
 
@@ -48,6 +61,8 @@ export const ODIN_DETECTOR = defineDetector<PlainModel<Temperature>, Temperature
     `ran it; perturbation needs backbone gradients)`,
   fit: plainFit,
   score: (m, _x, z) => softmaxScoreFast(z, "max-softmax", m.params.temperature, threadsOf(m)),
+  scoreFromFeatures: (m, x) =>
+    fromFeatures(m, x, { kind: "max-softmax", temperature: m.params.temperature }),
   reference: (m, _x, z) => odin(z, { temperature: m.params.temperature }),
 });
 
@@ -63,6 +78,8 @@ export const ENERGY_DETECTOR = defineDetector<PlainModel<Temperature>, Temperatu
   hyperparameters: { temperature: { default: 1, grid: [1] } },
   fit: plainFit,
   score: (m, _x, z) => softmaxScoreFast(z, "energy", m.params.temperature, threadsOf(m)),
+  scoreFromFeatures: (m, x) =>
+    fromFeatures(m, x, { kind: "energy", temperature: m.params.temperature }),
   reference: (m, _x, z) => energy(z, { temperature: m.params.temperature }),
 });
 
@@ -76,5 +93,7 @@ export const MOS_DETECTOR = defineDetector<PlainModel<NoParams>>({
   fit: plainFit,
   score: (m, _x, z) =>
     mosFast(need(m.head.layout, "mos", "the group head's layout"), z, threadsOf(m)),
+  scoreFromFeatures: (m, x) =>
+    fromFeatures(m, x, { kind: "mos", layout: need(m.head.layout, "mos", "the group layout") }),
   reference: (m, _x, z) => mos(need(m.head.layout, "mos", "the group head's layout"), z),
 });

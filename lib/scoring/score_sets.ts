@@ -9,6 +9,12 @@
  * or products and squares of large values) stop the run with one error naming the method, the
  * dataset and the file, instead of NaN or silently wrong metrics.
  *
+ * Memory. The logits are held only up to `maxLogitsMb` (default
+ * {@linkcode DEFAULT_MAX_LOGITS_MB}); past it (a 100,000-row set on BiT-M's 21,843-way head has
+ * 8.3 GiB of them) the methods with a streamed path (MSP, ODIN, Energy, MOS: `scoreFromFeatures`)
+ * score straight from features, chunk by chunk, with the same numbers, and the logits are computed
+ * only if another requested method reads them.
+ *
  * Time per method (the paper's "test time" column) includes the head's forward pass over every
  * evaluated set for the methods that read logits, plus the method's own fitting (Mahalanobis
  * statistics, KL templates, ...).
@@ -23,7 +29,7 @@ import { type DetectionMetrics, evaluate } from "../metrics/evaluate.ts";
 import type { MetricRow } from "../metrics/metric_row.ts";
 import { metricsConventionNote } from "../metrics/convention.ts";
 import type { FprConvention } from "../metrics/fpr95.ts";
-import { linearLogits, type RowSource } from "../ort/linear.ts";
+import { linearLogits, matrixSource, type RowSource } from "../ort/linear.ts";
 import { detectorHead } from "../detectors/common.ts";
 import type { KlVariant } from "../detectors/paper_kl.ts";
 import {
@@ -98,6 +104,11 @@ export interface ScoreInputs {
   threads?: number;
   /** MiB bound of KL's template blocks and Mahalanobis's class-mean blocks (see DetectorContext). */
   blockMb?: number;
+  /**
+   * Most MiB of logits held at once (default {@linkcode DEFAULT_MAX_LOGITS_MB}); past it the
+   * methods with a streamed path score from features (see the module doc).
+   */
+  maxLogitsMb?: number;
   /** Seed of detectors that sample (NNGuide's bank); default 0. */
   seed?: number;
 }
@@ -112,6 +123,36 @@ export interface ScoreResult {
   seconds: Record<string, number>;
   /** Notes printed with the results (e.g. ODIN without input perturbation). */
   notes: string[];
+  /** The methods scored straight from features (their sets' logits were over the bound). */
+  streamed: string[];
+}
+
+/**
+ * Default {@linkcode ScoreInputs.maxLogitsMb}: the paper's ImageNet-1k evaluation (85,640 rows x
+ * 1000 outputs) holds 327 MiB of logits; BiT-M's 21,843-way head passes 2 GiB at about 24,500 rows.
+ */
+export const DEFAULT_MAX_LOGITS_MB = 2048;
+
+/** MiB of float32 logits of `rows` rows at `outputs` head outputs. */
+export function logitsMb(rows: number, outputs: number): number {
+  return (rows * outputs * 4) / 2 ** 20;
+}
+
+/**
+ * Which of `methods` score straight from features: those with a streamed path, when the logits
+ * of every evaluated set (`rows` in all) would exceed `maxLogitsMb`.
+ */
+export function methodsFromFeatures(
+  methods: readonly string[],
+  rows: number,
+  outputs: number,
+  maxLogitsMb: number = DEFAULT_MAX_LOGITS_MB,
+): string[] {
+  if (!(maxLogitsMb > 0)) {
+    throw new RangeError(`maxLogitsMb must be a positive number of MiB, got ${maxLogitsMb}`);
+  }
+  if (logitsMb(rows, outputs) <= maxLogitsMb) return [];
+  return methods.filter((m) => detectorByKey(m).scoreFromFeatures !== undefined);
 }
 
 /** Progress callback: a short description of the step that starts. */
@@ -277,6 +318,26 @@ async function runMethod(
   return per;
 }
 
+/** Fits `det` and scores every evaluated set through its streamed path (no logits). */
+async function runFromFeatures(
+  det: AnyDetector,
+  inputs: ScoreInputs,
+  overrides: Params,
+): Promise<Map<string, Float32Array>> {
+  const model = await det.fit(fitContext(inputs, new Map(), overrides));
+  const per = new Map<string, Float32Array>();
+  for (const s of [inputs.id, ...inputs.ood]) {
+    const scores = await det.scoreFromFeatures!(model, matrixSource(s.set.features));
+    checkFiniteScores(
+      scores,
+      { method: det.key, set: s.name, file: featuresFile(s) },
+      s.set.features,
+    );
+    per.set(s.name, scores);
+  }
+  return per;
+}
+
 /** A 0-column stand-in for the logits of a method that does not read them. */
 function emptyLogits(rows: number): Matrix {
   return { data: new Float32Array(0), rows, cols: 0 };
@@ -322,7 +383,10 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
     const n = needsOf(d, overridesFor(inputs, d.key));
     return n.logits === true || n.evaluatedId === true;
   };
-  const logitMethods = dets.filter(reads).map((d) => d.key);
+  const rows = [id, ...ood].reduce((n, s) => n + s.set.features.rows, 0);
+  const O = head.weight.rows;
+  const streamed = methodsFromFeatures(methods, rows, O, inputs.maxLogitsMb);
+  const logitMethods = dets.filter((d) => reads(d) && !streamed.includes(d.key)).map((d) => d.key);
   let logits = new Map<string, Matrix>();
   let logitsSeconds = 0;
   if (logitMethods.length > 0 || dets.some((d) => d.needs.idVal || d.needs.oodVal)) {
@@ -334,13 +398,27 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
   const scores = new Map<string, Map<string, Float32Array>>();
   const seconds: Record<string, number> = {};
   for (const det of dets) {
-    onStep?.(det.key);
     const overrides = overridesFor(inputs, det.key);
     const t0 = performance.now();
+    if (streamed.includes(det.key)) {
+      onStep?.(
+        `${det.key} (from features: the logits would take ${logitsMb(rows, O).toFixed(0)} MiB)`,
+      );
+      scores.set(det.key, await runFromFeatures(det, inputs, overrides));
+      seconds[det.key] = elapsed(t0);
+      continue;
+    }
+    onStep?.(det.key);
     scores.set(det.key, await runMethod(det, inputs, logits, overrides));
     seconds[det.key] = elapsed(t0) + (reads(det) ? logitsSeconds : 0);
   }
-  return { scores, metrics: metricRows(inputs, scores), seconds, notes: scoreNotes(inputs) };
+  return {
+    scores,
+    metrics: metricRows(inputs, scores),
+    seconds,
+    notes: scoreNotes(inputs),
+    streamed,
+  };
 }
 
 /**

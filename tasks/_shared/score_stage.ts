@@ -21,6 +21,7 @@ import { checkMethodsForHead, type MethodKey } from "../../lib/scoring/methods.t
 import {
   checkEvaluatedSets,
   type KlVariant,
+  methodsFromFeatures,
   type NamedSet,
   overridesFor,
   type ScoreResult,
@@ -41,6 +42,8 @@ export interface ScoreStageOptions {
   threads?: number;
   /** MiB bound of KL's template blocks and Mahalanobis's class-mean blocks (memory, not results). */
   blockMb?: number;
+  /** Most MiB of logits held; past it MSP/ODIN/Energy/MOS score from features (memory, not results). */
+  maxLogitsMb?: number;
   force?: boolean;
   onStep?: (message: string) => void;
   /** Bootstrap 95% intervals into metrics_ci.csv (resamples, seed). */
@@ -91,7 +94,7 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
   checkScoreNeeds(o, usesTrain, id);
   const train = usesTrain && o.train ? await openScoreTrain(o, o.train, head) : undefined;
   try {
-    checkScoreMemory(head, [id, ...ood], o.methods);
+    checkScoreMemory(head, [id, ...ood], o.methods, o.maxLogitsMb);
     const run = await runStage<ScoreResult | null>({
       dir: o.out,
       stage: "score",
@@ -115,6 +118,7 @@ export async function runScoreStage(o: ScoreStageOptions): Promise<ScoreStageRes
           odinTemperature: o.odinTemperature,
           threads: o.threads,
           blockMb: o.blockMb,
+          maxLogitsMb: o.maxLogitsMb,
         }, o.onStep),
       write: (w, result) => writeScoreFiles(w.path, result!, o),
     });
@@ -225,12 +229,24 @@ const F32 = 4;
  * Refuses a scoring run whose logits (N x O per set, held with the features) and per-class
  * statistics (Mahalanobis means, KL templates: C x D and C x O) do not fit.
  */
-function checkScoreMemory(head: Head, sets: NamedSet[], methods: readonly MethodKey[]): void {
+function checkScoreMemory(
+  head: Head,
+  sets: NamedSet[],
+  methods: readonly MethodKey[],
+  maxLogitsMb?: number,
+): void {
   const O = head.weight.rows;
   const D = head.weight.cols;
   let rows = 0;
-  for (const s of sets) rows = Math.max(rows, s.set.features.rows);
-  let bytes = 2 * rows * O * F32;
+  let total = 0;
+  for (const s of sets) {
+    rows = Math.max(rows, s.set.features.rows);
+    total += s.set.features.rows;
+  }
+  // Methods scored from features hold two feature chunks and onnxruntime's chunk x O blocks.
+  const streamed = methodsFromFeatures(methods, total, O, maxLogitsMb);
+  const held = methods.some((m) => !streamed.includes(m) && detectorByKey(m).needs.logits);
+  let bytes = held ? 2 * rows * O * F32 : 8 * 2048 * O * F32;
   if (methods.includes("mahalanobis")) bytes += head.info.num_classes * D * F32 + 2 * D * D * 8;
   if (methods.includes("kl")) bytes += 2 * head.info.num_classes * O * F32;
   assertFitsInMemory(
