@@ -284,7 +284,7 @@ async function scale21kRows(v: Values, r: Report): Promise<void> {
     });
   }
   r.notes.push(
-    "21k: each computation in its own process, peak RSS = VmHWM (ours) / ru_maxrss (peers), " +
+    "21k: each computation in its own process, peak RSS = VmHWM of /proc/self/status (ours and the peers), " +
       "including the inputs it holds (KL: the 1.9 GB templates, ours logged in place, NumPy's " +
       "kept with their log beside them); BLAS floor = the faster of " +
       `onnxruntime's and NumPy's two products (${best !== undefined ? f(best, 0) : "-"} ms)`,

@@ -13,7 +13,7 @@
  *   same computations.
  *
  * Every computation runs in its own child process (`--child NAME`), ours and the peer's, so each
- * reports its own peak RSS (VmHWM of /proc/self/status; ru_maxrss in Python); a child that runs out
+ * reports its own peak RSS (VmHWM of /proc/self/status, in Python too); a child that runs out
  * of memory (killed by a signal) or past `timeoutS` is reported as such.
  *
  * @module
@@ -262,8 +262,9 @@ export async function runChild21k(
       const w = await loadMatrix(`${dir}/weight.npy`);
       const src = await openNpy(`${dir}/features.npy`);
       const t0 = performance.now();
-      const logT = await logKlTemplates(t, { threads, blockMb: klBlockMb });
-      const out = await klMatchingFromFeatures(src, w, new Float32Array(w.rows), logT, opts);
+      const logT = await logKlTemplates(t, opts);
+      const kl = { threads, blockMb: klBlockMb };
+      const out = await klMatchingFromFeatures(src, w, new Float32Array(w.rows), logT, kl);
       const ms = performance.now() - t0;
       src.close();
       if (out.some(Number.isNaN)) throw new Error("bench 21k: a KL score is NaN");

@@ -15,8 +15,8 @@
  * lib/scores/kl_matching.ts skips them: their log-template rows are -1e30.
  *
  * Memory: the log-templates (the caller's buffer), the head, two feature chunks and the graph's
- * chunk x K intermediates (x, p, log p) plus one chunk x block cross product at a time; the
- * `blockMb` of {@linkcode logKlTemplates} bounds the template rows one product takes.
+ * chunk x K intermediates (x, p, log p) plus one chunk x block cross product at a time;
+ * `blockMb` bounds the template rows one product takes.
  *
  * @module
  */
@@ -25,33 +25,19 @@ import type { Matrix } from "../matrix.ts";
 import { KL_TEMPLATE_FLOOR } from "../scores/kl_matching.ts";
 import { buildModel, int64Const, node, type NodeSpec, type ValueSpec } from "./graph.ts";
 import { cachedSession, defaultThreads } from "./kernel_cache.ts";
-import { DEFAULT_KL_BLOCK_MB, validRows } from "./kl_kernel.ts";
-import {
-  checkLinearHead,
-  type ChunkOptions,
-  chunkRowsOf,
-  forEachRowChunk,
-  type RowSource,
-} from "./linear.ts";
+import { DEFAULT_KL_BLOCK_MB, type KlOptions, validRows } from "./kl_kernel.ts";
+import { checkLinearHead, chunkRowsOf, forEachRowChunk, type RowSource } from "./linear.ts";
 import { f32Tensor, type ort } from "./session.ts";
 
 /**
  * Templates ready for {@linkcode klMatchingFromFeatures}: `log(max(t_c, KL_TEMPLATE_FLOOR))` of
- * every template, stored as consecutive blocks of template rows, each block transposed (K x r,
- * one column per template) so that the cross term is a plain MatMul `p @ block` (measured ~10%
- * faster here than a Gemm with a transposed right operand). The row of an empty template (a NaN)
- * is {@linkcode EMPTY_TEMPLATE_LOG} everywhere: its cross term `-1e30 sum p` never wins against
- * a usable one's (at least `log(floor) sum p`, about -103), as lib/scores/kl_matching.ts skips it.
+ * every template, C x K row-major. The row of an empty template (a NaN) is
+ * {@linkcode EMPTY_TEMPLATE_LOG} everywhere: its cross term `-1e30 sum p` never wins against a
+ * usable one's (at least `log(floor) sum p`, about -103), as lib/scores/kl_matching.ts skips it.
  */
 export interface KlLogTemplates {
-  /** The C x K values: block b (templates `starts[b]` to `starts[b + 1]`) at `starts[b] * K`, K x r. */
-  data: Float32Array;
-  /** Templates C. */
-  count: number;
-  /** Classes K (columns of a template). */
-  classes: number;
-  /** Block boundaries: 0 = starts[0] < ... < starts[last] = C. */
-  starts: number[];
+  /** C x K log-templates. */
+  log: Matrix;
   /** 1 for a usable template (no NaN), 0 for an empty one (a class without samples). */
   valid: Uint8Array;
 }
@@ -94,35 +80,19 @@ function blockRowsOf(k: number, c: number, blockMb: number): number {
   return Math.max(1, Math.min(c, Math.floor((blockMb * 2 ** 20) / (4 * k))));
 }
 
-function transposeGraph(k: number): Uint8Array {
-  return buildModel({
-    name: "transpose",
-    inputs: [{ name: "a", type: "float32", shape: ["r", k] }],
-    outputs: [{ name: "at", type: "float32", shape: [k, "r"] }],
-    nodes: [node("Transpose", ["a"], ["at"], { perm: [1, 0] })],
-  });
-}
-
 /** Options of {@linkcode logKlTemplates}. */
 export interface LogTemplateOptions {
   /** Intra-op threads for onnxruntime; default every core. */
   threads?: number;
   /** Write over the templates' own buffer (default true): the 1.9 GB of 21k templates exist once. */
   inPlace?: boolean;
-  /**
-   * MiB of log-templates one cross-term product takes (the block size, default
-   * {@linkcode DEFAULT_KL_BLOCK_MB}); the chunk x block product and one block-sized buffer here
-   * are the extra memory it bounds.
-   */
-  blockMb?: number;
 }
 
 /**
  * `log(max(t, KL_TEMPLATE_FLOOR))` of every template row (C x K, as `klTemplates` returns them)
- * in float32 (within about 4e-6 of the float64 log, see the graph's note), in the blocked,
- * transposed layout of {@linkcode KlLogTemplates}, written over `templates` unless `inPlace` is
- * false (the templates are then no longer probabilities). Throws a DataError when every template
- * is empty (NaN).
+ * in float32 (within about 4e-6 of the float64 log, see the graph's note), written over
+ * `templates` unless `inPlace` is false (the templates are then no longer probabilities). Throws
+ * a DataError when every template is empty (NaN).
  */
 export async function logKlTemplates(
   templates: Matrix,
@@ -132,42 +102,23 @@ export async function logKlTemplates(
   const valid = validRows(templates, k);
   const src = templates.data;
   const out = opts.inPlace === false ? new Float32Array(src.length) : src;
-  const threads = defaultThreads(opts.threads);
-  const session = await cachedSession(`kl-log:${k}`, () => logGraph(k), threads);
-  const transpose = await cachedSession(`transpose:${k}`, () => transposeGraph(k), threads);
-  const per = blockRowsOf(k, c, opts.blockMb ?? DEFAULT_KL_BLOCK_MB);
-  const starts = [0];
-  while (starts[starts.length - 1] < c) starts.push(Math.min(c, starts[starts.length - 1] + per));
-  const rowBlock = new Float32Array(Math.min(per, c) * k);
-  for (let b = 0; b + 1 < starts.length; b++) {
-    const [r0, r1] = [starts[b], starts[b + 1]];
-    // Log LOG_RUN_ROWS templates per run into the block's row-major copy, then transpose the
-    // block over its own rows' span (same size): the block copy is the only extra buffer.
-    for (let s0 = r0; s0 < r1; s0 += LOG_RUN_ROWS) {
-      const n = Math.min(LOG_RUN_ROWS, r1 - s0);
-      await session.run(
-        { t: f32Tensor(src.subarray(s0 * k, (s0 + n) * k), [n, k]) },
-        { logt: f32Tensor(rowBlock.subarray((s0 - r0) * k, (s0 - r0 + n) * k), [n, k]) },
-      );
-    }
-    for (let t = r0; t < r1; t++) {
-      if (!valid[t]) rowBlock.fill(EMPTY_TEMPLATE_LOG, (t - r0) * k, (t - r0 + 1) * k);
-    }
-    const r = r1 - r0;
-    await transpose.run(
-      { a: f32Tensor(rowBlock.subarray(0, r * k), [r, k]) },
-      { at: f32Tensor(out.subarray(r0 * k, r1 * k), [k, r]) },
+  const session = await cachedSession(
+    `kl-log:${k}`,
+    () => logGraph(k),
+    defaultThreads(opts.threads),
+  );
+  const buf = new Float32Array(Math.min(LOG_RUN_ROWS, c) * k);
+  for (let r0 = 0; r0 < c; r0 += LOG_RUN_ROWS) {
+    const n = Math.min(LOG_RUN_ROWS, c - r0);
+    const res = buf.subarray(0, n * k);
+    await session.run(
+      { t: f32Tensor(src.subarray(r0 * k, (r0 + n) * k), [n, k]) },
+      { logt: f32Tensor(res, [n, k]) },
     );
+    out.set(res, r0 * k);
   }
-  return { data: out, count: c, classes: k, starts, valid };
-}
-
-/** The log-template of class `j` of template `t` in the layout of {@linkcode KlLogTemplates}. */
-export function logTemplateAt(lt: KlLogTemplates, t: number, j: number): number {
-  let b = 0;
-  while (lt.starts[b + 1] <= t) b++;
-  const r = lt.starts[b + 1] - lt.starts[b];
-  return lt.data[lt.starts[b] * lt.classes + j * r + (t - lt.starts[b])];
+  for (let t = 0; t < c; t++) if (!valid[t]) out.fill(EMPTY_TEMPLATE_LOG, t * k, (t + 1) * k);
+  return { log: { data: out, rows: c, cols: k }, valid };
 }
 
 function klFeatureGraph(d: number, k: number, blocks: number[]): Uint8Array {
@@ -185,9 +136,11 @@ function klFeatureGraph(d: number, k: number, blocks: number[]): Uint8Array {
     node("ReduceSum", ["plogp", "axes"], ["negent"], { keepdims: 1 }),
   ];
   const maxes = blocks.map((rows, i) => {
-    inputs.push({ name: `l${i}`, type: "float32", shape: [k, rows] });
+    inputs.push({ name: `l${i}`, type: "float32", shape: [rows, k] });
     nodes.push(
-      node("MatMul", ["p", `l${i}`], [`cross${i}`]),
+      // Measured here: Gemm(p, L^T), MatMul(L, p^T) and MatMul(p, L^T) on a pre-transposed
+      // block all run at the same rate, so the templates stay row-major.
+      node("Gemm", ["p", `l${i}`], [`cross${i}`], { transB: 1 }),
       node("ReduceMax", [`cross${i}`], [`bmax${i}`], { axes: [1], keepdims: 1 }),
     );
     return `bmax${i}`;
@@ -232,20 +185,23 @@ export async function klMatchingFromFeatures(
   weight: Matrix,
   bias: Float32Array,
   templates: KlLogTemplates,
-  opts: ChunkOptions = {},
+  opts: KlOptions = {},
 ): Promise<Float32Array> {
   checkLinearHead(source.cols, weight, bias);
   const { rows: k, cols: d } = weight;
-  if (templates.classes !== k) {
+  const { log } = templates;
+  if (log.cols !== k) {
     throw new DataError(
-      `KL templates have ${templates.classes} columns but the head has ${k} outputs; ` +
+      `KL templates have ${log.cols} columns but the head has ${k} outputs; ` +
         `build the templates from the same head's outputs`,
     );
   }
   const out = new Float32Array(source.rows);
   if (source.rows === 0) return out;
-  const { starts } = templates;
-  const blocks = starts.slice(1).map((e, i) => e - starts[i]);
+  const c = log.rows;
+  const per = blockRowsOf(k, c, opts.blockMb ?? DEFAULT_KL_BLOCK_MB);
+  const blocks: number[] = [];
+  for (let r0 = 0; r0 < c; r0 += per) blocks.push(Math.min(per, c - r0));
   const session = await cachedSession(
     `kl-features:${d}:${k}:${blocks.join(",")}`,
     () => klFeatureGraph(d, k, blocks),
@@ -255,9 +211,9 @@ export async function klMatchingFromFeatures(
     w: f32Tensor(weight.data, [k, d]),
     b: f32Tensor(bias, [k]),
   };
-  blocks.forEach((r, i) => {
-    const at = starts[i] * k;
-    feeds[`l${i}`] = f32Tensor(templates.data.subarray(at, at + k * r), [k, r]);
+  blocks.forEach((rows, i) => {
+    const r0 = i * per;
+    feeds[`l${i}`] = f32Tensor(log.data.subarray(r0 * k, (r0 + rows) * k), [rows, k]);
   });
   await forEachRowChunk(source, chunkRowsOf(opts), async (start, n, rows) => {
     await session.run(

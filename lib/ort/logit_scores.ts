@@ -54,7 +54,7 @@ const MOS_BUCKET_OVERHEAD = 32;
 export type SoftmaxScore = "max-softmax" | "energy";
 
 /** Nodes for `m = max z`, `s = sum exp(z - m)` over axis 1 of `z` (n x k), named with `tag`. */
-function shiftedSum(z: string, tag: string): NodeSpec[] {
+export function shiftedSum(z: string, tag: string): NodeSpec[] {
   return [
     node("ReduceMax", [z], [`m${tag}`], { axes: [1], keepdims: 1 }),
     node("Sub", [z, `m${tag}`], [`zm${tag}`]),
@@ -140,8 +140,11 @@ export async function softmaxScoreFast(
   return out;
 }
 
-/** `score = -min(others)` over the n x k_i tensors `others`, NaN-propagating. */
-function minOthersNodes(others: string[]): NodeSpec[] {
+/**
+ * `score = -min(others)` over the n x k_i tensors `others`, NaN-propagating (needs the
+ * initializers `axes` = [1] and `zeroF` = 0).
+ */
+export function minOthersNodes(others: string[]): NodeSpec[] {
   return [
     others.length > 1 ? node("Concat", others, ["all"], { axis: 1 }) : node("Identity", others, [
       "all",

@@ -220,10 +220,11 @@ Deno.test("mahalanobisBlockRows: one graph when it fits, else blocks of means", 
   assert.equal(mahalanobisBlockRows(50, 16, 8, mb(4 * 16 * 7)), 7);
   assert.equal(mahalanobisBlockRows(50, 16, 32, mb(4 * 32 * 7)), 7);
   assert.equal(mahalanobisBlockRows(50, 16, 8, 1e-9), 1);
-  // ImageNet-1k fits the default; ImageNet-21k's 21,843 means at D = 2048 (2048-row chunks)
-  // come in blocks of 128 MiB / 8 KiB = 16,384.
+  // ImageNet-1k and ImageNet-21k (21,843 x 8 KiB = 171 MiB) fit the default; 4096-row chunks
+  // put 21k in blocks of 256 MiB / 16 KiB = 16,384 means.
   assert.equal(mahalanobisBlockRows(1000, 2048, 2048), 0);
-  assert.equal(mahalanobisBlockRows(21_843, 2048, 2048), 16_384);
+  assert.equal(mahalanobisBlockRows(21_843, 2048, 2048), 0);
+  assert.equal(mahalanobisBlockRows(21_843, 2048, 4096), 16_384);
   assert.throws(() => mahalanobisBlockRows(5, 4, 4, -1), RangeError);
 });
 
