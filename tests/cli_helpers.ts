@@ -21,14 +21,18 @@ export interface TaskResult {
 }
 
 /**
- * Runs `deno run -A tasks/<file> ...args` from the repository root with `MOS_QUIET=1` and returns
- * its exit code and decoded output.
+ * Runs `deno run -A tasks/<file> ...args` from the repository root with `MOS_QUIET=1` (or, with
+ * `progress`, with the progress lines on) and returns its exit code and decoded output.
  */
-export async function runTask(file: string, args: string[]): Promise<TaskResult> {
+export async function runTask(
+  file: string,
+  args: string[],
+  opts: { progress?: boolean } = {},
+): Promise<TaskResult> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `tasks/${file}`, ...args],
     cwd: REPO_ROOT,
-    env: { MOS_QUIET: "1" },
+    env: { MOS_QUIET: opts.progress ? "0" : "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();

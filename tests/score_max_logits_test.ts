@@ -4,20 +4,7 @@
  * logits held.
  */
 import assert from "node:assert/strict";
-import { REPO_ROOT, runTask, type TaskResult, withTempDir, writeFixture } from "./cli_helpers.ts";
-
-/** `runTask` with the progress lines on (no MOS_QUIET): they say which methods streamed. */
-async function runLoud(file: string, args: string[]): Promise<TaskResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `tasks/${file}`, ...args],
-    cwd: REPO_ROOT,
-    env: { MOS_QUIET: "0" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+import { runTask, withTempDir, writeFixture } from "./cli_helpers.ts";
 
 async function digests(dir: string, names: string[]): Promise<string[]> {
   return await Promise.all(names.map(async (n) => {
@@ -36,8 +23,9 @@ Deno.test("score --max-logits-mb: flat and group heads score from features past 
       let r = await runTask("train_head.ts", train);
       assert.equal(r.code, 0, r.stderr);
       const methods = kind === "flat" ? ["msp", "odin", "energy"] : ["mos"];
+      // Progress lines on: they say which methods streamed.
       const score = (out: string, extra: string[]) =>
-        runLoud("score.ts", [
+        runTask("score.ts", [
           "--head",
           head,
           "--id",
@@ -51,7 +39,7 @@ Deno.test("score --max-logits-mb: flat and group heads score from features past 
           "--out",
           out,
           ...extra,
-        ]);
+        ], { progress: true });
       r = await score(`${root}/held_${kind}`, []);
       assert.equal(r.code, 0, r.stderr);
       assert.ok(!r.stderr.includes("from features"), r.stderr);

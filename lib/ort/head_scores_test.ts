@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { assertClose } from "../../tests/assert_close.ts";
 import { DataError } from "../errors.ts";
 import { groupLayout } from "../groups.ts";
-import { type Matrix, matrix } from "../matrix.ts";
+import { matrix } from "../matrix.ts";
 import { createRng } from "../random.ts";
+import { naiveLogits, randomMatrix } from "../detectors/test_util.ts";
 import { energy } from "../scores/energy.ts";
 import { mos } from "../scores/mos.ts";
 import { odin } from "../scores/odin.ts";
@@ -12,36 +13,16 @@ import { headScoresStream, withLinearHead } from "./head_scores.ts";
 import { linearLogits, matrixSource } from "./linear.ts";
 import { MOS_GRAPH_MAX_GROUPS, mosFast, softmaxScoreFast } from "./logit_scores.ts";
 
-function randomMatrix(seed: number, rows: number, cols: number, scale: number): Matrix {
-  const rng = createRng(seed);
-  const m = matrix(rows, cols);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal() * scale;
-  return m;
-}
-
-/** Float64 logits x W^T + b: the references score these. */
-function logits64(x: Matrix, w: Matrix, b: Float32Array): Matrix {
-  const z = matrix(x.rows, w.rows);
-  for (let i = 0; i < x.rows; i++) {
-    for (let o = 0; o < w.rows; o++) {
-      let s = b[o];
-      for (let k = 0; k < x.cols; k++) s += x.data[i * x.cols + k] * w.data[o * w.cols + k];
-      z.data[i * w.rows + o] = s;
-    }
-  }
-  return z;
-}
-
 const D = 24;
 const N = 53;
 const opts = { chunkRows: 10, threads: 1 };
 
 Deno.test("headScoresStream: MSP / ODIN / Energy from features equal the two-step path and the references", async () => {
-  const x = randomMatrix(1, N, D, 1);
-  const w = randomMatrix(2, 37, D, 0.8);
-  const b = randomMatrix(3, 1, 37, 0.5).data;
+  const x = randomMatrix(1, N, D);
+  const w = randomMatrix(2, 37, D, { scale: 0.8 });
+  const b = randomMatrix(3, 1, 37, { scale: 0.5 }).data;
   const z = await linearLogits(x, w, b, opts);
-  const z64 = logits64(x, w, b);
+  const z64 = naiveLogits(x, { weight: w, bias: b });
   const cases = [
     { kind: "max-softmax" as const, temperature: 1, ref: msp(z64) },
     { kind: "max-softmax" as const, temperature: 1000, ref: odin(z64) },
@@ -66,12 +47,12 @@ Deno.test("headScoresStream: MOS from features, chained (8 groups) and bucketed 
     const c = 3 * k;
     for (let cls = 0; cls < c; cls++) groups[cls < k ? cls : rng.int(k)].push(cls);
     const layout = groupLayout(groups, c);
-    const x = randomMatrix(10 + k, N, D, 1);
-    const w = randomMatrix(20 + k, layout.numOutputs, D, 0.8);
-    const b = randomMatrix(30 + k, 1, layout.numOutputs, 0.5).data;
+    const x = randomMatrix(10 + k, N, D);
+    const w = randomMatrix(20 + k, layout.numOutputs, D, { scale: 0.8 });
+    const b = randomMatrix(30 + k, 1, layout.numOutputs, { scale: 0.5 }).data;
     const fused = await headScoresStream(matrixSource(x), w, b, { kind: "mos", layout }, opts);
     assert.deepEqual(fused, await mosFast(layout, await linearLogits(x, w, b, opts), opts));
-    assertClose(fused, mos(layout, logits64(x, w, b)), {
+    assertClose(fused, mos(layout, naiveLogits(x, { weight: w, bias: b })), {
       atol: 1e-6,
       rtol: 1e-5,
       reason: `MOS with ${k} groups: float32 logits and sums vs float64`,
@@ -80,18 +61,18 @@ Deno.test("headScoresStream: MOS from features, chained (8 groups) and bucketed 
 });
 
 Deno.test("headScoresStream: empty input, head mismatch and a layout for another head are errors", async () => {
-  const w = randomMatrix(4, 5, D, 1);
+  const w = randomMatrix(4, 5, D);
   const b = new Float32Array(5);
   const empty = await headScoresStream(matrixSource(matrix(0, D)), w, b, { kind: "energy" });
   assert.equal(empty.length, 0);
-  const x = randomMatrix(5, 3, D + 1, 1);
+  const x = randomMatrix(5, 3, D + 1);
   await assert.rejects(
     () => headScoresStream(matrixSource(x), w, b, { kind: "energy" }),
     (e) => e instanceof DataError && /25 columns but the head weight is 5 x 24/.test(e.message),
   );
   const layout = groupLayout([[0, 1], [2]], 3); // 5 outputs: fits
   const wrong = groupLayout([[0], [1]], 2); // 4 outputs: does not
-  const y = randomMatrix(6, 3, D, 1);
+  const y = randomMatrix(6, 3, D);
   assert.equal(
     (await headScoresStream(matrixSource(y), w, b, { kind: "mos", layout })).length,
     3,

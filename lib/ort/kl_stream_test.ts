@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { assertClose } from "../../tests/assert_close.ts";
 import { DataError } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
-import { createRng } from "../random.ts";
+import { naiveLogits, randomMatrix } from "../detectors/test_util.ts";
 import { KL_TEMPLATE_FLOOR, klMatching, klTemplates } from "../scores/kl_matching.ts";
 import { softmaxRows } from "../softmax.ts";
 import { EMPTY_TEMPLATE_LOG, klMatchingFromFeatures, logKlTemplates } from "./kl_stream.ts";
@@ -10,30 +10,10 @@ import { matrixSource } from "./linear.ts";
 
 const N = 150, D = 16, K = 40;
 
-function randomMatrix(seed: number, rows: number, cols: number, scale: number): Matrix {
-  const rng = createRng(seed);
-  const m = matrix(rows, cols);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal() * scale;
-  return m;
-}
-
-/** Float64 logits x W^T + b, the reference's input. */
-function logits64(x: Matrix, w: Matrix, b: Float32Array): Matrix {
-  const z = matrix(x.rows, w.rows);
-  for (let i = 0; i < x.rows; i++) {
-    for (let o = 0; o < w.rows; o++) {
-      let s = b[o];
-      for (let k = 0; k < x.cols; k++) s += x.data[i * x.cols + k] * w.data[o * w.cols + k];
-      z.data[i * w.rows + o] = s;
-    }
-  }
-  return z;
-}
-
-const w = randomMatrix(2, K, D, 1.5); // peaked: some probabilities underflow
-const b = randomMatrix(3, 1, K, 0.5).data;
-const idX = randomMatrix(4, N, D, 1);
-const idProbs = softmaxRows(logits64(idX, w, b));
+const w = randomMatrix(2, K, D, { scale: 1.5 }); // peaked: some probabilities underflow
+const b = randomMatrix(3, 1, K, { scale: 0.5 }).data;
+const idX = randomMatrix(4, N, D);
+const idProbs = softmaxRows(naiveLogits(idX, { weight: w, bias: b }));
 // Class 9 never appears: its template row is NaN and must be skipped.
 const labels = Int32Array.from({ length: N }, (_, i) => (i % K === 9 ? 10 : i % K));
 function makeTemplates(): Matrix {
@@ -69,9 +49,9 @@ Deno.test("logKlTemplates: log of max(t, floor) in float32, denormals included, 
 });
 
 Deno.test("klMatchingFromFeatures matches klMatching on the head's float64 probabilities, any block and chunk", async () => {
-  const x = randomMatrix(5, N, D, 1);
+  const x = randomMatrix(5, N, D);
   x.data[7 * D + 3] = NaN; // a NaN feature row scores NaN
-  const ref = klMatching(softmaxRows(logits64(x, w, b)), makeTemplates());
+  const ref = klMatching(softmaxRows(naiveLogits(x, { weight: w, bias: b })), makeTemplates());
   const scores: Float32Array[] = [];
   // 40 x 40 templates: one block of 40 rows, or blocks of 7 rows (the last one 5).
   const log = await logKlTemplates(makeTemplates());
@@ -94,7 +74,7 @@ Deno.test("klMatchingFromFeatures matches klMatching on the head's float64 proba
 
 Deno.test("klMatchingFromFeatures / logKlTemplates: mismatched shapes and all-empty templates are DataErrors", async () => {
   const log = await logKlTemplates(makeTemplates());
-  const wrongHead = randomMatrix(6, K + 1, D, 1);
+  const wrongHead = randomMatrix(6, K + 1, D);
   await assert.rejects(
     () => klMatchingFromFeatures(matrixSource(idX), wrongHead, new Float32Array(K + 1), log),
     (e) => e instanceof DataError && /40 columns but the head has 41 outputs/.test(e.message),

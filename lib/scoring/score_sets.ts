@@ -289,12 +289,16 @@ export function fitContext(
   };
 }
 
-/** Fits `det` and scores every evaluated set with it; the overflow guard runs on each result. */
+/**
+ * Fits `det` and scores every evaluated set with it (through `scoreFromFeatures` when
+ * `fromFeatures`); the overflow guard runs on each result.
+ */
 async function runMethod(
   det: AnyDetector,
   inputs: ScoreInputs,
   logits: Map<string, Matrix>,
   overrides: Params,
+  fromFeatures = false,
 ): Promise<Map<string, Float32Array>> {
   const ctx = fitContext(inputs, logits, overrides);
   const train = inputs.train;
@@ -307,27 +311,9 @@ async function runMethod(
   const per = new Map<string, Float32Array>();
   for (const s of [inputs.id, ...inputs.ood]) {
     const z = logits.get(s.name) ?? emptyLogits(s.set.features.rows);
-    const scores = await det.score(model, s.set.features, z, s.layers);
-    checkFiniteScores(
-      scores,
-      { method: det.key, set: s.name, file: featuresFile(s) },
-      s.set.features,
-    );
-    per.set(s.name, scores);
-  }
-  return per;
-}
-
-/** Fits `det` and scores every evaluated set through its streamed path (no logits). */
-async function runFromFeatures(
-  det: AnyDetector,
-  inputs: ScoreInputs,
-  overrides: Params,
-): Promise<Map<string, Float32Array>> {
-  const model = await det.fit(fitContext(inputs, new Map(), overrides));
-  const per = new Map<string, Float32Array>();
-  for (const s of [inputs.id, ...inputs.ood]) {
-    const scores = await det.scoreFromFeatures!(model, matrixSource(s.set.features));
+    const scores = fromFeatures
+      ? await det.scoreFromFeatures!(model, matrixSource(s.set.features))
+      : await det.score(model, s.set.features, z, s.layers);
     checkFiniteScores(
       scores,
       { method: det.key, set: s.name, file: featuresFile(s) },
@@ -404,7 +390,7 @@ export async function scoreSets(inputs: ScoreInputs, onStep?: StepListener): Pro
       onStep?.(
         `${det.key} (from features: the logits would take ${logitsMb(rows, O).toFixed(0)} MiB)`,
       );
-      scores.set(det.key, await runFromFeatures(det, inputs, overrides));
+      scores.set(det.key, await runMethod(det, inputs, logits, overrides, true));
       seconds[det.key] = elapsed(t0);
       continue;
     }
